@@ -1,0 +1,367 @@
+package dev.qdebug.engine;
+
+import dev.qdebug.ModelException;
+import dev.qdebug.QdebugException;
+import dev.qdebug.onnx.Names;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.OnnxNode;
+import dev.qdebug.onnx.ValueInfo;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A model compiled for execution: every node's {@link Op} built once, nodes in an order where each
+ * runs after its inputs exist, constant subgraphs (Constant nodes, Identity of an initializer,
+ * shape arithmetic on constants) evaluated once, and each tensor's last use known so that
+ * intermediate arrays are dropped as soon as no later node needs them.
+ *
+ * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
+ */
+public final class Plan {
+  /** One node to execute: its op and the slots it reads and writes. */
+  public record Step(OnnxNode node, Op op, int[] in, int[] out) {}
+
+  private final OnnxModel model;
+  private final List<String> names = new ArrayList<>();
+  private final Map<String, Integer> slots = new HashMap<>();
+  private final List<Step> steps = new ArrayList<>();
+  private final Map<Integer, INDArray> constants = new LinkedHashMap<>();
+  private final int[] inputSlots;
+  private final int[] outputSlots;
+  private int[] lastUse;
+
+  /**
+   * Compiles {@code model} with the ops of {@code registry}.
+   *
+   * @throws ModelException naming the node for unsupported ops, bad attributes, dangling inputs or
+   *     cycles
+   */
+  public Plan(OnnxModel model, OpRegistry registry) {
+    this.model = model;
+    int opset = model.opset();
+    for (Map.Entry<String, TensorProto> e : model.initializers().entrySet()) {
+      INDArray value;
+      try {
+        value = Tensors.fromProto(e.getValue());
+      } catch (ModelException ex) {
+        throw new ModelException(model.source() + ": initializer " + ex.getMessage(), ex);
+      }
+      constants.put(slot(e.getKey()), value);
+    }
+    List<ValueInfo> inputs = model.inputs();
+    inputSlots = new int[inputs.size()];
+    for (int i = 0; i < inputs.size(); i++) {
+      inputSlots[i] = slot(inputs.get(i).name());
+    }
+    for (OnnxNode node : topologicalOrder(model)) {
+      Op op;
+      try {
+        op = registry.create(node, opset);
+      } catch (ModelException e) {
+        throw e.getMessage().contains(node.name())
+            ? new ModelException(model.source() + ": " + e.getMessage(), e)
+            : new ModelException(model.source() + ": " + node.describe() + ": " + e.getMessage(), e);
+      } catch (RuntimeException e) {
+        throw new ModelException(
+            model.source() + ": " + node.describe() + ": cannot compile: " + e.getMessage(), e);
+      }
+      int[] in = new int[node.inputs().size()];
+      boolean allConstant = true;
+      for (int i = 0; i < in.length; i++) {
+        String name = node.inputs().get(i);
+        in[i] = name.isEmpty() ? -1 : slot(name);
+        allConstant &= in[i] < 0 || constants.containsKey(in[i]);
+      }
+      int[] out = new int[node.outputs().size()];
+      for (int i = 0; i < out.length; i++) {
+        String name = node.outputs().get(i);
+        out[i] = name.isEmpty() ? -1 : slot(name);
+      }
+      Step step = new Step(node, op, in, out);
+      if (allConstant) {
+        INDArray[] values = execute(step, gather(step, constants::get));
+        for (int i = 0; i < out.length; i++) {
+          if (out[i] >= 0 && i < values.length) {
+            constants.put(out[i], values[i]);
+          }
+        }
+      } else {
+        steps.add(step);
+      }
+    }
+    outputSlots = new int[model.outputs().size()];
+    for (int i = 0; i < outputSlots.length; i++) {
+      String name = model.outputs().get(i).name();
+      Integer s = slots.get(name);
+      if (s == null) {
+        throw new ModelException(
+            model.source() + ": graph output '" + name + "' is produced by no node");
+      }
+      outputSlots[i] = s;
+    }
+    computeLastUse();
+  }
+
+  private void computeLastUse() {
+    lastUse = new int[names.size()];
+    Arrays.fill(lastUse, -1);
+    for (int k = 0; k < steps.size(); k++) {
+      for (int s : steps.get(k).in()) {
+        if (s >= 0) {
+          lastUse[s] = k;
+        }
+      }
+    }
+    for (int s : outputSlots) {
+      lastUse[s] = Integer.MAX_VALUE;
+    }
+  }
+
+  private int slot(String name) {
+    return slots.computeIfAbsent(
+        name,
+        n -> {
+          names.add(n);
+          return names.size() - 1;
+        });
+  }
+
+  private static List<OnnxNode> topologicalOrder(OnnxModel model) {
+    Map<String, Boolean> available = new HashMap<>();
+    model.initializers().keySet().forEach(n -> available.put(n, true));
+    model.inputs().forEach(v -> available.put(v.name(), true));
+    available.put("", true);
+    Map<String, List<OnnxNode>> waiting = new HashMap<>();
+    Map<OnnxNode, Integer> missing = new HashMap<>();
+    Deque<OnnxNode> ready = new ArrayDeque<>();
+    Map<String, OnnxNode> producer = new HashMap<>();
+    for (OnnxNode n : model.nodes()) {
+      for (String o : n.outputs()) {
+        if (!o.isEmpty()) {
+          producer.put(o, n);
+        }
+      }
+    }
+    for (OnnxNode n : model.nodes()) {
+      int count = 0;
+      for (String in : n.inputs()) {
+        if (!available.containsKey(in)) {
+          if (!producer.containsKey(in)) {
+            throw new ModelException(
+                model.source()
+                    + ": "
+                    + n.describe()
+                    + " reads tensor '"
+                    + in
+                    + "' that no node, graph input or initializer provides");
+          }
+          waiting.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
+          count++;
+        }
+      }
+      missing.put(n, count);
+      if (count == 0) {
+        ready.add(n);
+      }
+    }
+    List<OnnxNode> order = new ArrayList<>();
+    // keep file order where possible: ready nodes are taken in the order they became ready
+    while (!ready.isEmpty()) {
+      OnnxNode n = ready.poll();
+      order.add(n);
+      for (String o : n.outputs()) {
+        for (OnnxNode w : waiting.getOrDefault(o, List.of())) {
+          int left = missing.merge(w, -1, Integer::sum);
+          if (left == 0) {
+            ready.add(w);
+          }
+        }
+        waiting.remove(o);
+      }
+    }
+    if (order.size() != model.nodes().size()) {
+      OnnxNode stuck =
+          model.nodes().stream().filter(n -> !order.contains(n)).findFirst().orElseThrow();
+      throw new ModelException(
+          model.source() + ": the graph has a cycle through " + stuck.describe());
+    }
+    return order;
+  }
+
+  private interface SlotReader {
+    INDArray get(int slot);
+  }
+
+  private static INDArray[] gather(Step step, SlotReader values) {
+    INDArray[] in = new INDArray[step.in().length];
+    for (int i = 0; i < in.length; i++) {
+      in[i] = step.in()[i] < 0 ? null : values.get(step.in()[i]);
+    }
+    return in;
+  }
+
+  private INDArray[] execute(Step step, INDArray[] in) {
+    try {
+      INDArray[] out = step.op().run(in);
+      if (out.length < step.out().length && step.out().length > 0) {
+        // optional trailing outputs (e.g. Dropout's mask) may be omitted when unused
+        for (int i = out.length; i < step.out().length; i++) {
+          if (step.out()[i] >= 0 && isUsed(step.out()[i])) {
+            throw step.node().error("produced no value for output '" + name(step.out()[i]) + "'");
+          }
+        }
+      }
+      return out;
+    } catch (QdebugException e) {
+      throw e.getMessage().startsWith(model.source())
+          ? e
+          : new ModelException(model.source() + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      StringBuilder shapes = new StringBuilder();
+      for (INDArray a : in) {
+        shapes.append(shapes.length() == 0 ? "" : ", ");
+        shapes.append(a == null ? "none" : a.dataType() + Arrays.toString(a.shape()));
+      }
+      throw new ModelException(
+          model.source()
+              + ": "
+              + step.node().describe()
+              + " failed on inputs ("
+              + shapes
+              + "): "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  private boolean isUsed(int slot) {
+    for (Step s : steps) {
+      for (int i : s.in()) {
+        if (i == slot) {
+          return true;
+        }
+      }
+    }
+    for (String o : model.outputs().stream().map(ValueInfo::name).toList()) {
+      if (o.equals(name(slot))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Runs the plan.
+   *
+   * @param feeds one array per graph input, in {@link OnnxModel#inputs()} order, already checked
+   * @param wanted slots whose final values to return (kept alive until the end)
+   * @param hook sees each tensor as it is produced
+   * @return the values of {@code wanted}, in order
+   */
+  INDArray[] run(INDArray[] feeds, int[] wanted, TensorHook hook) {
+    INDArray[] values = new INDArray[names.size()];
+    boolean[] keep = new boolean[names.size()];
+    for (int w : wanted) {
+      keep[w] = true;
+    }
+    for (int i = 0; i < inputSlots.length; i++) {
+      values[inputSlots[i]] = hook.onTensor(names.get(inputSlots[i]), feeds[i]);
+    }
+    for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
+      int s = c.getKey();
+      if (lastUse[s] >= 0 || keep[s]) {
+        values[s] = hook == TensorHook.NONE ? c.getValue() : hook.onTensor(names.get(s), c.getValue());
+      }
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
+      INDArray[] out = execute(step, gather(step, s -> values[s]));
+      for (int i = 0; i < step.out().length && i < out.length; i++) {
+        int s = step.out()[i];
+        if (s >= 0) {
+          values[s] = hook.onTensor(names.get(s), out[i]);
+        }
+      }
+      for (int s : step.in()) {
+        if (s >= 0 && lastUse[s] == k && !keep[s]) {
+          values[s] = null;
+        }
+      }
+    }
+    INDArray[] result = new INDArray[wanted.length];
+    for (int i = 0; i < wanted.length; i++) {
+      result[i] = values[wanted[i]];
+    }
+    return result;
+  }
+
+  public OnnxModel model() {
+    return model;
+  }
+
+  /** The steps that run per forward pass (constant nodes are folded away). */
+  public List<Step> steps() {
+    return Collections.unmodifiableList(steps);
+  }
+
+  /** Tensor name of {@code slot}. */
+  public String name(int slot) {
+    return names.get(slot);
+  }
+
+  /** The slot of tensor {@code name}; the error lists the closest tensor names. */
+  public int slotOf(String name) {
+    Integer s = slots.get(name);
+    if (s == null) {
+      throw new ModelException(
+          model.source()
+              + ": no tensor named '"
+              + name
+              + "'; closest: "
+              + Names.closest(name, slots.keySet(), 5));
+    }
+    return s;
+  }
+
+  /** Whether {@code name} is a constant (initializer or folded) tensor. */
+  public boolean isConstant(String name) {
+    Integer s = slots.get(name);
+    return s != null && constants.containsKey(s);
+  }
+
+  /** The value of constant tensor {@code name}. */
+  public INDArray constant(String name) {
+    INDArray c = constants.get(slotOf(name));
+    if (c == null) {
+      throw new ModelException(model.source() + ": tensor '" + name + "' is not a constant");
+    }
+    return c;
+  }
+
+  /** Every tensor name: graph inputs, constants, then node outputs in execution order. */
+  public List<String> tensorNames() {
+    return Collections.unmodifiableList(names);
+  }
+
+  int[] inputSlots() {
+    return inputSlots;
+  }
+
+  int[] outputSlots() {
+    return outputSlots;
+  }
+
+  int[] slotsOf(Collection<String> tensorNames) {
+    return tensorNames.stream().mapToInt(this::slotOf).toArray();
+  }
+}

@@ -1,0 +1,408 @@
+package dev.qdebug.onnx;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.qdebug.ModelException;
+import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
+import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
+import dev.qdebug.onnx.proto.OnnxProtos.StringStringEntryProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorShapeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * An ONNX model held in memory, with every tensor's data inline (external data is read at load).
+ * Immutable: the graph view is built once; changes make a new model through {@link #with}.
+ *
+ * <pre>{@code
+ * OnnxModel m = OnnxModel.load(Path.of("model.onnx"));
+ * m.inputs();   // graph inputs (initializers excluded)
+ * m.nodes();    // in file order
+ * m.save(Path.of("copy.onnx"));
+ * }</pre>
+ */
+public final class OnnxModel {
+  /** protobuf's own 64 MiB default is too small for real weights; ONNX's format limit is 2 GiB. */
+  private static final int MAX_MESSAGE_BYTES = Integer.MAX_VALUE;
+
+  private final ModelProto proto;
+  private final String source;
+  private final Path path;
+  private final List<OnnxNode> nodes;
+  private final Map<String, OnnxNode> nodesByName;
+  private final Map<String, TensorProto> initializers;
+  private final List<ValueInfo> inputs;
+  private final List<ValueInfo> outputs;
+
+  private OnnxModel(ModelProto proto, String source, Path path) {
+    this.proto = proto;
+    this.source = source;
+    this.path = path;
+    GraphProto g = proto.getGraph();
+    Map<String, TensorProto> inits = new LinkedHashMap<>();
+    for (TensorProto t : g.getInitializerList()) {
+      inits.put(t.getName(), t);
+    }
+    this.initializers = Collections.unmodifiableMap(inits);
+    List<OnnxNode> ns = new ArrayList<>();
+    Map<String, OnnxNode> byName = new LinkedHashMap<>();
+    Set<String> taken = new HashSet<>();
+    for (NodeProto n : g.getNodeList()) {
+      if (!n.getName().isEmpty()) {
+        taken.add(n.getName());
+      }
+    }
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      NodeProto n = g.getNode(i);
+      String name = n.getName();
+      if (name.isEmpty() || byName.containsKey(name)) {
+        String base = (name.isEmpty() ? n.getOpType() : name) + "_" + i;
+        name = base;
+        for (int k = 1; taken.contains(name); k++) {
+          name = base + "_" + k;
+        }
+        taken.add(name);
+      }
+      OnnxNode node = new OnnxNode(n, name, i);
+      ns.add(node);
+      byName.put(name, node);
+    }
+    this.nodes = Collections.unmodifiableList(ns);
+    this.nodesByName = Collections.unmodifiableMap(byName);
+    List<ValueInfo> in = new ArrayList<>();
+    for (ValueInfoProto v : g.getInputList()) {
+      if (!inits.containsKey(v.getName())) {
+        in.add(valueInfo(v));
+      }
+    }
+    this.inputs = Collections.unmodifiableList(in);
+    List<ValueInfo> out = new ArrayList<>();
+    for (ValueInfoProto v : g.getOutputList()) {
+      out.add(valueInfo(v));
+    }
+    this.outputs = Collections.unmodifiableList(out);
+  }
+
+  /**
+   * Reads an ONNX file. Tensors stored as external data are read from files in the model's folder
+   * (or below it); a location that leads outside it is refused.
+   *
+   * @throws ModelException if the file is missing, truncated or not an ONNX model, or its external
+   *     data is missing or outside the model's folder
+   */
+  public static OnnxModel load(Path file) {
+    ModelProto proto;
+    try (InputStream in = Files.newInputStream(file)) {
+      CodedInputStream cin = CodedInputStream.newInstance(in);
+      cin.setSizeLimit(MAX_MESSAGE_BYTES);
+      proto = ModelProto.parseFrom(cin);
+    } catch (NoSuchFileException e) {
+      throw new ModelException(file + ": no such file");
+    } catch (InvalidProtocolBufferException e) {
+      throw new ModelException(
+          file + ": not a valid ONNX model (truncated or corrupt file): " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new ModelException(file + ": cannot read: " + e.getMessage(), e);
+    }
+    check(proto, file.toString());
+    Path dir = file.toAbsolutePath().getParent();
+    return new OnnxModel(inlineExternalData(proto, dir, file.toString()), file.toString(), file);
+  }
+
+  /** Parses a model from bytes; {@code source} names it in error messages. */
+  public static OnnxModel parse(byte[] bytes, String source) {
+    try {
+      CodedInputStream cin = CodedInputStream.newInstance(bytes);
+      cin.setSizeLimit(MAX_MESSAGE_BYTES);
+      ModelProto proto = ModelProto.parseFrom(cin);
+      check(proto, source);
+      return new OnnxModel(proto, source, null);
+    } catch (IOException e) {
+      throw new ModelException(
+          source + ": not a valid ONNX model (truncated or corrupt): " + e.getMessage(), e);
+    }
+  }
+
+  /** Wraps a model built in code; {@code source} names it in error messages. */
+  public static OnnxModel of(ModelProto proto, String source) {
+    check(proto, source);
+    return new OnnxModel(proto, source, null);
+  }
+
+  /** A new model with {@code proto} in place of this one's, keeping the source name. */
+  public OnnxModel with(ModelProto newProto) {
+    check(newProto, source);
+    return new OnnxModel(newProto, source, null);
+  }
+
+  private static void check(ModelProto proto, String source) {
+    if (!proto.hasGraph() || proto.getGraph().getNodeCount() == 0) {
+      throw new ModelException(source + ": not an ONNX model (no graph or no nodes)");
+    }
+    if (proto.getGraph().getOutputCount() == 0) {
+      throw new ModelException(source + ": the graph declares no outputs");
+    }
+  }
+
+  /**
+   * Writes the model to {@code file} atomically (a temporary file in the same folder, then a
+   * rename). Refuses to overwrite the file this model was loaded from.
+   */
+  public void save(Path file) {
+    if (path != null && sameFile(path, file)) {
+      throw new ModelException(
+          file + ": refusing to overwrite the input model; choose another output path");
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    try {
+      Files.createDirectories(dir);
+      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+      try {
+        try (var out = Files.newOutputStream(tmp)) {
+          proto.writeTo(out);
+        }
+        Files.move(
+            tmp,
+            file,
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new ModelException(file + ": cannot write: " + e.getMessage(), e);
+    }
+  }
+
+  private static boolean sameFile(Path a, Path b) {
+    try {
+      return Files.exists(b) && Files.isSameFile(a, b);
+    } catch (IOException e) {
+      return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+    }
+  }
+
+  public ModelProto proto() {
+    return proto;
+  }
+
+  /** Where the model came from (a path or a name given in code), for messages. */
+  public String source() {
+    return source;
+  }
+
+  /** The file it was loaded from, if any. */
+  public Optional<Path> path() {
+    return Optional.ofNullable(path);
+  }
+
+  /** Nodes in file order. */
+  public List<OnnxNode> nodes() {
+    return nodes;
+  }
+
+  /**
+   * The node named {@code name}.
+   *
+   * @throws ModelException naming the closest node names when there is none
+   */
+  public OnnxNode node(String name) {
+    OnnxNode n = nodesByName.get(name);
+    if (n == null) {
+      throw new ModelException(
+          source
+              + ": no node named '"
+              + name
+              + "'; closest: "
+              + Names.closest(name, nodesByName.keySet(), 5));
+    }
+    return n;
+  }
+
+  public Optional<OnnxNode> findNode(String name) {
+    return Optional.ofNullable(nodesByName.get(name));
+  }
+
+  /** Initializers by name, in file order. */
+  public Map<String, TensorProto> initializers() {
+    return initializers;
+  }
+
+  /** Graph inputs the caller feeds (initializers listed as inputs by old exporters excluded). */
+  public List<ValueInfo> inputs() {
+    return inputs;
+  }
+
+  public List<ValueInfo> outputs() {
+    return outputs;
+  }
+
+  /** The opset version imported for {@code domain} ("" = default ONNX domain), or 0 if none. */
+  public int opset(String domain) {
+    for (OperatorSetIdProto o : proto.getOpsetImportList()) {
+      String d = o.getDomain().equals("ai.onnx") ? "" : o.getDomain();
+      if (d.equals(domain)) {
+        return (int) o.getVersion();
+      }
+    }
+    return 0;
+  }
+
+  /** The default-domain opset version. */
+  public int opset() {
+    int v = opset("");
+    return v == 0 ? 1 : v;
+  }
+
+  static ValueInfo valueInfo(ValueInfoProto v) {
+    TypeProto t = v.getType();
+    if (!t.hasTensorType()) {
+      return new ValueInfo(v.getName(), ElemType.UNDEFINED, null, List.of());
+    }
+    TypeProto.Tensor tt = t.getTensorType();
+    ElemType type = ElemType.of(tt.getElemType());
+    if (!tt.hasShape()) {
+      return new ValueInfo(v.getName(), type, null, List.of());
+    }
+    TensorShapeProto s = tt.getShape();
+    long[] dims = new long[s.getDimCount()];
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < dims.length; i++) {
+      TensorShapeProto.Dimension d = s.getDim(i);
+      dims[i] = d.hasDimValue() ? d.getDimValue() : -1;
+      names.add(d.hasDimParam() ? d.getDimParam() : "");
+    }
+    return new ValueInfo(v.getName(), type, dims, List.copyOf(names));
+  }
+
+  // ---- external data ----
+
+  private static ModelProto inlineExternalData(ModelProto proto, Path dir, String source) {
+    GraphProto g = proto.getGraph();
+    boolean any =
+        g.getInitializerList().stream().anyMatch(OnnxModel::isExternal)
+            || g.getNodeList().stream()
+                .flatMap(n -> n.getAttributeList().stream())
+                .anyMatch(a -> a.hasT() && isExternal(a.getT()));
+    if (!any) {
+      return proto;
+    }
+    GraphProto.Builder gb = g.toBuilder();
+    for (int i = 0; i < gb.getInitializerCount(); i++) {
+      TensorProto t = gb.getInitializer(i);
+      if (isExternal(t)) {
+        gb.setInitializer(i, readExternal(t, dir, source));
+      }
+    }
+    for (int i = 0; i < gb.getNodeCount(); i++) {
+      NodeProto n = gb.getNode(i);
+      for (int k = 0; k < n.getAttributeCount(); k++) {
+        AttributeProto a = n.getAttribute(k);
+        if (a.hasT() && isExternal(a.getT())) {
+          gb.getNodeBuilder(i)
+              .setAttribute(k, a.toBuilder().setT(readExternal(a.getT(), dir, source)));
+        }
+      }
+    }
+    return proto.toBuilder().setGraph(gb).build();
+  }
+
+  private static boolean isExternal(TensorProto t) {
+    return t.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
+  }
+
+  private static TensorProto readExternal(TensorProto t, Path dir, String source) {
+    String location = null;
+    long offset = 0;
+    long length = -1;
+    for (StringStringEntryProto e : t.getExternalDataList()) {
+      switch (e.getKey()) {
+        case "location" -> location = e.getValue();
+        case "offset" -> offset = Long.parseLong(e.getValue());
+        case "length" -> length = Long.parseLong(e.getValue());
+        default -> {}
+      }
+    }
+    String what = source + ": tensor '" + t.getName() + "'";
+    if (location == null || location.isEmpty()) {
+      throw new ModelException(what + ": external data without a location");
+    }
+    Path file = confined(dir, location, what);
+    try (SeekableByteChannel ch = Files.newByteChannel(file)) {
+      long size = ch.size();
+      long n = length >= 0 ? length : size - offset;
+      if (offset < 0 || offset + n > size || n > Integer.MAX_VALUE) {
+        throw new ModelException(
+            what
+                + ": external data range [offset "
+                + offset
+                + ", length "
+                + n
+                + "] lies outside "
+                + location
+                + " ("
+                + size
+                + " bytes)");
+      }
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) n);
+      ch.position(offset);
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {}
+      buf.flip();
+      return t.toBuilder()
+          .clearExternalData()
+          .setDataLocation(TensorProto.DataLocation.DEFAULT)
+          .setRawData(ByteString.copyFrom(buf))
+          .build();
+    } catch (NoSuchFileException e) {
+      throw new ModelException(what + ": external data file '" + location + "' not found");
+    } catch (IOException e) {
+      throw new ModelException(what + ": cannot read external data '" + location + "': " + e, e);
+    }
+  }
+
+  /** Resolves {@code location} inside {@code dir}, refusing anything that leads out of it. */
+  static Path confined(Path dir, String location, String what) {
+    Path rel = Path.of(location);
+    if (rel.isAbsolute()) {
+      throw new ModelException(
+          what + ": external data location '" + location + "' is absolute; it must be relative to "
+              + "the model's folder");
+    }
+    Path resolved = dir.resolve(rel).normalize();
+    try {
+      Path realDir = dir.toRealPath();
+      Path real = Files.exists(resolved) ? resolved.toRealPath() : resolved;
+      if (!resolved.startsWith(dir.normalize()) || !real.startsWith(realDir)) {
+        throw new ModelException(
+            what + ": external data location '" + location + "' leads outside the model's folder");
+      }
+    } catch (IOException e) {
+      throw new ModelException(what + ": cannot resolve external data '" + location + "'", e);
+    }
+    return resolved;
+  }
+
+  @Override
+  public String toString() {
+    return "OnnxModel[" + source + ", " + nodes.size() + " nodes, opset " + opset() + "]";
+  }
+}
