@@ -317,7 +317,7 @@ public final class Tensors {
   }
 
   /** IEEE 754 binary16 bits to float. */
-  static float halfToFloat(short bits) {
+  public static float halfToFloat(short bits) {
     int h = bits & 0xffff;
     int sign = (h & 0x8000) << 16;
     int exp = (h >>> 10) & 0x1f;
@@ -333,7 +333,7 @@ public final class Tensors {
   }
 
   /** Float to IEEE 754 binary16 bits, rounding to nearest even. */
-  static short floatToHalf(float f) {
+  public static short floatToHalf(float f) {
     int bits = Float.floatToIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
     int exp = (bits >>> 23) & 0xff;

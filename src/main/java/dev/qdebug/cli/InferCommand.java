@@ -1,0 +1,90 @@
+package dev.qdebug.cli;
+
+import dev.qdebug.UsageException;
+import dev.qdebug.data.Npy;
+import dev.qdebug.engine.Session;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.ValueInfo;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code infer}: runs a model once on .npy inputs and writes every graph output as .npy. */
+@Command(
+    name = "infer",
+    description = "Runs the model once on the given inputs; writes DIR/<output>.npy per output.")
+public final class InferCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "ONNX model file")
+  Path model;
+
+  @Option(
+      names = "--input",
+      required = true,
+      description = "NAME=FILE.npy, one per model input (FILE.npy alone for a one-input model)")
+  List<String> inputs = new ArrayList<>();
+
+  @Option(names = "--output-dir", required = true, description = "folder for the outputs")
+  Path outputDir;
+
+  @Option(
+      names = "--float",
+      description = "on a calibrated model, run with every calibration node switched off")
+  boolean floatOnly;
+
+  @Override
+  public Integer call() {
+    OnnxModel m = OnnxModel.load(model);
+    Map<String, INDArray> feeds = new LinkedHashMap<>();
+    List<Path> inputFiles = new ArrayList<>(List.of(model.toAbsolutePath().normalize()));
+    List<String> names = m.inputs().stream().map(ValueInfo::name).toList();
+    for (String spec : inputs) {
+      int eq = spec.indexOf('=');
+      String name;
+      String file;
+      if (eq < 0) {
+        if (names.size() != 1) {
+          throw new UsageException(
+              "--input " + spec + ": give NAME=FILE.npy; the model's inputs are " + names);
+        }
+        name = names.get(0);
+        file = spec;
+      } else {
+        name = spec.substring(0, eq);
+        file = spec.substring(eq + 1);
+      }
+      if (feeds.containsKey(name)) {
+        throw new UsageException("--input: input '" + name + "' is given twice");
+      }
+      feeds.put(name, Npy.read(Path.of(file)));
+      inputFiles.add(Path.of(file).toAbsolutePath().normalize());
+    }
+    Map<String, INDArray> out;
+    try (Session s = Session.open(m)) {
+      out = s.run(feeds);
+    }
+    for (Map.Entry<String, INDArray> e : out.entrySet()) {
+      Path file = outputDir.resolve(fileName(e.getKey()) + ".npy");
+      if (inputFiles.contains(file.toAbsolutePath().normalize())) {
+        throw new UsageException(
+            "--output-dir: writing " + file + " would overwrite an input; choose another folder");
+      }
+      Npy.write(file, e.getValue());
+      spec.commandLine().getOut().println(file);
+    }
+    return 0;
+  }
+
+  /** The output's name with every character outside {@code [A-Za-z0-9._-]} replaced by '_'. */
+  static String fileName(String output) {
+    return output.replaceAll("[^A-Za-z0-9._-]", "_");
+  }
+}

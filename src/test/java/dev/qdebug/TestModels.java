@@ -1,0 +1,126 @@
+package dev.qdebug;
+
+import com.google.protobuf.ByteString;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
+import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorShapeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/** Tiny ONNX models built in code with the protobuf builders, for tests. */
+public final class TestModels {
+  private TestModels() {}
+
+  /** A graph builder: add inputs, initializers, nodes and outputs, then {@link #model}. */
+  public static final class Graph {
+    private final GraphProto.Builder g = GraphProto.newBuilder().setName("test");
+    private int opset = 13;
+
+    public Graph opset(int v) {
+      opset = v;
+      return this;
+    }
+
+    /** A float input; -1 in {@code dims} is a symbolic size. */
+    public Graph input(String name, long... dims) {
+      g.addInput(valueInfo(name, TensorProto.DataType.FLOAT_VALUE, dims));
+      return this;
+    }
+
+    public Graph output(String name, long... dims) {
+      g.addOutput(valueInfo(name, TensorProto.DataType.FLOAT_VALUE, dims));
+      return this;
+    }
+
+    public Graph initializer(String name, float[] values, long... dims) {
+      g.addInitializer(floatTensor(name, values, dims));
+      return this;
+    }
+
+    public Graph node(String op, String name, String[] inputs, String[] outputs, AttributeProto... attrs) {
+      NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(name);
+      for (String i : inputs) {
+        n.addInput(i);
+      }
+      for (String o : outputs) {
+        n.addOutput(o);
+      }
+      for (AttributeProto a : attrs) {
+        n.addAttribute(a);
+      }
+      g.addNode(n);
+      return this;
+    }
+
+    public ModelProto proto() {
+      return ModelProto.newBuilder()
+          .setIrVersion(8)
+          .setProducerName("qdebug-tests")
+          .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+          .setGraph(g)
+          .build();
+    }
+
+    public OnnxModel model() {
+      return OnnxModel.of(proto(), "test-model");
+    }
+  }
+
+  public static Graph graph() {
+    return new Graph();
+  }
+
+  public static ValueInfoProto valueInfo(String name, int elemType, long... dims) {
+    TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+    for (long d : dims) {
+      s.addDim(
+          d < 0
+              ? TensorShapeProto.Dimension.newBuilder().setDimParam("N")
+              : TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+    }
+    return ValueInfoProto.newBuilder()
+        .setName(name)
+        .setType(
+            TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(s)))
+        .build();
+  }
+
+  public static TensorProto floatTensor(String name, float[] values, long... dims) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    TensorProto.Builder t =
+        TensorProto.newBuilder()
+            .setName(name)
+            .setDataType(TensorProto.DataType.FLOAT_VALUE)
+            .setRawData(ByteString.copyFrom(b));
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    return t.build();
+  }
+
+  public static AttributeProto ints(String name, long... values) {
+    AttributeProto.Builder a =
+        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+    for (long v : values) {
+      a.addInts(v);
+    }
+    return a.build();
+  }
+
+  public static AttributeProto intAttr(String name, long value) {
+    return AttributeProto.newBuilder()
+        .setName(name)
+        .setType(AttributeProto.AttributeType.INT)
+        .setI(value)
+        .build();
+  }
+}
