@@ -2,6 +2,11 @@ package dev.qdebug.cli;
 
 import dev.qdebug.QdebugException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -25,7 +30,35 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    if (System.getenv("OMP_WAIT_POLICY") == null) {
+      // OpenMP reads this when ND4J's native library loads; spinning threads slow everything
+      // several times over on a busy 2-core machine. Start again with it set.
+      Integer status = relaunchWithPassiveOpenMp(args);
+      if (status != null) {
+        System.exit(status);
+      }
+    }
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  private static Integer relaunchWithPassiveOpenMp(String[] args) {
+    try {
+      String java = ProcessHandle.current().info().command().orElse(null);
+      String jar =
+          Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+      if (java == null || !jar.endsWith(".jar")) {
+        return null;
+      }
+      List<String> cmd = new ArrayList<>(List.of(java));
+      cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+      cmd.addAll(List.of("-cp", jar, Main.class.getName()));
+      cmd.addAll(Arrays.asList(args));
+      ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+      pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+      return pb.start().waitFor();
+    } catch (Exception e) {
+      return null; // run in this JVM instead
+    }
   }
 
   /** Runs one command line; returns its exit status. Used by tests with their own writers. */
