@@ -1,0 +1,80 @@
+package dev.qdebug.quant;
+
+import dev.qdebug.DataException;
+import java.util.stream.IntStream;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Fake quantization, bit for bit what ONNX Runtime computes for QuantizeLinear followed by
+ * DequantizeLinear (graph optimizations off): in float32, {@code q = clamp(rint(x / scale) + zp,
+ * qmin, qmax)} (a true division, never a multiplication by the reciprocal; {@code rint} rounds
+ * half to even), then {@code y = (q - zp) * scale}.
+ */
+public final class FakeQuant {
+  /** Below this many elements one thread does the work. */
+  private static final int PARALLEL_MIN = 1 << 15;
+
+  private FakeQuant() {}
+
+  /** Returns a new float32 array: {@code x} quantized with {@code p} and dequantized. */
+  public static INDArray apply(INDArray x, QParams p) {
+    if (x.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
+    }
+    float[] v = x.dup('c').data().asFloat();
+    long[] shape = x.shape();
+    int channels = 1;
+    int inner = v.length;
+    if (p.perChannel()) {
+      int axis = p.axis();
+      if (axis >= shape.length || shape[axis] != p.channels()) {
+        throw new DataException(
+            "per-channel parameters for "
+                + p.channels()
+                + " channels on axis "
+                + axis
+                + " do not fit a tensor of shape "
+                + java.util.Arrays.toString(shape));
+      }
+      channels = p.channels();
+      inner = 1;
+      for (int d = axis + 1; d < shape.length; d++) {
+        inner *= (int) shape[d];
+      }
+    }
+    final int ch = channels;
+    final int in = inner;
+    final float[] out = v;
+    int blocks = v.length / in; // outer * channels
+    IntStream range = IntStream.range(0, blocks);
+    if (v.length >= PARALLEL_MIN) {
+      range = range.parallel();
+    }
+    range.forEach(
+        b -> {
+          int c = b % ch;
+          quantizeRange(out, b * in, in, p.scale()[c], p.zeroPoint()[c], p.type());
+        });
+    INDArray y = Nd4j.createFromArray(out);
+    return shape.length == 0 ? y.reshape(new long[0]) : y.reshape('c', shape);
+  }
+
+  private static void quantizeRange(float[] v, int from, int n, float scale, long zp, QType t) {
+    float lo = t.qmin();
+    float hi = t.qmax();
+    float z = zp;
+    for (int i = from; i < from + n; i++) {
+      float q = (float) Math.rint(v[i] / scale) + z;
+      q = q < lo ? lo : (q > hi ? hi : q);
+      v[i] = (q - z) * scale;
+    }
+  }
+
+  /** The integer codes {@code saturate(rint(x / scale) + zp)} of one value. */
+  public static long quantize(float x, float scale, long zp, QType t) {
+    float q = (float) Math.rint(x / scale) + zp;
+    return (long) Math.max(t.qmin(), Math.min(t.qmax(), q));
+  }
+}

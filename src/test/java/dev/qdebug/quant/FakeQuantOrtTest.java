@@ -1,0 +1,143 @@
+package dev.qdebug.quant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import com.google.protobuf.ByteString;
+import dev.qdebug.TestModels;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@link FakeQuant} against ONNX Runtime's QuantizeLinear → DequantizeLinear (optimizations off),
+ * bit for bit, on values that include exact rounding ties and values far outside the range.
+ */
+class FakeQuantOrtTest {
+  static Stream<Arguments> cases() {
+    return Stream.of(
+        Arguments.of(QType.INT8, -1, false),
+        Arguments.of(QType.UINT8, -1, false),
+        Arguments.of(QType.INT8, 1, false),
+        Arguments.of(QType.UINT8, 0, false),
+        Arguments.of(QType.INT16, -1, false),
+        Arguments.of(QType.INT16, 1, false),
+        Arguments.of(QType.UINT16, -1, false),
+        Arguments.of(QType.INT8, -1, true),
+        Arguments.of(QType.INT8, 1, true));
+  }
+
+  @ParameterizedTest(name = "{0} axis {1} power-of-two scales {2}")
+  @MethodSource("cases")
+  void bitExactWithOnnxRuntime(QType type, int axis, boolean powerOfTwo) throws Exception {
+    Random rnd = new Random(42 + type.ordinal() * 7 + axis);
+    long[] shape = {2, 5, 6, 7};
+    int n = 2 * 5 * 6 * 7;
+    float[] x = new float[n];
+    int channels = axis < 0 ? 1 : (int) shape[axis];
+    float[] scale = new float[channels];
+    long[] zp = new long[channels];
+    for (int c = 0; c < channels; c++) {
+      scale[c] = powerOfTwo ? (float) Math.pow(2, -3 - rnd.nextInt(4)) : 0.0137f * (1 + rnd.nextFloat());
+      zp[c] = type.signed() ? rnd.nextInt(21) - 10 : type.qmax() / 2 + rnd.nextInt(21) - 10;
+    }
+    int inner = 1;
+    if (axis >= 0) {
+      for (int d = axis + 1; d < shape.length; d++) {
+        inner *= (int) shape[d];
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      int c = axis < 0 ? 0 : (i / inner) % channels;
+      double range = (type.qmax() - type.qmin()) * scale[c];
+      x[i] = switch (i % 4) {
+        case 0 -> (float) ((rnd.nextDouble() - 0.5) * range); // inside
+        case 1 -> (float) ((rnd.nextDouble() - 0.5) * range * 3); // often saturating
+        case 2 -> (rnd.nextInt(200) - 100 + 0.5f) * scale[c]; // an exact tie when the scale allows
+        default -> (float) (rnd.nextGaussian() * scale[c] * 4);
+      };
+    }
+    QParams p = new QParams(scale, zp, axis, type);
+    float[] ours = FakeQuant.apply(Nd4j.createFromArray(x).reshape(shape), p).dup('c').data().asFloat();
+    float[] ort = runOrt(x, shape, p);
+    int mismatches = 0;
+    for (int i = 0; i < n; i++) {
+      if (Float.floatToIntBits(ours[i]) != Float.floatToIntBits(ort[i])) {
+        mismatches++;
+      }
+    }
+    assertEquals(0, mismatches, "values differing from ONNX Runtime");
+  }
+
+  static float[] runOrt(float[] x, long[] shape, QParams p) throws Exception {
+    int opset = p.type().bits() == 16 ? 21 : 13;
+    TensorProto scale = TestModels.floatTensor("s", p.scale(), p.perChannel() ? new long[] {p.channels()} : new long[0]);
+    int bytes = p.type().bits() / 8;
+    ByteBuffer zb = ByteBuffer.allocate(p.channels() * bytes).order(ByteOrder.LITTLE_ENDIAN);
+    for (long z : p.zeroPoint()) {
+      if (bytes == 1) {
+        zb.put((byte) z);
+      } else {
+        zb.putShort((short) z);
+      }
+    }
+    TensorProto.Builder zpt =
+        TensorProto.newBuilder()
+            .setName("z")
+            .setDataType(p.type().onnxType().code())
+            .setRawData(ByteString.copyFrom(zb.array()));
+    if (p.perChannel()) {
+      zpt.addDims(p.channels());
+    }
+    var g =
+        TestModels.graph()
+            .opset(opset)
+            .input("x", shape)
+            .output("y", shape)
+            .node("QuantizeLinear", "q", new String[] {"x", "s", "z"}, new String[] {"xq"},
+                TestModels.intAttr("axis", Math.max(p.axis(), 0)))
+            .node("DequantizeLinear", "dq", new String[] {"xq", "s", "z"}, new String[] {"y"},
+                TestModels.intAttr("axis", Math.max(p.axis(), 0)));
+    var proto = g.proto();
+    proto =
+        proto.toBuilder()
+            .setGraph(proto.getGraph().toBuilder().addInitializer(scale).addInitializer(zpt))
+            .build();
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+      o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+      try (OrtSession s = env.createSession(proto.toByteArray(), o);
+          OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
+          OrtSession.Result r = s.run(Map.of("x", t))) {
+        FloatBuffer fb = ((OnnxTensor) r.get(0)).getFloatBuffer();
+        float[] out = new float[fb.remaining()];
+        fb.get(out);
+        return out;
+      }
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void handValues() {
+    // scale 0.5: 0.25 -> 0.5 / 0.5 = 0.5 ties to 0; 0.75 -> 1.5 ties to 2 -> 1.0; saturation at 127.
+    INDArray x = Nd4j.createFromArray(new float[] {0.25f, 0.75f, -0.25f, -0.75f, 100f, -100f});
+    float[] y = FakeQuant.apply(x, QParams.perTensor(0.5f, 0, QType.INT8)).toFloatVector();
+    assertEquals(0f, y[0]);
+    assertEquals(1f, y[1]);
+    assertEquals(0f, y[2]); // q is an integer: no negative zero
+    assertEquals(-1f, y[3]);
+    assertEquals(63.5f, y[4]);
+    assertEquals(-64f, y[5]);
+  }
+}
