@@ -148,10 +148,13 @@ public final class OnnxModel {
     return new OnnxModel(proto, source, null);
   }
 
-  /** A new model with {@code proto} in place of this one's, keeping the source name. */
+  /**
+   * A new model with {@code proto} in place of this one's. It keeps the source name and the file
+   * it came from, so that saving it over that file is refused too.
+   */
   public OnnxModel with(ModelProto newProto) {
     check(newProto, source);
-    return new OnnxModel(newProto, source, null);
+    return new OnnxModel(newProto, source, path);
   }
 
   private static void check(ModelProto proto, String source) {
@@ -210,7 +213,7 @@ public final class OnnxModel {
     return source;
   }
 
-  /** The file it was loaded from, if any. */
+  /** The file it (or the model it was derived from) was loaded from, if any. */
   public Optional<Path> path() {
     return Optional.ofNullable(path);
   }

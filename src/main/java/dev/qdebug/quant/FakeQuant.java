@@ -77,4 +77,29 @@ public final class FakeQuant {
     float q = (float) Math.rint(x / scale) + zp;
     return (long) Math.max(t.qmin(), Math.min(t.qmax(), q));
   }
+
+  /**
+   * DequantizeLinear of integer codes {@code q} (any integer array type): {@code (q - zp) *
+   * scale} in float32, per tensor or per channel.
+   */
+  public static INDArray dequantize(INDArray q, QParams p) {
+    long[] codes = q.dup('c').data().asLong();
+    long[] shape = q.shape();
+    int inner = codes.length;
+    int channels = 1;
+    if (p.perChannel()) {
+      channels = p.channels();
+      inner = 1;
+      for (int d = p.axis() + 1; d < shape.length; d++) {
+        inner *= (int) shape[d];
+      }
+    }
+    float[] out = new float[codes.length];
+    for (int i = 0; i < codes.length; i++) {
+      int c = inner == 0 ? 0 : (i / inner) % channels;
+      out[i] = (codes[i] - p.zeroPoint()[c]) * p.scale()[c];
+    }
+    INDArray y = Nd4j.createFromArray(out);
+    return shape.length == 0 ? y.reshape(new long[0]) : y.reshape('c', shape);
+  }
 }
