@@ -67,6 +67,8 @@ def export(model, shape, name, opset, dynamic=True, seed=0):
         torch.onnx.export(
             model, x, path, opset_version=opset, input_names=["input"], output_names=["output"],
             do_constant_folding=True, **kwargs)
+        y = model(x)
+    print(f"{name}: torch output {tuple(y.shape)}, max |y| {y.abs().max():.3g}, std {y.std():.3g}")
     m = onnx.load(path)
     onnx.checker.check_model(m)
     return m
