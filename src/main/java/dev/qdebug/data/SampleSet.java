@@ -1,0 +1,214 @@
+package dev.qdebug.data;
+
+import dev.qdebug.DataException;
+import dev.qdebug.engine.Tensors;
+import dev.qdebug.onnx.ElemType;
+import dev.qdebug.onnx.ValueInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Samples for a model's inputs, from a folder in Horizon's calibration layout ({@code
+ * DIR/<input>/0.npy, 1.npy, ...}, files in numeric order; a one-input model may also take {@code
+ * DIR/*.npy}), or from {@code DIR/images.npy} holding all samples along the first axis. Every
+ * sample is checked against the model's declared inputs when it is read, and errors name the file
+ * and the sample index: a missing input folder, an empty folder, different sample counts per
+ * input, a wrong element type or shape, NaN or infinite values.
+ */
+public final class SampleSet {
+  private static final Pattern NUMBERED = Pattern.compile("(\\d+)\\.npy");
+
+  private final Path dir;
+  private final List<ValueInfo> inputs;
+  private final Map<String, List<Path>> files; // per input, numeric order; null for stacked
+  private final Map<String, INDArray> stacked; // per input, all samples; null for files
+  private final int size;
+
+  private SampleSet(
+      Path dir,
+      List<ValueInfo> inputs,
+      Map<String, List<Path>> files,
+      Map<String, INDArray> stacked,
+      int size) {
+    this.dir = dir;
+    this.inputs = inputs;
+    this.files = files;
+    this.stacked = stacked;
+    this.size = size;
+  }
+
+  /**
+   * Opens {@code dir} for a model with {@code inputs}.
+   *
+   * @throws DataException naming the folder or file when the layout does not fit the model
+   */
+  public static SampleSet open(Path dir, List<ValueInfo> inputs) {
+    if (!Files.isDirectory(dir)) {
+      throw new DataException(dir + ": no such folder");
+    }
+    if (Files.isRegularFile(dir.resolve("images.npy"))) {
+      if (inputs.size() != 1) {
+        throw new DataException(
+            dir + "/images.npy: the model has " + inputs.size() + " inputs; use one sub-folder per input");
+      }
+      INDArray all = Npy.read(dir.resolve("images.npy"));
+      if (all.rank() == 0 || all.size(0) == 0) {
+        throw new DataException(dir + "/images.npy: holds no samples");
+      }
+      return new SampleSet(dir, inputs, null, Map.of(inputs.get(0).name(), all), (int) all.size(0));
+    }
+    Map<String, List<Path>> files = new LinkedHashMap<>();
+    for (ValueInfo v : inputs) {
+      Path sub = dir.resolve(v.name());
+      if (Files.isDirectory(sub)) {
+        files.put(v.name(), numbered(sub));
+      } else if (inputs.size() == 1 && !numbered(dir).isEmpty()) {
+        files.put(v.name(), numbered(dir));
+      } else {
+        throw new DataException(
+            dir + ": no folder '" + v.name() + "' for model input '" + v.name() + "' (expected "
+                + dir.resolve(v.name()) + "/0.npy, 1.npy, ...)");
+      }
+    }
+    int size = -1;
+    String first = null;
+    for (Map.Entry<String, List<Path>> e : files.entrySet()) {
+      if (e.getValue().isEmpty()) {
+        throw new DataException(
+            dir.resolve(e.getKey()) + ": holds no .npy samples (expected 0.npy, 1.npy, ...)");
+      }
+      if (size >= 0 && e.getValue().size() != size) {
+        throw new DataException(
+            dir + ": input '" + e.getKey() + "' has " + e.getValue().size() + " samples but '"
+                + first + "' has " + size);
+      }
+      size = e.getValue().size();
+      first = e.getKey();
+    }
+    return new SampleSet(dir, inputs, files, null, size);
+  }
+
+  private static List<Path> numbered(Path dir) {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> NUMBERED.matcher(p.getFileName().toString()).matches())
+          .sorted(Comparator.comparingLong(SampleSet::index))
+          .toList();
+    } catch (IOException e) {
+      throw new DataException(dir + ": cannot list: " + e.getMessage(), e);
+    }
+  }
+
+  private static long index(Path p) {
+    Matcher m = NUMBERED.matcher(p.getFileName().toString());
+    m.matches();
+    return Long.parseLong(m.group(1));
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Number of samples. */
+  public int size() {
+    return size;
+  }
+
+  /** Sample {@code i} (batch dimension 1), checked against the model's inputs. */
+  public Map<String, INDArray> sample(int i) {
+    return batch(i, 1);
+  }
+
+  /**
+   * Samples {@code from .. from+count-1} stacked along a batch dimension, checked against the
+   * model's inputs.
+   */
+  public Map<String, INDArray> batch(int from, int count) {
+    if (from < 0 || count <= 0 || from + count > size) {
+      throw new IndexOutOfBoundsException(
+          "samples " + from + ".." + (from + count - 1) + " of " + size);
+    }
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    for (ValueInfo v : inputs) {
+      INDArray[] parts = new INDArray[count];
+      for (int k = 0; k < count; k++) {
+        parts[k] = load(v, from + k);
+      }
+      out.put(v.name(), count == 1 ? parts[0] : Nd4j.concat(0, parts));
+    }
+    return out;
+  }
+
+  private INDArray load(ValueInfo v, int i) {
+    INDArray x;
+    String where;
+    if (stacked != null) {
+      INDArray all = stacked.get(v.name());
+      x = all.get(NDArrayIndex.interval(i, i + 1)).dup('c');
+      where = dir.resolve("images.npy") + " sample " + i;
+    } else {
+      Path f = files.get(v.name()).get(i);
+      x = Npy.read(f);
+      where = f + " (sample " + i + ")";
+    }
+    return check(v, x, where);
+  }
+
+  /** Adds a batch dimension of 1 where the file has none, then checks type, shape and values. */
+  static INDArray check(ValueInfo v, INDArray x, String where) {
+    if (v.hasShape() && x.rank() == v.shape().length - 1) {
+      long[] s = new long[x.rank() + 1];
+      s[0] = 1;
+      System.arraycopy(x.shape(), 0, s, 1, x.rank());
+      x = x.reshape(s);
+    }
+    if (v.type() != ElemType.UNDEFINED) {
+      ElemType got = Tensors.elemType(x.dataType());
+      if (got != v.type()) {
+        throw new DataException(
+            where + ": element type " + got + ", but input '" + v.name() + "' takes " + v.type());
+      }
+    }
+    if (v.hasShape()) {
+      long[] want = v.shape();
+      boolean ok = want.length == x.rank() && x.size(0) == 1;
+      for (int d = 1; ok && d < want.length; d++) {
+        ok = want[d] < 0 || want[d] == x.size(d);
+      }
+      if (!ok) {
+        throw new DataException(
+            where + ": shape " + Arrays.toString(x.shape()) + " does not fit input '" + v.name()
+                + "' " + Arrays.toString(want) + " (one sample, batch dimension 1 or absent)");
+      }
+    }
+    if (x.dataType().isFPType()) {
+      float[] f = x.dup('c').data().asFloat();
+      for (int k = 0; k < f.length; k++) {
+        if (!Float.isFinite(f[k])) {
+          throw new DataException(
+              where + ": value " + f[k] + " at flat index " + k + " (NaN or infinite)");
+        }
+      }
+    }
+    return x;
+  }
+
+  /** The input names, in model order. */
+  public List<String> inputNames() {
+    List<String> n = new ArrayList<>();
+    inputs.forEach(v -> n.add(v.name()));
+    return n;
+  }
+}
