@@ -8,7 +8,6 @@ import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
 import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
 import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -36,7 +35,7 @@ final class HorizonFormat {
     GraphProto g = model.proto().getGraph();
     Set<String> graphOutputs = new HashSet<>();
     g.getOutputList().forEach(v -> graphOutputs.add(v.getName()));
-    Map<String, String> rename = new HashMap<>();
+    PassThrough chains = new PassThrough();
     Set<Integer> drop = new HashSet<>();
     List<CalibrationNode> nodes = new ArrayList<>();
     List<String> on = new ArrayList<>();
@@ -47,13 +46,7 @@ final class HorizonFormat {
       }
       drop.add(n.index());
       String x = n.input(0);
-      String y = n.outputs().get(0);
-      String tensor = graphOutputs.contains(y) ? y : x;
-      if (tensor.equals(y)) {
-        rename.put(x, y);
-      } else {
-        rename.put(y, x);
-      }
+      chains.join(x, n.outputs().get(0));
       if (!calib) {
         continue;
       }
@@ -90,10 +83,16 @@ final class HorizonFormat {
       String kindName = n.attrString("tensor_type", "feature");
       TensorKind kind = kindName.equals("weight") ? TensorKind.WEIGHT : TensorKind.ACTIVATION;
       // keep Horizon's own node name; it is what Horizon's tables and users refer to
-      nodes.add(new CalibrationNode(n.name(), tensor, kind, p, QdqFormat.isSymmetric(p), "loaded"));
+      nodes.add(new CalibrationNode(n.name(), x, kind, p, QdqFormat.isSymmetric(p), "loaded"));
       if (!n.attrString("switch", "ON").equalsIgnoreCase("OFF")) {
         on.add(n.name());
       }
+    }
+    Map<String, String> rename = chains.names(graphOutputs, src);
+    for (int i = 0; i < nodes.size(); i++) {
+      CalibrationNode c = nodes.get(i);
+      String t = rename.getOrDefault(c.tensor(), c.tensor());
+      nodes.set(i, new CalibrationNode(c.name(), t, c.kind(), c.params(), c.symmetric(), c.method()));
     }
     GraphProto.Builder gb = g.toBuilder().clearNode();
     for (int i = 0; i < g.getNodeCount(); i++) {
@@ -119,10 +118,6 @@ final class HorizonFormat {
   }
 
   private static String resolve(Map<String, String> rename, String name) {
-    String r = name;
-    for (int guard = 0; rename.containsKey(r) && guard < 8; guard++) {
-      r = rename.get(r);
-    }
-    return r;
+    return rename.getOrDefault(name, name);
   }
 }

@@ -63,10 +63,10 @@ final class QdqFormat {
     g.getOutputList().forEach(v -> graphOutputs.add(v.getName()));
 
     Set<Integer> drop = new HashSet<>(); // node indices to remove
-    Map<String, String> rename = new HashMap<>(); // tensor -> tensor
+    PassThrough chains = new PassThrough();
     Map<String, TensorProto> newInitializers = new LinkedHashMap<>();
-    Map<String, CalibrationNode> calib = new LinkedHashMap<>();
-    Map<String, String> pairTensor = new HashMap<>(); // Q output -> calibrated tensor name
+    Map<String, QParams> pairs = new LinkedHashMap<>(); // float input of each pair -> parameters
+    List<CalibrationNode> folded = new ArrayList<>();
 
     for (OnnxNode dq : model.nodes()) {
       if (!dq.opType().equals("DequantizeLinear")) {
@@ -84,20 +84,9 @@ final class QdqFormat {
         }
         drop.add(q.index());
         drop.add(dq.index());
-        String x = q.input(0);
-        String tensor = pairTensor.get(in);
-        if (tensor == null) {
-          tensor = graphOutputs.contains(y) ? y : x;
-          pairTensor.put(in, tensor);
-          if (tensor.equals(y)) {
-            rename.put(x, y);
-          }
-          TensorKind kind = constants.containsKey(x) ? TensorKind.WEIGHT : TensorKind.ACTIVATION;
-          calib.put(tensor, CalibrationNode.of(tensor, kind, p, isSymmetric(p), "loaded"));
-        }
-        if (!y.equals(tensor)) {
-          rename.put(y, tensor);
-        }
+        chains.join(q.input(0), in);
+        chains.join(in, y);
+        pairs.putIfAbsent(q.input(0), p);
       } else if (constants.containsKey(in)) {
         // a constant integer tensor behind DequantizeLinear: fold it into a float weight
         TensorProto raw = constants.get(in);
@@ -110,7 +99,7 @@ final class QdqFormat {
         QParams p = params(dq, constants, src);
         INDArray f = FakeQuant.dequantize(Tensors.fromProto(raw), p);
         newInitializers.put(y, Tensors.toProto(y, f));
-        calib.put(y, CalibrationNode.of(y, TensorKind.WEIGHT, p, isSymmetric(p), "loaded"));
+        folded.add(CalibrationNode.of(y, TensorKind.WEIGHT, p, isSymmetric(p), "loaded"));
       } else {
         throw new ModelException(
             src + ": " + dq.describe() + " reads '" + in + "', which is neither a QuantizeLinear "
@@ -127,9 +116,17 @@ final class QdqFormat {
     if (drop.isEmpty()) {
       return new CalibratedModel(model, List.of(), List.of());
     }
-    ModelProto stripped = strip(model, drop, rename, newInitializers);
-    OnnxModel floatModel = model.with(stripped);
-    return new CalibratedModel(floatModel, calib.values(), calib.keySet().stream().map(t -> t + CalibrationNode.SUFFIX).toList());
+    Map<String, String> rename = chains.names(graphOutputs, src);
+    List<CalibrationNode> nodes = new ArrayList<>(folded);
+    for (Map.Entry<String, QParams> e : pairs.entrySet()) {
+      String x = e.getKey();
+      String tensor = rename.getOrDefault(x, x);
+      TensorKind kind = constants.containsKey(x) ? TensorKind.WEIGHT : TensorKind.ACTIVATION;
+      QParams p = e.getValue();
+      nodes.add(CalibrationNode.of(tensor, kind, p, isSymmetric(p), "loaded"));
+    }
+    OnnxModel floatModel = model.with(strip(model, drop, rename, newInitializers));
+    return new CalibratedModel(floatModel, nodes, nodes.stream().map(CalibrationNode::name).toList());
   }
 
   private static ModelProto strip(
@@ -173,11 +170,7 @@ final class QdqFormat {
   }
 
   private static String resolve(Map<String, String> rename, String name) {
-    String r = name;
-    for (int guard = 0; rename.containsKey(r) && guard < 8; guard++) {
-      r = rename.get(r);
-    }
-    return r;
+    return rename.getOrDefault(name, name);
   }
 
   /** DequantizeLinear of an int32 constant (a bias): {@code (q - zp) * scale}, per channel. */
