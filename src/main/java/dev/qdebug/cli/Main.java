@@ -16,7 +16,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "qdebug 0.1.0",
     description = "Finds out why a quantized network lost accuracy, and fixes it.",
-    subcommands = {InferCommand.class, CalibrateCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      InferCommand.class,
+      CalibrateCommand.class,
+      EvaluateCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
   /** Exit status for bad usage or bad input. */
   public static final int BAD_INPUT = 2;

@@ -205,6 +205,27 @@ public final class SampleSet {
     return x;
   }
 
+  /**
+   * The class labels of a labeled set: {@code DIR/labels.npy}, int64 or int32, one per sample.
+   *
+   * @throws DataException naming the file when it is missing, of another type or another length
+   */
+  public long[] labels() {
+    Path f = dir.resolve("labels.npy");
+    if (!Files.isRegularFile(f)) {
+      throw new DataException(f + ": no labels file (a labeled set needs DIR/labels.npy)");
+    }
+    INDArray l = Npy.read(f);
+    if (l.dataType() != org.nd4j.linalg.api.buffer.DataType.LONG
+        && l.dataType() != org.nd4j.linalg.api.buffer.DataType.INT) {
+      throw new DataException(f + ": labels must be int64 or int32, got " + l.dataType());
+    }
+    if (l.length() != size) {
+      throw new DataException(f + ": " + l.length() + " labels for " + size + " samples");
+    }
+    return l.dup('c').data().asLong();
+  }
+
   /** The input names, in model order. */
   public List<String> inputNames() {
     List<String> n = new ArrayList<>();

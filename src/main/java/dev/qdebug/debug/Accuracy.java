@@ -1,0 +1,61 @@
+package dev.qdebug.debug;
+
+import dev.qdebug.DataException;
+import dev.qdebug.Progress;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.quant.CalibratedModel;
+import java.util.Collection;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Top-1 accuracy of a model variant on labeled data. */
+public final class Accuracy {
+  /** Samples per forward pass. */
+  static final int BATCH = 32;
+
+  private Accuracy() {}
+
+  /**
+   * The fraction of samples whose largest first-output score is at their label, with exactly the
+   * calibration nodes {@code enabled} switched on (none: the float model).
+   *
+   * @param limit use the first {@code limit} samples (0: all)
+   */
+  public static double top1(
+      CalibratedModel model,
+      SampleSet data,
+      Collection<String> enabled,
+      int limit,
+      Progress progress) {
+    long[] labels = data.labels();
+    int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
+    String output = model.floatModel().outputs().get(0).name();
+    long correct = 0;
+    for (int from = 0; from < n; from += BATCH) {
+      int count = Math.min(BATCH, n - from);
+      Map<String, INDArray> out = model.run(data.batch(from, count), enabled, RunOptions.defaults());
+      INDArray scores = out.get(output);
+      if (scores.rank() != 2 || scores.size(0) != count) {
+        throw new DataException(
+            model.floatModel().source() + ": output '" + output + "' has shape "
+                + java.util.Arrays.toString(scores.shape()) + "; top-1 needs [batch, classes]");
+      }
+      float[] v = scores.dup('c').data().asFloat();
+      int classes = (int) scores.size(1);
+      for (int i = 0; i < count; i++) {
+        int best = 0;
+        for (int c = 1; c < classes; c++) {
+          if (v[i * classes + c] > v[i * classes + best]) {
+            best = c;
+          }
+        }
+        if (best == labels[from + i]) {
+          correct++;
+        }
+      }
+      progress.update("evaluate", from + count, n);
+    }
+    return (double) correct / n;
+  }
+}
