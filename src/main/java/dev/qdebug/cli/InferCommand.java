@@ -2,7 +2,8 @@ package dev.qdebug.cli;
 
 import dev.qdebug.UsageException;
 import dev.qdebug.data.Npy;
-import dev.qdebug.engine.Session;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.ValueInfo;
 import java.nio.file.Path;
@@ -42,7 +43,8 @@ public final class InferCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    OnnxModel m = OnnxModel.load(model);
+    CalibratedModel cal = CalibratedModel.load(model);
+    OnnxModel m = cal.floatModel();
     Map<String, INDArray> feeds = new LinkedHashMap<>();
     List<Path> inputFiles = new ArrayList<>(List.of(model.toAbsolutePath().normalize()));
     List<String> names = m.inputs().stream().map(ValueInfo::name).toList();
@@ -68,8 +70,8 @@ public final class InferCommand implements Callable<Integer> {
       inputFiles.add(Path.of(file).toAbsolutePath().normalize());
     }
     Map<String, INDArray> out;
-    try (Session s = Session.open(m)) {
-      out = s.run(feeds);
+    try (cal) {
+      out = cal.run(feeds, floatOnly ? List.of() : cal.enabled(), RunOptions.defaults());
     }
     for (Map.Entry<String, INDArray> e : out.entrySet()) {
       Path file = outputDir.resolve(fileName(e.getKey()) + ".npy");
