@@ -105,7 +105,11 @@ class NodeCaseTest {
                 }
               },
               "out of scope (" + OUT_OF_SCOPE.get(name) + ") but ran");
-      assertTrue(e.getMessage().contains(model.source()), e.getMessage());
+      // the test's own reading of an input of that type, or the engine, must say so clearly
+      assertTrue(
+          e.getMessage().contains("not supported")
+              && (e.getMessage().contains(model.source()) || e.getMessage().contains("tensor '")),
+          e.getMessage());
       return;
     }
     try (Session s = Session.open(model)) {
