@@ -1,0 +1,96 @@
+package dev.qdebug.engine.ops;
+
+import dev.qdebug.engine.Op;
+import dev.qdebug.onnx.OnnxNode;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Gemm (all opsets): {@code Y = alpha * A' * B' + beta * C} with {@code A'}, {@code B'} optionally
+ * transposed and C (optional since opset 11) broadcast to {@code [M, N]}. The product runs on BLAS;
+ * integer inputs are computed in double and cast back.
+ */
+final class Gemm implements Op {
+  private final OnnxNode node;
+  private final double alpha;
+  private final double beta;
+  private final boolean transA;
+  private final boolean transB;
+
+  Gemm(OnnxNode node, int opset) {
+    this.node = node;
+    this.alpha = node.attrFloat("alpha", 1f);
+    this.beta = node.attrFloat("beta", 1f);
+    this.transA = node.attrInt("transA", 0) != 0;
+    this.transB = node.attrInt("transB", 0) != 0;
+  }
+
+  @Override
+  public INDArray[] run(INDArray[] in) {
+    INDArray a = in[0];
+    INDArray b = in[1];
+    INDArray c = in.length > 2 ? in[2] : null;
+    if (a.rank() != 2 || b.rank() != 2) {
+      throw node.error(
+          "inputs A "
+              + Arrays.toString(a.shape())
+              + " and B "
+              + Arrays.toString(b.shape())
+              + " must be matrices");
+    }
+    DataType type = a.dataType();
+    boolean fp = type == DataType.FLOAT || type == DataType.DOUBLE;
+    DataType work = fp ? type : DataType.DOUBLE;
+    INDArray a2 = cast(transA ? a.transpose() : a, work);
+    INDArray b2 = cast(transB ? b.transpose() : b, work);
+    if (a2.size(1) != b2.size(0)) {
+      throw node.error(
+          "A' "
+              + Arrays.toString(a2.shape())
+              + " and B' "
+              + Arrays.toString(b2.shape())
+              + " (after transA="
+              + (transA ? 1 : 0)
+              + ", transB="
+              + (transB ? 1 : 0)
+              + ") do not chain");
+    }
+    long m = a2.size(0);
+    long n = b2.size(1);
+    INDArray y = a2.mmul(b2);
+    if (alpha != 1) {
+      y.muli(alpha);
+    }
+    if (c != null && beta != 0) {
+      INDArray c2 = cast(c, work);
+      if (beta != 1) {
+        c2 = c2.mul(beta);
+      }
+      long[] cs = c2.shape();
+      if (c2.length() == 1) {
+        y.addi(c2.getDouble(0));
+      } else if (cs.length == 2 && cs[0] == m && cs[1] == n) {
+        y.addi(c2);
+      } else if ((cs.length == 1 && cs[0] == n) || (cs.length == 2 && cs[0] == 1 && cs[1] == n)) {
+        y.addiRowVector(c2.reshape(n));
+      } else if (cs.length == 2 && cs[0] == m && cs[1] == 1) {
+        y.addiColumnVector(c2.reshape(m));
+      } else {
+        throw node.error(
+            "C has shape "
+                + Arrays.toString(cs)
+                + ", which does not broadcast to the output ["
+                + m
+                + ", "
+                + n
+                + "]");
+      }
+    }
+    return new INDArray[] {y.dataType() == type ? y : y.castTo(type)};
+  }
+
+  private static INDArray cast(INDArray a, DataType t) {
+    return a.dataType() == t ? a : a.castTo(t);
+  }
+}

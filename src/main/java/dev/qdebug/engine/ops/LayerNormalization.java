@@ -1,0 +1,111 @@
+package dev.qdebug.engine.ops;
+
+import dev.qdebug.engine.Op;
+import dev.qdebug.onnx.OnnxNode;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * LayerNormalization (opset 17): normalizes over the dimensions from {@code axis} on, {@code Y = (X
+ * - mean) / sqrt(var + epsilon) * Scale + B} (population variance), and gives the optional Mean and
+ * InvStdDev outputs with the normalized dimensions kept as 1. Computed in float (double for double
+ * input) as native row reductions over X viewed as {@code [outer, inner]}.
+ */
+final class LayerNormalization implements Op {
+  private final OnnxNode node;
+  private final long axis;
+  private final double epsilon;
+
+  LayerNormalization(OnnxNode node, int opset) {
+    this.node = node;
+    this.axis = node.attrInt("axis", -1);
+    this.epsilon = node.attrFloat("epsilon", 1e-5f);
+  }
+
+  @Override
+  public INDArray[] run(INDArray[] in) {
+    INDArray x = in[0];
+    INDArray scale = in[1];
+    INDArray bias = in.length > 2 ? in[2] : null;
+    int rank = x.rank();
+    int ax = (int) (axis < 0 ? axis + rank : axis);
+    if (ax < 0 || ax >= rank) {
+      throw node.error(
+          "attribute 'axis' is "
+              + axis
+              + ", out of range for input of shape "
+              + Arrays.toString(x.shape()));
+    }
+    if (!x.dataType().isFPType()) {
+      throw node.error("input X has element type " + x.dataType() + ", expected a float type");
+    }
+    long[] shape = x.shape();
+    long[] norm = Arrays.copyOfRange(shape, ax, rank);
+    long outer = Window.product(Arrays.copyOfRange(shape, 0, ax));
+    long inner = Window.product(norm);
+    DataType work = x.dataType() == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
+    INDArray x2 = x.castTo(work).reshape('c', outer, inner);
+    INDArray mean = x2.mean(true, 1);
+    INDArray centered = x2.subColumnVector(mean);
+    INDArray var = centered.mul(centered).mean(true, 1);
+    INDArray inv = Transforms.pow(var.addi(epsilon), -0.5, false);
+    INDArray y = centered.muliColumnVector(inv);
+    y = applyAffine(y, scale, false, norm, shape, work);
+    if (bias != null) {
+      y = applyAffine(y, bias, true, norm, shape, work);
+    }
+    y = y.reshape('c', shape);
+    if (y.dataType() != x.dataType()) {
+      y = y.castTo(x.dataType());
+    }
+    long[] statShape = shape.clone();
+    Arrays.fill(statShape, ax, rank, 1);
+    return new INDArray[] {y, mean.reshape('c', statShape), inv.reshape('c', statShape)};
+  }
+
+  /** Multiplies by (or adds) {@code p}, broadcast numpy-style against X. */
+  private INDArray applyAffine(
+      INDArray y, INDArray p, boolean add, long[] norm, long[] shape, DataType work) {
+    INDArray q = p.dataType() == work ? p : p.castTo(work);
+    if (q.rank() <= norm.length && broadcastable(q.shape(), norm)) {
+      long[] full = withOnes(q.shape(), norm.length);
+      INDArray row =
+          Arrays.equals(full, norm)
+              ? q.reshape(q.length())
+              : q.reshape(full).broadcast(norm).reshape(Window.product(norm));
+      return add ? y.addiRowVector(row) : y.muliRowVector(row);
+    }
+    if (!broadcastable(q.shape(), shape)) {
+      throw node.error(
+          (add ? "B " : "Scale ")
+              + Arrays.toString(p.shape())
+              + " does not broadcast to X "
+              + Arrays.toString(shape));
+    }
+    INDArray full = q.reshape(withOnes(q.shape(), shape.length)).broadcast(shape);
+    INDArray yx = y.reshape('c', shape);
+    return (add ? yx.addi(full) : yx.muli(full)).reshape('c', y.shape());
+  }
+
+  private static boolean broadcastable(long[] from, long[] to) {
+    if (from.length > to.length) {
+      return false;
+    }
+    for (int i = 1; i <= from.length; i++) {
+      long f = from[from.length - i];
+      if (f != 1 && f != to[to.length - i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static long[] withOnes(long[] s, int rank) {
+    long[] r = new long[rank];
+    Arrays.fill(r, 1);
+    System.arraycopy(s, 0, r, rank - s.length, s.length);
+    return r;
+  }
+}

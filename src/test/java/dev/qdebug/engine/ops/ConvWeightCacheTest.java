@@ -1,0 +1,84 @@
+package dev.qdebug.engine.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.onnx.OnnxNode;
+import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Conv caches its weights in ND4J layout for the identity of the incoming weight array: a different
+ * array (as a fake-quantizing hook supplies) must be used, the same array reused; and
+ * non-contiguous inputs (views from earlier ops) must give the same result as dense ones.
+ */
+class ConvWeightCacheTest {
+  private static Conv conv(long group) {
+    NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c");
+    n.addAttribute(
+        AttributeProto.newBuilder()
+            .setName("pads")
+            .setType(AttributeProto.AttributeType.INTS)
+            .addInts(1)
+            .addInts(1)
+            .addInts(1)
+            .addInts(1));
+    n.addAttribute(
+        AttributeProto.newBuilder()
+            .setName("group")
+            .setType(AttributeProto.AttributeType.INT)
+            .setI(group));
+    return new Conv(OnnxNode.of(n.build()), 17);
+  }
+
+  private static boolean close(INDArray a, INDArray b) {
+    return a.equalsWithEps(b, 1e-4);
+  }
+
+  @Test
+  void newWeightArrayIsUsedAndSameArrayReused() {
+    for (long group : new long[] {1, 2, 4}) {
+      Nd4j.getRandom().setSeed(7);
+      INDArray x = Nd4j.rand(DataType.FLOAT, 1, 4, 6, 6);
+      INDArray w1 = Nd4j.rand(DataType.FLOAT, 8, 4 / group, 3, 3);
+      INDArray w2 = w1.mul(-0.5);
+      Conv op = conv(group);
+      INDArray y1 = op.run(new INDArray[] {x, w1})[0];
+      INDArray y2 = op.run(new INDArray[] {x, w2})[0];
+      assertTrue(close(y2, conv(group).run(new INDArray[] {x, w2})[0]), "group " + group);
+      assertTrue(close(y2, y1.mul(-0.5)), "group " + group);
+      INDArray y1again = op.run(new INDArray[] {x, w1})[0];
+      assertTrue(close(y1, y1again), "group " + group);
+      assertFalse(close(y1, y2));
+    }
+  }
+
+  @Test
+  void viewsGiveTheSameResultAsDenseArrays() {
+    Nd4j.getRandom().setSeed(8);
+    // x as a permuted view of an NHWC array, weights as a permuted view too
+    INDArray nhwc = Nd4j.rand(DataType.FLOAT, 2, 7, 6, 4);
+    INDArray x = nhwc.permute(0, 3, 1, 2);
+    INDArray wt = Nd4j.rand(DataType.FLOAT, 3, 3, 4, 8);
+    INDArray w = wt.permute(3, 2, 0, 1);
+    for (long group : new long[] {1, 4}) {
+      INDArray wg =
+          group == 1
+              ? w
+              : w.get(
+                  org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                  org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1),
+                  org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                  org.nd4j.linalg.indexing.NDArrayIndex.all());
+      INDArray viewResult = conv(group).run(new INDArray[] {x, wg})[0];
+      INDArray denseResult = conv(group).run(new INDArray[] {x.dup('c'), wg.dup('c')})[0];
+      assertArrayEquals(denseResult.shape(), viewResult.shape());
+      assertTrue(close(denseResult, viewResult), "group " + group);
+    }
+  }
+}

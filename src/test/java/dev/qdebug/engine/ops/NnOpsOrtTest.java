@@ -1,0 +1,943 @@
+package dev.qdebug.engine.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import dev.qdebug.engine.Session;
+import dev.qdebug.engine.Tensors;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
+import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TensorShapeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The neural-network ops against ONNX Runtime (no graph optimizations) on single-node models with
+ * random inputs, over the attribute combinations the ONNX node tests leave out: grouped, depthwise,
+ * dilated, strided, 1-D and 3-D convolutions, asymmetric and automatic padding, pooling corner
+ * cases, MatMul broadcasting, Gemm bias shapes, LayerNormalization axes and the pre-13 Softmax
+ * coercion. Weights are graph inputs, so they reach the ops the way hooked weights do.
+ */
+class NnOpsOrtTest {
+  private static final double RTOL = 1e-4;
+  private static final double ATOL = 1e-5;
+
+  /** One single-node model: op, opset, attributes, inputs and the output element types. */
+  private static final class Case {
+    final String name;
+    final String op;
+    int opset = 17;
+    final NodeProto.Builder node;
+    final Map<String, INDArray> inputs = new LinkedHashMap<>();
+    final List<Integer> outputTypes = new ArrayList<>();
+
+    Case(String name, String op) {
+      this.name = name;
+      this.op = op;
+      this.node = NodeProto.newBuilder().setOpType(op).setName(name);
+    }
+
+    Case opset(int v) {
+      opset = v;
+      return this;
+    }
+
+    Case in(INDArray a) {
+      String n = "in" + inputs.size();
+      inputs.put(n, a);
+      node.addInput(n);
+      return this;
+    }
+
+    Case none() {
+      node.addInput("");
+      return this;
+    }
+
+    Case ints(String attr, long... v) {
+      AttributeProto.Builder a =
+          AttributeProto.newBuilder().setName(attr).setType(AttributeProto.AttributeType.INTS);
+      for (long x : v) {
+        a.addInts(x);
+      }
+      node.addAttribute(a);
+      return this;
+    }
+
+    Case i(String attr, long v) {
+      node.addAttribute(
+          AttributeProto.newBuilder()
+              .setName(attr)
+              .setType(AttributeProto.AttributeType.INT)
+              .setI(v));
+      return this;
+    }
+
+    Case f(String attr, float v) {
+      node.addAttribute(
+          AttributeProto.newBuilder()
+              .setName(attr)
+              .setType(AttributeProto.AttributeType.FLOAT)
+              .setF(v));
+      return this;
+    }
+
+    Case s(String attr, String v) {
+      node.addAttribute(
+          AttributeProto.newBuilder()
+              .setName(attr)
+              .setType(AttributeProto.AttributeType.STRING)
+              .setS(com.google.protobuf.ByteString.copyFromUtf8(v)));
+      return this;
+    }
+
+    /** Declares an output of ONNX element type {@code type} (1 = float, 7 = int64, ...). */
+    Case out(int type) {
+      node.addOutput("out" + outputTypes.size());
+      outputTypes.add(type);
+      return this;
+    }
+
+    Case out() {
+      return out(Tensors.elemType(inputs.values().iterator().next().dataType()).code());
+    }
+
+    ModelProto model() {
+      GraphProto.Builder g = GraphProto.newBuilder().setName(name).addNode(node);
+      for (Map.Entry<String, INDArray> e : inputs.entrySet()) {
+        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+        for (long d : e.getValue().shape()) {
+          shape.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+        }
+        g.addInput(
+            ValueInfoProto.newBuilder()
+                .setName(e.getKey())
+                .setType(
+                    TypeProto.newBuilder()
+                        .setTensorType(
+                            TypeProto.Tensor.newBuilder()
+                                .setElemType(Tensors.elemType(e.getValue().dataType()).code())
+                                .setShape(shape))));
+      }
+      for (int i = 0; i < outputTypes.size(); i++) {
+        g.addOutput(
+            ValueInfoProto.newBuilder()
+                .setName("out" + i)
+                .setType(
+                    TypeProto.newBuilder()
+                        .setTensorType(
+                            TypeProto.Tensor.newBuilder().setElemType(outputTypes.get(i)))));
+      }
+      return ModelProto.newBuilder()
+          .setIrVersion(8)
+          .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+          .setGraph(g)
+          .build();
+    }
+  }
+
+  private static final Random RANDOM = new Random(20240611);
+
+  private static INDArray rand(long... shape) {
+    int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) RANDOM.nextGaussian();
+    }
+    return Nd4j.createFromArray(v).reshape('c', shape);
+  }
+
+  private static INDArray positive(long... shape) {
+    INDArray a = rand(shape);
+    return org.nd4j.linalg.ops.transforms.Transforms.abs(a).addi(0.1);
+  }
+
+  private static INDArray bytes(DataType type, long... shape) {
+    int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+    int[] v = new int[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = type == DataType.UBYTE ? RANDOM.nextInt(256) : RANDOM.nextInt(256) - 128;
+    }
+    return Nd4j.createFromArray(v).reshape('c', shape).castTo(type);
+  }
+
+  static List<Case> cases() {
+    List<Case> c = new ArrayList<>();
+    // Conv
+    c.add(
+        new Case("conv3x3_bias", "Conv")
+            .in(rand(2, 8, 12, 12))
+            .in(rand(16, 8, 3, 3))
+            .in(rand(16))
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("conv_stride2_asym", "Conv")
+            .in(rand(1, 4, 11, 10))
+            .in(rand(6, 4, 3, 3))
+            .ints("strides", 2, 2)
+            .ints("pads", 0, 1, 1, 0)
+            .out());
+    c.add(
+        new Case("conv_same_upper_s2", "Conv")
+            .in(rand(1, 3, 16, 15))
+            .in(rand(5, 3, 3, 3))
+            .s("auto_pad", "SAME_UPPER")
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("conv_same_lower_s2", "Conv")
+            .in(rand(1, 3, 16, 15))
+            .in(rand(5, 3, 4, 4))
+            .s("auto_pad", "SAME_LOWER")
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("conv_valid", "Conv")
+            .in(rand(1, 3, 9, 9))
+            .in(rand(2, 3, 3, 2))
+            .s("auto_pad", "VALID")
+            .out());
+    c.add(
+        new Case("conv_dilated", "Conv")
+            .in(rand(1, 4, 13, 13))
+            .in(rand(4, 4, 3, 3))
+            .ints("dilations", 2, 2)
+            .ints("pads", 2, 2, 2, 2)
+            .out());
+    c.add(
+        new Case("conv_dilated_strided_asym", "Conv")
+            .in(rand(2, 4, 14, 13))
+            .in(rand(4, 4, 3, 3))
+            .ints("dilations", 2, 3)
+            .ints("strides", 2, 1)
+            .ints("pads", 1, 3, 2, 0)
+            .in(rand(4))
+            .out());
+    c.add(
+        new Case("conv_1x1", "Conv")
+            .in(rand(1, 16, 7, 7))
+            .in(rand(24, 16, 1, 1))
+            .in(rand(24))
+            .out());
+    c.add(
+        new Case("conv_depthwise", "Conv")
+            .in(rand(1, 8, 10, 10))
+            .in(rand(8, 1, 3, 3))
+            .in(rand(8))
+            .i("group", 8)
+            .ints("pads", 1, 1, 1, 1)
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("conv_depthwise_asym", "Conv")
+            .in(rand(1, 8, 10, 10))
+            .in(rand(8, 1, 5, 5))
+            .i("group", 8)
+            .s("auto_pad", "SAME_UPPER")
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("conv_depthwise_mult2", "Conv")
+            .in(rand(2, 4, 9, 9))
+            .in(rand(8, 1, 3, 3))
+            .in(rand(8))
+            .i("group", 4)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("conv_group2", "Conv")
+            .in(rand(1, 8, 9, 9))
+            .in(rand(12, 4, 3, 3))
+            .in(rand(12))
+            .i("group", 2)
+            .ints("pads", 1, 0, 1, 2)
+            .out());
+    c.add(
+        new Case("conv_group4_dilated", "Conv")
+            .in(rand(2, 8, 11, 11))
+            .in(rand(8, 2, 3, 3))
+            .i("group", 4)
+            .ints("dilations", 2, 2)
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("conv1d", "Conv")
+            .in(rand(2, 4, 20))
+            .in(rand(6, 2, 3))
+            .in(rand(6))
+            .i("group", 2)
+            .ints("strides", 2)
+            .ints("dilations", 2)
+            .ints("pads", 1, 2)
+            .out());
+    c.add(
+        new Case("conv1d_same", "Conv")
+            .in(rand(1, 3, 17))
+            .in(rand(5, 3, 4))
+            .s("auto_pad", "SAME_UPPER")
+            .out());
+    c.add(
+        new Case("conv3d", "Conv")
+            .in(rand(1, 3, 6, 7, 8))
+            .in(rand(4, 3, 3, 3, 3))
+            .in(rand(4))
+            .ints("pads", 1, 1, 1, 1, 0, 1)
+            .ints("strides", 1, 2, 2)
+            .out());
+    c.add(
+        new Case("conv3d_group_dilated", "Conv")
+            .in(rand(2, 4, 7, 7, 7))
+            .in(rand(6, 2, 2, 3, 2))
+            .i("group", 2)
+            .ints("dilations", 2, 1, 2)
+            .out());
+    c.add(
+        new Case("conv_kernel_shape_attr", "Conv")
+            .in(rand(1, 2, 8, 8))
+            .in(rand(3, 2, 3, 1))
+            .ints("kernel_shape", 3, 1)
+            .ints("pads", 1, 0, 1, 0)
+            .out());
+    c.add(
+        new Case("conv_opset9", "Conv")
+            .opset(9)
+            .in(rand(1, 2, 8, 8))
+            .in(rand(3, 2, 3, 3))
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("conv_depthwise_dilated_s2", "Conv")
+            .in(rand(2, 6, 15, 14))
+            .in(rand(12, 1, 3, 3))
+            .in(rand(12))
+            .i("group", 6)
+            .ints("dilations", 2, 2)
+            .ints("strides", 2, 2)
+            .ints("pads", 2, 1, 2, 3)
+            .out());
+    c.add(
+        new Case("conv_dilated_h_only", "Conv")
+            .in(rand(1, 3, 12, 10))
+            .in(rand(4, 3, 3, 3))
+            .ints("dilations", 3, 1)
+            .ints("pads", 3, 1, 3, 1)
+            .out());
+    c.add(
+        new Case("conv_dilated_same_lower", "Conv")
+            .in(rand(1, 4, 9, 9))
+            .in(rand(4, 2, 2, 2))
+            .i("group", 2)
+            .ints("dilations", 2, 2)
+            .ints("pads", 1, 1, 0, 0)
+            .out());
+    c.add(
+        new Case("conv_batch3_5x5", "Conv")
+            .in(rand(3, 3, 17, 16))
+            .in(rand(8, 3, 5, 5))
+            .in(rand(8))
+            .ints("strides", 3, 2)
+            .ints("pads", 2, 2, 2, 2)
+            .out());
+    // ConvTranspose
+    c.add(
+        new Case("convT_s2_p1_op1", "ConvTranspose")
+            .in(rand(1, 4, 5, 5))
+            .in(rand(4, 3, 3, 3))
+            .in(rand(3))
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .ints("output_padding", 1, 1)
+            .out());
+    c.add(
+        new Case("convT_group2_dilated", "ConvTranspose")
+            .in(rand(2, 4, 4, 5))
+            .in(rand(4, 3, 3, 2))
+            .i("group", 2)
+            .ints("dilations", 2, 2)
+            .ints("strides", 1, 2)
+            .out());
+    c.add(
+        new Case("convT_k4_s2", "ConvTranspose")
+            .in(rand(1, 6, 7, 7))
+            .in(rand(6, 4, 4, 4))
+            .in(rand(4))
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("convT_asym_pads", "ConvTranspose")
+            .in(rand(1, 2, 4, 4))
+            .in(rand(2, 2, 3, 3))
+            .ints("strides", 2, 2)
+            .ints("pads", 0, 1, 2, 1)
+            .out());
+    c.add(
+        new Case("convT_output_shape", "ConvTranspose")
+            .in(rand(1, 2, 4, 4))
+            .in(rand(2, 2, 3, 3))
+            .ints("strides", 2, 2)
+            .ints("output_shape", 8, 9)
+            .out());
+    c.add(
+        new Case("convT_1d", "ConvTranspose")
+            .in(rand(2, 3, 6))
+            .in(rand(3, 2, 4))
+            .ints("strides", 3)
+            .ints("pads", 1, 0)
+            .out());
+    c.add(
+        new Case("convT_3d", "ConvTranspose")
+            .in(rand(1, 2, 3, 4, 3))
+            .in(rand(2, 3, 2, 3, 2))
+            .ints("strides", 2, 1, 2)
+            .in(rand(3))
+            .out());
+    c.add(
+        new Case("convT_depthwise", "ConvTranspose")
+            .in(rand(1, 4, 5, 5))
+            .in(rand(4, 1, 3, 3))
+            .i("group", 4)
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("convT_same_upper", "ConvTranspose")
+            .in(rand(1, 2, 3, 4))
+            .in(rand(2, 3, 3, 3))
+            .ints("strides", 2, 2)
+            .s("auto_pad", "SAME_UPPER")
+            .out());
+    c.add(
+        new Case("convT_same_lower", "ConvTranspose")
+            .in(rand(1, 2, 3, 4))
+            .in(rand(2, 3, 3, 3))
+            .ints("strides", 2, 2)
+            .s("auto_pad", "SAME_LOWER")
+            .out());
+    c.add(
+        new Case("convT_output_shape_smaller", "ConvTranspose")
+            .in(rand(1, 2, 4, 4))
+            .in(rand(2, 1, 3, 3))
+            .ints("strides", 2, 2)
+            .ints("output_shape", 6, 7)
+            .out());
+    // pools
+    c.add(
+        new Case("maxpool_resnet", "MaxPool")
+            .in(rand(2, 4, 16, 16))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("maxpool_ceil_asym", "MaxPool")
+            .in(rand(1, 3, 11, 10))
+            .ints("kernel_shape", 3, 2)
+            .ints("strides", 2, 3)
+            .ints("pads", 0, 1, 1, 0)
+            .i("ceil_mode", 1)
+            .out());
+    c.add(
+        new Case("maxpool_dilated", "MaxPool")
+            .in(rand(1, 2, 12, 12))
+            .ints("kernel_shape", 3, 3)
+            .ints("dilations", 2, 2)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("maxpool_same_upper", "MaxPool")
+            .in(rand(1, 2, 9, 8))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .s("auto_pad", "SAME_UPPER")
+            .out());
+    c.add(
+        new Case("maxpool_same_lower", "MaxPool")
+            .in(rand(1, 2, 9, 8))
+            .ints("kernel_shape", 2, 2)
+            .ints("strides", 2, 2)
+            .s("auto_pad", "SAME_LOWER")
+            .out());
+    c.add(
+        new Case("maxpool_1d", "MaxPool")
+            .in(rand(2, 3, 15))
+            .ints("kernel_shape", 4)
+            .ints("strides", 3)
+            .ints("pads", 1, 2)
+            .out());
+    c.add(
+        new Case("maxpool_3d", "MaxPool")
+            .in(rand(1, 2, 6, 7, 5))
+            .ints("kernel_shape", 2, 3, 2)
+            .ints("strides", 2, 2, 1)
+            .ints("pads", 0, 1, 1, 1, 1, 0)
+            .out());
+    c.add(
+        new Case("maxpool_uint8", "MaxPool")
+            .in(bytes(DataType.UBYTE, 1, 2, 7, 7))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("maxpool_int8", "MaxPool")
+            .in(bytes(DataType.BYTE, 1, 2, 7, 7))
+            .ints("kernel_shape", 2, 2)
+            .ints("strides", 2, 2)
+            .i("ceil_mode", 1)
+            .out());
+    c.add(
+        new Case("maxpool_indices", "MaxPool")
+            .in(rand(2, 3, 7, 6))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out()
+            .out(7));
+    c.add(
+        new Case("maxpool_indices_colmajor", "MaxPool")
+            .in(rand(2, 3, 7, 6))
+            .ints("kernel_shape", 2, 3)
+            .ints("strides", 2, 1)
+            .i("storage_order", 1)
+            .out()
+            .out(7));
+    c.add(
+        new Case("avgpool_pads_exclude", "AveragePool")
+            .in(rand(1, 3, 9, 9))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("avgpool_pads_include", "AveragePool")
+            .in(rand(1, 3, 9, 9))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 0, 0, 1)
+            .i("count_include_pad", 1)
+            .out());
+    c.add(
+        new Case("avgpool_ceil_exclude", "AveragePool")
+            .in(rand(1, 2, 10, 11))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .i("ceil_mode", 1)
+            .out());
+    c.add(
+        new Case("avgpool_ceil_include", "AveragePool")
+            .in(rand(1, 2, 10, 11))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 1, 1, 1)
+            .i("ceil_mode", 1)
+            .i("count_include_pad", 1)
+            .out());
+    c.add(
+        new Case("avgpool_same_upper", "AveragePool")
+            .in(rand(1, 2, 9, 8))
+            .ints("kernel_shape", 3, 3)
+            .ints("strides", 2, 2)
+            .s("auto_pad", "SAME_UPPER")
+            .out());
+    c.add(
+        new Case("avgpool_same_lower_include", "AveragePool")
+            .in(rand(1, 2, 9, 8))
+            .ints("kernel_shape", 2, 2)
+            .s("auto_pad", "SAME_LOWER")
+            .i("count_include_pad", 1)
+            .out());
+    c.add(
+        new Case("avgpool_1d", "AveragePool")
+            .in(rand(2, 3, 15))
+            .ints("kernel_shape", 4)
+            .ints("strides", 3)
+            .ints("pads", 1, 2)
+            .out());
+    c.add(
+        new Case("avgpool_3d", "AveragePool")
+            .in(rand(1, 2, 6, 7, 5))
+            .ints("kernel_shape", 2, 3, 2)
+            .ints("strides", 2, 2, 1)
+            .out());
+    c.add(
+        new Case("avgpool_opset10", "AveragePool")
+            .opset(10)
+            .in(rand(1, 2, 8, 8))
+            .ints("kernel_shape", 2, 2)
+            .ints("strides", 2, 2)
+            .out());
+    c.add(
+        new Case("maxpool_dilated_ceil_indices", "MaxPool")
+            .in(rand(1, 2, 11, 10))
+            .ints("kernel_shape", 3, 2)
+            .ints("dilations", 2, 3)
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 0, 0, 1)
+            .i("ceil_mode", 1)
+            .out()
+            .out(7));
+    c.add(
+        new Case("avgpool_dilated_ceil_include", "AveragePool")
+            .opset(19)
+            .in(rand(1, 2, 12, 11))
+            .ints("kernel_shape", 3, 2)
+            .ints("dilations", 2, 2)
+            .ints("strides", 2, 3)
+            .ints("pads", 1, 1, 1, 0)
+            .i("ceil_mode", 1)
+            .i("count_include_pad", 1)
+            .out());
+    c.add(
+        new Case("avgpool_dilated_exclude", "AveragePool")
+            .opset(19)
+            .in(rand(1, 2, 12, 11))
+            .ints("kernel_shape", 2, 2)
+            .ints("dilations", 3, 2)
+            .ints("pads", 1, 1, 0, 1)
+            .out());
+    c.add(new Case("gap_4d", "GlobalAveragePool").in(rand(2, 5, 7, 6)).out());
+    c.add(new Case("gap_3d", "GlobalAveragePool").in(rand(2, 5, 9)).out());
+    c.add(new Case("gmp_4d", "GlobalMaxPool").in(rand(2, 5, 7, 6)).out());
+    c.add(new Case("gmp_5d", "GlobalMaxPool").in(rand(1, 3, 3, 4, 5)).out());
+    // Gemm
+    c.add(
+        new Case("gemm_transB_rowbias", "Gemm")
+            .in(rand(3, 20))
+            .in(rand(10, 20))
+            .in(rand(10))
+            .i("transB", 1)
+            .out());
+    c.add(
+        new Case("gemm_transA_colbias", "Gemm")
+            .in(rand(6, 3))
+            .in(rand(6, 5))
+            .in(rand(3, 1))
+            .i("transA", 1)
+            .f("alpha", 0.5f)
+            .f("beta", 2f)
+            .out());
+    c.add(
+        new Case("gemm_both_full", "Gemm")
+            .in(rand(6, 3))
+            .in(rand(5, 6))
+            .in(rand(3, 5))
+            .i("transA", 1)
+            .i("transB", 1)
+            .f("beta", -1f)
+            .out());
+    c.add(new Case("gemm_nobias", "Gemm").in(rand(4, 7)).in(rand(7, 2)).f("alpha", 3f).out());
+    c.add(new Case("gemm_scalar_bias", "Gemm").in(rand(4, 7)).in(rand(7, 2)).in(rand(1, 1)).out());
+    c.add(
+        new Case("gemm_opset9", "Gemm")
+            .opset(9)
+            .in(rand(2, 3))
+            .in(rand(3, 4))
+            .in(rand(1, 4))
+            .out());
+    c.add(
+        new Case("gemm_rowbias_2d", "Gemm")
+            .in(rand(4, 7))
+            .in(rand(7, 3))
+            .in(rand(1, 3))
+            .f("beta", 0.25f)
+            .out());
+    c.add(
+        new Case("gemm_double", "Gemm")
+            .in(rand(4, 7).castTo(DataType.DOUBLE))
+            .in(rand(3, 7).castTo(DataType.DOUBLE))
+            .in(rand(3).castTo(DataType.DOUBLE))
+            .i("transB", 1)
+            .out());
+    // MatMul
+    c.add(new Case("matmul_3d_2d", "MatMul").in(rand(2, 3, 4)).in(rand(4, 5)).out());
+    c.add(new Case("matmul_1d_3d", "MatMul").in(rand(4)).in(rand(3, 4, 5)).out());
+    c.add(new Case("matmul_3d_1d", "MatMul").in(rand(2, 3, 4)).in(rand(4)).out());
+    c.add(new Case("matmul_1d_1d", "MatMul").in(rand(6)).in(rand(6)).out());
+    c.add(new Case("matmul_bcast", "MatMul").in(rand(2, 1, 3, 4)).in(rand(5, 4, 6)).out());
+    c.add(new Case("matmul_2d_3d", "MatMul").in(rand(3, 4)).in(rand(2, 4, 5)).out());
+    c.add(new Case("matmul_attention", "MatMul").in(rand(2, 4, 16, 8)).in(rand(2, 4, 8, 16)).out());
+    c.add(new Case("matmul_opset9", "MatMul").opset(9).in(rand(3, 4)).in(rand(4, 2)).out());
+    c.add(
+        new Case("matmul_double_bcast", "MatMul")
+            .in(rand(3, 1, 2, 5).castTo(DataType.DOUBLE))
+            .in(rand(4, 5, 3).castTo(DataType.DOUBLE))
+            .out());
+    c.add(new Case("matmul_4d_2d", "MatMul").in(rand(2, 3, 5, 8)).in(rand(8, 4)).out());
+    // BatchNormalization
+    c.add(
+        new Case("bn_4d", "BatchNormalization")
+            .opset(15)
+            .in(rand(2, 3, 4, 5))
+            .in(rand(3))
+            .in(rand(3))
+            .in(rand(3))
+            .in(positive(3))
+            .f("epsilon", 1e-3f)
+            .out());
+    c.add(
+        new Case("bn_2d", "BatchNormalization")
+            .opset(15)
+            .in(rand(4, 3))
+            .in(rand(3))
+            .in(rand(3))
+            .in(rand(3))
+            .in(positive(3))
+            .out());
+    c.add(
+        new Case("bn_3d_opset9", "BatchNormalization")
+            .opset(9)
+            .in(rand(2, 3, 7))
+            .in(rand(3))
+            .in(rand(3))
+            .in(rand(3))
+            .in(positive(3))
+            .out());
+    c.add(
+        new Case("bn_5d", "BatchNormalization")
+            .opset(15)
+            .in(rand(2, 3, 2, 3, 4))
+            .in(rand(3))
+            .in(rand(3))
+            .in(rand(3))
+            .in(positive(3))
+            .out());
+    // LayerNormalization
+    c.add(
+        new Case("ln_last", "LayerNormalization")
+            .in(rand(2, 5, 8))
+            .in(rand(8))
+            .in(rand(8))
+            .out()
+            .out()
+            .out());
+    c.add(
+        new Case("ln_axis1", "LayerNormalization")
+            .in(rand(2, 5, 8))
+            .in(rand(5, 8))
+            .in(rand(5, 8))
+            .i("axis", 1)
+            .f("epsilon", 1e-3f)
+            .out()
+            .out()
+            .out());
+    c.add(
+        new Case("ln_bcast_scale_nobias", "LayerNormalization")
+            .in(rand(3, 4, 6))
+            .in(rand(1, 6))
+            .i("axis", -2)
+            .out());
+    c.add(
+        new Case("ln_axis0", "LayerNormalization")
+            .in(rand(3, 4))
+            .in(rand(3, 4))
+            .i("axis", 0)
+            .out()
+            .out()
+            .out());
+    c.add(
+        new Case("ln_4d_axis2", "LayerNormalization")
+            .in(rand(2, 3, 4, 5))
+            .in(rand(4, 5))
+            .in(rand(5))
+            .i("axis", 2)
+            .out()
+            .out()
+            .out());
+    // Softmax / LogSoftmax
+    for (int opset : new int[] {11, 13}) {
+      for (int axis : new int[] {0, 1, 2, -1}) {
+        c.add(
+            new Case("softmax_o" + opset + "_a" + axis, "Softmax")
+                .opset(opset)
+                .in(rand(2, 3, 4))
+                .i("axis", axis)
+                .out());
+        c.add(
+            new Case("logsoftmax_o" + opset + "_a" + axis, "LogSoftmax")
+                .opset(opset)
+                .in(rand(2, 3, 4).muli(20))
+                .i("axis", axis)
+                .out());
+      }
+      c.add(new Case("softmax_default_o" + opset, "Softmax").opset(opset).in(rand(2, 3, 4)).out());
+      c.add(
+          new Case("logsoftmax_default_o" + opset, "LogSoftmax")
+              .opset(opset)
+              .in(rand(2, 3, 4))
+              .out());
+    }
+    c.add(
+        new Case("softmax_o11_4d_a3", "Softmax").opset(11).in(rand(2, 3, 4, 5)).i("axis", 3).out());
+    c.add(new Case("softmax_o11_4d_a1", "Softmax").opset(11).in(rand(2, 3, 4, 5)).out());
+    c.add(new Case("softmax_1d", "Softmax").opset(13).in(rand(7)).out());
+    c.add(new Case("logsoftmax_o9_2d", "LogSoftmax").opset(9).in(rand(3, 6)).out());
+    return c;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> againstOnnxRuntime() {
+    String filter = System.getProperty("qdebug.cases", "");
+    return cases().stream()
+        .filter(c -> c.name.contains(filter) || c.op.toLowerCase().contains(filter))
+        .map(c -> DynamicTest.dynamicTest(c.name, () -> check(c)));
+  }
+
+  private static void check(Case c) throws OrtException {
+    ModelProto proto = c.model();
+    Map<String, INDArray> ours;
+    try (Session s = Session.open(OnnxModel.of(proto, c.name))) {
+      ours = s.run(c.inputs);
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+      opts.setIntraOpNumThreads(1);
+      try (OrtSession ort = env.createSession(proto.toByteArray(), opts)) {
+        Map<String, OnnxTensor> feeds = new HashMap<>();
+        try {
+          for (Map.Entry<String, INDArray> e : c.inputs.entrySet()) {
+            feeds.put(e.getKey(), toOrt(env, e.getValue()));
+          }
+          try (OrtSession.Result r = ort.run(feeds)) {
+            for (int i = 0; i < c.outputTypes.size(); i++) {
+              String name = "out" + i;
+              INDArray expected = fromOrt((OnnxTensor) r.get(name).orElseThrow());
+              compare(c.name + "/" + name, expected, ours.get(name));
+            }
+          }
+        } finally {
+          feeds.values().forEach(OnnxTensor::close);
+        }
+      }
+    }
+  }
+
+  private static OnnxTensor toOrt(OrtEnvironment env, INDArray a) throws OrtException {
+    INDArray d = a.dup('c');
+    long[] shape = a.shape();
+    switch (a.dataType()) {
+      case FLOAT:
+        return OnnxTensor.createTensor(env, FloatBuffer.wrap(d.data().asFloat()), shape);
+      case DOUBLE:
+        return OnnxTensor.createTensor(env, DoubleBuffer.wrap(d.data().asDouble()), shape);
+      case UBYTE:
+      case BYTE:
+        {
+          long[] v = d.data().asLong();
+          ByteBuffer b = ByteBuffer.allocateDirect(v.length).order(ByteOrder.nativeOrder());
+          for (long x : v) {
+            b.put((byte) x);
+          }
+          b.rewind();
+          return OnnxTensor.createTensor(
+              env,
+              b,
+              shape,
+              a.dataType() == DataType.UBYTE ? OnnxJavaType.UINT8 : OnnxJavaType.INT8);
+        }
+      default:
+        throw new IllegalArgumentException("no ORT conversion for " + a.dataType());
+    }
+  }
+
+  private static INDArray fromOrt(OnnxTensor t) {
+    TensorInfo info = t.getInfo();
+    long[] shape = info.getShape();
+    switch (info.type) {
+      case FLOAT:
+        {
+          FloatBuffer b = t.getFloatBuffer();
+          float[] v = new float[b.remaining()];
+          b.get(v);
+          return Nd4j.createFromArray(v).reshape('c', shape);
+        }
+      case DOUBLE:
+        {
+          DoubleBuffer b = t.getDoubleBuffer();
+          double[] v = new double[b.remaining()];
+          b.get(v);
+          return Nd4j.createFromArray(v).reshape('c', shape);
+        }
+      case INT64:
+        {
+          java.nio.LongBuffer b = t.getLongBuffer();
+          long[] v = new long[b.remaining()];
+          b.get(v);
+          return Nd4j.createFromArray(v).reshape('c', shape);
+        }
+      case UINT8:
+      case INT8:
+        {
+          ByteBuffer b = t.getByteBuffer();
+          int[] v = new int[b.remaining()];
+          for (int i = 0; i < v.length; i++) {
+            byte x = b.get();
+            v[i] = info.type == OnnxJavaType.UINT8 ? x & 0xff : x;
+          }
+          return Nd4j.createFromArray(v)
+              .reshape('c', shape)
+              .castTo(info.type == OnnxJavaType.UINT8 ? DataType.UBYTE : DataType.BYTE);
+        }
+      default:
+        throw new IllegalArgumentException("no conversion for ORT type " + info.type);
+    }
+  }
+
+  private static void compare(String what, INDArray expected, INDArray actual) {
+    if (actual == null) {
+      fail(what + " was not produced");
+    }
+    assertArrayEquals(expected.shape(), actual.shape(), what + " shape");
+    assertEquals(expected.dataType(), actual.dataType(), what + " element type");
+    double[] e = expected.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+    double[] a = actual.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+    for (int k = 0; k < e.length; k++) {
+      if (!(Math.abs(a[k] - e[k]) <= ATOL + RTOL * Math.abs(e[k]))) {
+        fail(
+            what
+                + " element "
+                + k
+                + ": ONNX Runtime "
+                + e[k]
+                + ", ours "
+                + a[k]
+                + " (first values ORT "
+                + Arrays.toString(Arrays.copyOf(e, Math.min(8, e.length)))
+                + ", ours "
+                + Arrays.toString(Arrays.copyOf(a, Math.min(8, a.length)))
+                + ")");
+      }
+    }
+  }
+}
