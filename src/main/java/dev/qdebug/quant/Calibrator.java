@@ -148,11 +148,14 @@ public final class Calibrator {
       }
       observers.put(m, obs);
     }
+    java.util.Set<String> notFloat = new java.util.HashSet<>();
     RunOptions observe =
         RunOptions.hooked(
             (tensor, value) -> {
               List<Observer> obs = byTensor.get(tensor);
-              if (obs != null) {
+              if (obs != null && value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
+                notFloat.add(tensor); // shape arithmetic (int64 Concat inputs...): not quantized
+              } else if (obs != null) {
                 for (Observer ob : obs) {
                   ob.observe(value);
                 }
@@ -171,6 +174,9 @@ public final class Calibrator {
       List<CalibrationNode> nodes = new ArrayList<>(weights);
       String how = m == CalibrationMethod.PERCENTILE ? "percentile " + percentile : m.label();
       for (Map.Entry<String, Observer> e : observers.get(m).entrySet()) {
+        if (notFloat.contains(e.getKey())) {
+          continue;
+        }
         QParams p = e.getValue().range().toParams(o.activationType(), o.symmetric());
         nodes.add(CalibrationNode.of(e.getKey(), TensorKind.ACTIVATION, p, o.symmetric(), how));
       }
