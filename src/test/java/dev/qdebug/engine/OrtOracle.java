@@ -220,7 +220,24 @@ final class OrtOracle {
       }
       assertEquals(want.keySet(), got.keySet());
       for (String k : want.keySet()) {
-        NodeCaseTest.assertClose(this + " " + k, want.get(k), got.get(k));
+        INDArray w = want.get(k);
+        INDArray g = got.get(k);
+        if (op.equals("Resize") || op.equals("Upsample")) {
+          // both interpolate in float, in different orders: allow for rounding near zero
+          assertEquals(java.util.Arrays.toString(w.shape()), java.util.Arrays.toString(g.shape()), this + " shape");
+          assertEquals(w.dataType(), g.dataType(), this + " type");
+          if (w.dataType().isFPType() && w.length() > 0) {
+            double[] e = w.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+            double[] a = g.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+            for (int i = 0; i < e.length; i++) {
+              if (Math.abs(e[i] - a[i]) > 1e-5 + 1e-3 * Math.abs(e[i])) {
+                throw new AssertionError(this + " element " + i + ": expected " + e[i] + ", got " + a[i]);
+              }
+            }
+            continue;
+          }
+        }
+        NodeCaseTest.assertClose(this + " " + k, w, g);
       }
     }
 

@@ -25,6 +25,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * onnxruntime.
  */
 class ShapeOpsTest {
+  @org.junit.jupiter.api.BeforeEach
+  void seed() {
+    OrtOracle.RANDOM.setSeed(42);
+  }
+
   private static Case c(String op, int opset) {
     return new Case(op, opset);
   }
@@ -287,6 +292,26 @@ class ShapeOpsTest {
     NodeCaseTest.assertClose("double resize", yf, yd.castTo(DataType.FLOAT));
   }
 
+  @Test
+  void resizeIntegers() throws Exception {
+    INDArray x = Nd4j.createFromArray(new int[] {0, 3, 10, 255, 1, 2, 200, 7}).reshape(1, 1, 2, 4);
+    for (DataType t : new DataType[] {DataType.INT, DataType.UBYTE}) {
+      c("Resize", 13).in(x.castTo(t), null, f32(1, 1, 1.5f, 1.75f)).attr("mode", "linear").check();
+      c("Resize", 13).in(x.castTo(t), null, f32(1, 1, 1.5f, 1.75f)).check();
+    }
+    // cubic overshoot saturates instead of wrapping around
+    INDArray y =
+        c("Resize", 13)
+            .in(x.castTo(DataType.UBYTE), null, f32(1, 1, 1.5f, 1.75f))
+            .attr("mode", "cubic")
+            .runQdebug()
+            .get("y0");
+    assertEquals(DataType.UBYTE, y.dataType());
+    long[] v = y.castTo(DataType.LONG).data().asLong();
+    assertEquals(255, java.util.Arrays.stream(v).max().getAsLong());
+    assertEquals(0, java.util.Arrays.stream(v).min().getAsLong());
+  }
+
   /**
    * With scales whose product with the input size is fractional, align_corners divides by the
    * fractional output width minus one, as the ONNX reference and its node tests do
@@ -328,6 +353,56 @@ class ShapeOpsTest {
     c("Resize", 18).in(x, null, null, i64(5, 5)).attrInts("axes", 2, 3).attr("keep_aspect_ratio_policy", "not_smaller").check();
     c("Resize", 18).in(x, null, f32(1, 1, 0.5f, 0.4f)).attr("mode", "linear").attr("antialias", 1L).check();
     c("Resize", 18).in(x, null, f32(1, 1, 0.3f, 0.6f)).attr("mode", "cubic").attr("antialias", 1L).check();
+  }
+
+  @Test
+  void otherElementTypes() throws Exception {
+    INDArray b = Nd4j.createFromArray(new boolean[] {true, false, false, true, true, false}).reshape(2, 3);
+    INDArray u8 = Nd4j.createFromArray(new int[] {0, 255, 7, 128, 3, 9}).castTo(DataType.UBYTE).reshape(2, 3);
+    INDArray i8 = Nd4j.createFromArray(new int[] {-128, 127, 7, -1, 3, 9}).castTo(DataType.BYTE).reshape(2, 3);
+    INDArray i32 = Nd4j.createFromArray(new int[] {-5, 1 << 30, 7, -1, 3, 9}).reshape(2, 3);
+    INDArray f16 = floats(2, 3).castTo(DataType.HALF);
+    INDArray f64 = floats(2, 3).castTo(DataType.DOUBLE);
+    for (INDArray x : List.of(b, u8, i8, i32, f16, f64)) {
+      c("Transpose", 13).in(x).check();
+      c("Concat", 13).in(x, x).attr("axis", 1L).check();
+      c("Gather", 13).in(x, i64(1, 0, 1)).check();
+      c("Slice", 13).in(x, i64(2), i64(0), i64(1), i64(-1)).check();
+      c("Expand", 13).in(x, i64(2, 1, 1)).check();
+      c("Split", 13).in(x, i64(1, 2)).attr("axis", 1L).outputs(2).check();
+      c("Reshape", 13).in(x, i64(3, 2)).check();
+      c("Unsqueeze", 13).in(x, i64(1)).check();
+      if (x != b) {
+        c("Tile", 13).in(x, i64(2, 2)).check();
+        c("Pad", 13).in(x, i64(1, 0, 0, 2)).attr("mode", "edge").check();
+      }
+    }
+  }
+
+  /** Inputs that are views (permuted, offset) of other arrays, as other ops may produce. */
+  @Test
+  void viewInputs() throws Exception {
+    INDArray permuted = floats(4, 3, 2).permute(2, 0, 1);
+    INDArray offset = floats(3, 2, 6).get(
+        org.nd4j.linalg.indexing.NDArrayIndex.point(1),
+        org.nd4j.linalg.indexing.NDArrayIndex.all(),
+        org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 5));
+    INDArray offsetLong = longsRange(3, 4).getRow(2);
+    for (INDArray x : List.of(permuted, offset)) {
+      long r = x.rank();
+      c("Reshape", 13).in(x, i64(-1)).check();
+      c("Flatten", 13).in(x).check();
+      c("Transpose", 13).in(x).check();
+      c("Slice", 13).in(x, i64(1), i64(-1), i64(-1)).check();
+      c("Gather", 13).in(x, i64(1, 0)).attr("axis", 1L).check();
+      c("Concat", 13).in(x, x).attr("axis", 0L).check();
+      c("Pad", 13).in(x, r == 3 ? i64(0, 1, 0, 1, 0, 1) : i64(0, 1, 1, 0)).check();
+      c("Unsqueeze", 13).in(x, i64(0)).check();
+      c("Resize", 13).in(x, null, r == 3 ? f32(1, 2, 2) : f32(2, 2)).attr("mode", "linear").check();
+    }
+    c("Gather", 13).in(offsetLong, i64(3, 0)).check();
+    c("Concat", 13).in(offsetLong, offsetLong).attr("axis", 0L).check();
+    c("Expand", 13).in(offsetLong, i64(2, 4)).check();
   }
 
   @Test

@@ -530,9 +530,23 @@ final class Resize implements Op {
     if (src.kind == FlatData.Kind.D) {
       return FlatData.wrap(x.dataType(), cur, data).toArray();
     }
+    // integers: truncated as the reference does, and saturated (cubic overshoots) instead of
+    // wrapping around
+    long lo;
+    long hi;
+    switch (x.dataType()) {
+      case BYTE -> { lo = Byte.MIN_VALUE; hi = Byte.MAX_VALUE; }
+      case UBYTE -> { lo = 0; hi = 255; }
+      case SHORT -> { lo = Short.MIN_VALUE; hi = Short.MAX_VALUE; }
+      case UINT16 -> { lo = 0; hi = 65535; }
+      case INT -> { lo = Integer.MIN_VALUE; hi = Integer.MAX_VALUE; }
+      case UINT32 -> { lo = 0; hi = 0xffffffffL; }
+      case BOOL -> { lo = 0; hi = 1; }
+      default -> { lo = Long.MIN_VALUE; hi = Long.MAX_VALUE; }
+    }
     long[] l = new long[data.length];
     for (int i = 0; i < l.length; i++) {
-      l[i] = (long) data[i];
+      l[i] = Math.max(lo, Math.min(hi, (long) data[i]));
     }
     return FlatData.wrap(x.dataType(), cur, l).toArray();
   }
