@@ -316,6 +316,53 @@ final class FlatData {
     return out;
   }
 
+  /**
+   * {@link #gather(FlatData, long[], int[][], Fill)} straight from {@code x}: where the last
+   * axis is copied in contiguous runs, only the rows needed are read from {@code x}'s buffer (a
+   * small slice of a large tensor costs the slice only).
+   */
+  static FlatData gather(INDArray x, long[] outShape, int[][] off, Fill fill) {
+    int r = outShape.length;
+    long n = 1;
+    for (long d : outShape) {
+      n *= d;
+    }
+    boolean rows = r > 0 && n > 0 && n * 2 < x.length();
+    if (rows) {
+      int[] last = off[r - 1];
+      for (int j = 0; j < last.length && rows; j++) {
+        rows = last[j] == last[0] + j && last[0] >= 0;
+      }
+      for (int d = 0; d < r - 1 && rows; d++) {
+        for (int o : off[d]) {
+          rows &= o >= 0;
+        }
+      }
+    }
+    if (!rows) {
+      return gather(of(x), outShape, off, fill);
+    }
+    FlatData out = zeros(x.dataType(), outShape);
+    Source src = source(x);
+    int inner = (int) outShape[r - 1];
+    int first = off[r - 1][0];
+    int[] idx = new int[r - 1];
+    for (int pos = 0; pos < out.length; pos += inner) {
+      int base = first;
+      for (int d = 0; d < r - 1; d++) {
+        base += off[d][idx[d]];
+      }
+      src.copy(base, out.data, pos, inner);
+      for (int d = r - 2; d >= 0; d--) {
+        if (++idx[d] < outShape[d]) {
+          break;
+        }
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
+
   private static void copyOne(FlatData src, int s, FlatData out, int o) {
     System.arraycopy(src.data, s, out.data, o, 1);
   }

@@ -121,7 +121,7 @@ final class Slice implements Op {
       return new INDArray[] {FlatData.zeros(x.dataType(), count).toArray()};
     }
     return new INDArray[] {
-      FlatData.gather(FlatData.of(x), count, off, FlatData.Fill.ZERO).toArray()
+      FlatData.gather(x, count, off, FlatData.Fill.ZERO).toArray()
     };
   }
 
