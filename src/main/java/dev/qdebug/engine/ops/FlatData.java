@@ -12,8 +12,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The values of an array in c order as a Java primitive array, for the data-movement ops, which
  * copy elements by computed index. Every ND4J type maps exactly onto one of three kinds: {@code
- * float[]} (FLOAT, HALF, BFLOAT16), {@code double[]} (DOUBLE) or {@code long[]} (every integer
- * type and BOOL); {@link #toArray()} gives back an array of the original type.
+ * float[]} (FLOAT, HALF, BFLOAT16), {@code double[]} (DOUBLE) or {@code long[]} (every integer type
+ * and BOOL); {@link #toArray()} gives back an array of the original type.
  */
 final class FlatData {
   enum Kind {
@@ -25,6 +25,7 @@ final class FlatData {
   final DataType type;
   final long[] shape;
   final Kind kind;
+
   /** {@code float[]}, {@code double[]} or {@code long[]} by {@link #kind}. */
   final Object data;
 
@@ -317,9 +318,9 @@ final class FlatData {
   }
 
   /**
-   * {@link #gather(FlatData, long[], int[][], Fill)} straight from {@code x}: where the last
-   * axis is copied in contiguous runs, only the rows needed are read from {@code x}'s buffer (a
-   * small slice of a large tensor costs the slice only).
+   * {@link #gather(FlatData, long[], int[][], Fill)} straight from {@code x}: where the last axis
+   * is copied in contiguous runs, only the rows needed are read from {@code x}'s buffer (a small
+   * slice of a large tensor costs the slice only).
    */
   static FlatData gather(INDArray x, long[] outShape, int[][] off, Fill fill) {
     int r = outShape.length;
@@ -415,7 +416,9 @@ final class FlatData {
     return o;
   }
 
-  /** {@code src} (of shape {@code shape}) with its axes permuted: out axis d is src axis perm[d]. */
+  /**
+   * {@code src} (of shape {@code shape}) with its axes permuted: out axis d is src axis perm[d].
+   */
   static FlatData transpose(FlatData src, long[] shape, int[] perm) {
     long[] st = strides(shape);
     long[] outShape = new long[perm.length];

@@ -8,15 +8,15 @@ import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Resize, every opset form: opset 10 (X, scales; asymmetric coordinates, nearest or linear),
- * 11 and later (X, roi, scales, sizes) with modes nearest (every nearest_mode), linear and cubic
+ * Resize, every opset form: opset 10 (X, scales; asymmetric coordinates, nearest or linear), 11 and
+ * later (X, roi, scales, sizes) with modes nearest (every nearest_mode), linear and cubic
  * (cubic_coeff_a, exclude_outside), every coordinate_transformation_mode including
  * tf_crop_and_resize with extrapolation_value, and from opset 18 antialias, axes and
  * keep_aspect_ratio_policy. Follows the ONNX reference implementation.
  *
  * <p>Nearest picks source indices per axis and copies (exact for any element type). Linear and
- * cubic are separable: one pass per resized axis with precomputed taps and weights, over float
- * data (double for DOUBLE and integer inputs, which are truncated back as the reference does).
+ * cubic are separable: one pass per resized axis with precomputed taps and weights, over float data
+ * (double for DOUBLE and integer inputs, which are truncated back as the reference does).
  */
 final class Resize implements Op {
   enum Mode {
@@ -187,7 +187,10 @@ final class Resize implements Op {
     if (sizes != null) {
       if (sizes.length != k) {
         throw node.error(
-            "sizes " + ShapeArgs.str(sizes) + " do not fit an input of shape " + ShapeArgs.str(shape));
+            "sizes "
+                + ShapeArgs.str(sizes)
+                + " do not fit an input of shape "
+                + ShapeArgs.str(shape));
       }
       for (int i = 0; i < k; i++) {
         int d = ax[i];
@@ -233,8 +236,7 @@ final class Resize implements Op {
     Arrays.fill(roiEnd, 1f);
     if (coord == Coord.TF_CROP_AND_RESIZE && roi != null) {
       if (roi.length != 2 * k) {
-        throw node.error(
-            "roi " + Arrays.toString(roi) + " should have " + 2 * k + " values");
+        throw node.error("roi " + Arrays.toString(roi) + " should have " + 2 * k + " values");
       }
       for (int i = 0; i < k; i++) {
         roiStart[ax[i]] = (float) roi[i];
@@ -271,9 +273,9 @@ final class Resize implements Op {
   }
 
   /**
-   * The source coordinate of output index {@code j} along an axis of {@code in} elements resized
-   * to {@code outInt}; NaN when outside the crop of tf_crop_and_resize. {@code outWidth} is the
-   * output width before truncation to an integer (scale times input size), which align_corners,
+   * The source coordinate of output index {@code j} along an axis of {@code in} elements resized to
+   * {@code outInt}; NaN when outside the crop of tf_crop_and_resize. {@code outWidth} is the output
+   * width before truncation to an integer (scale times input size), which align_corners,
    * tf_crop_and_resize and half_pixel_symmetric use as the ONNX reference does. Computed in float
    * arithmetic as onnxruntime does, so that ties in nearest rounding fall the same way.
    */
@@ -511,7 +513,8 @@ final class Resize implements Op {
       return x;
     }
     // shrink first, so that later passes touch fewer elements
-    tables.sort((a, b) -> Double.compare((double) a.nOut / shape[a.axis], (double) b.nOut / shape[b.axis]));
+    tables.sort(
+        (a, b) -> Double.compare((double) a.nOut / shape[a.axis], (double) b.nOut / shape[b.axis]));
     FlatData src = FlatData.of(x);
     long[] cur = shape.clone();
     if (src.kind == FlatData.Kind.F) {
@@ -535,14 +538,38 @@ final class Resize implements Op {
     long lo;
     long hi;
     switch (x.dataType()) {
-      case BYTE -> { lo = Byte.MIN_VALUE; hi = Byte.MAX_VALUE; }
-      case UBYTE -> { lo = 0; hi = 255; }
-      case SHORT -> { lo = Short.MIN_VALUE; hi = Short.MAX_VALUE; }
-      case UINT16 -> { lo = 0; hi = 65535; }
-      case INT -> { lo = Integer.MIN_VALUE; hi = Integer.MAX_VALUE; }
-      case UINT32 -> { lo = 0; hi = 0xffffffffL; }
-      case BOOL -> { lo = 0; hi = 1; }
-      default -> { lo = Long.MIN_VALUE; hi = Long.MAX_VALUE; }
+      case BYTE -> {
+        lo = Byte.MIN_VALUE;
+        hi = Byte.MAX_VALUE;
+      }
+      case UBYTE -> {
+        lo = 0;
+        hi = 255;
+      }
+      case SHORT -> {
+        lo = Short.MIN_VALUE;
+        hi = Short.MAX_VALUE;
+      }
+      case UINT16 -> {
+        lo = 0;
+        hi = 65535;
+      }
+      case INT -> {
+        lo = Integer.MIN_VALUE;
+        hi = Integer.MAX_VALUE;
+      }
+      case UINT32 -> {
+        lo = 0;
+        hi = 0xffffffffL;
+      }
+      case BOOL -> {
+        lo = 0;
+        hi = 1;
+      }
+      default -> {
+        lo = Long.MIN_VALUE;
+        hi = Long.MAX_VALUE;
+      }
     }
     long[] l = new long[data.length];
     for (int i = 0; i < l.length; i++) {
