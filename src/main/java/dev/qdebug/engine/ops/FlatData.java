@@ -290,6 +290,7 @@ final class FlatData {
       contiguous = last[j] == last[0] + j;
     }
     int[] idx = new int[Math.max(r - 1, 0)];
+    int prevBase = -1;
     for (int pos = 0; pos < n; pos += inner) {
       int base = 0;
       boolean outside = false;
@@ -302,11 +303,16 @@ final class FlatData {
       }
       if (outside) {
         fillRange(out, pos, inner, fill);
+        base = -1;
+      } else if (base == prevBase && !contiguous) {
+        // the same source row again (nearest upsampling, broadcasting): copy the row just built
+        System.arraycopy(out.data, pos - inner, out.data, pos, inner);
       } else if (contiguous) {
         System.arraycopy(src.data, base + last[0], out.data, pos, inner);
       } else {
         copyRow(src, base, last, out, pos, inner, fill);
       }
+      prevBase = base;
       for (int d = r - 2; d >= 0; d--) {
         if (++idx[d] < outShape[d]) {
           break;
@@ -414,19 +420,5 @@ final class FlatData {
       o[i] = (int) ((start + i * step) * stride);
     }
     return o;
-  }
-
-  /**
-   * {@code src} (of shape {@code shape}) with its axes permuted: out axis d is src axis perm[d].
-   */
-  static FlatData transpose(FlatData src, long[] shape, int[] perm) {
-    long[] st = strides(shape);
-    long[] outShape = new long[perm.length];
-    int[][] off = new int[perm.length][];
-    for (int d = 0; d < perm.length; d++) {
-      outShape[d] = shape[perm[d]];
-      off[d] = offsets(0, 1, outShape[d], st[perm[d]]);
-    }
-    return gather(src.withShape(shape), outShape, off, Fill.ZERO);
   }
 }

@@ -512,9 +512,7 @@ final class Resize implements Op {
     if (tables.isEmpty()) {
       return x;
     }
-    // shrink first, so that later passes touch fewer elements
-    tables.sort(
-        (a, b) -> Double.compare((double) a.nOut / shape[a.axis], (double) b.nOut / shape[b.axis]));
+    tables = cheapestOrder(tables, shape);
     FlatData src = FlatData.of(x);
     long[] cur = shape.clone();
     if (src.kind == FlatData.Kind.F) {
@@ -576,6 +574,48 @@ final class Resize implements Op {
       l[i] = Math.max(lo, Math.min(hi, (long) data[i]));
     }
     return FlatData.wrap(x.dataType(), cur, l).toArray();
+  }
+
+  /**
+   * The order of the passes that does the least work: each costs its output size times its
+   * taps, four times as much along the last axis, whose pass cannot run down contiguous rows.
+   */
+  private static List<Table> cheapestOrder(List<Table> tables, long[] shape) {
+    List<Table> best = tables;
+    double bestCost = Double.MAX_VALUE;
+    for (List<Table> order : permutations(tables)) {
+      long[] cur = shape.clone();
+      double cost = 0;
+      for (Table t : order) {
+        cur[t.axis] = t.nOut;
+        double size = ShapeArgs.product(cur, 0, cur.length);
+        cost += size * t.taps * (t.axis == cur.length - 1 ? 4 : 1);
+      }
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = order;
+      }
+    }
+    return best;
+  }
+
+  private static List<List<Table>> permutations(List<Table> items) {
+    List<List<Table>> out = new ArrayList<>();
+    if (items.size() <= 1) {
+      out.add(items);
+      return out;
+    }
+    for (int i = 0; i < items.size(); i++) {
+      List<Table> rest = new ArrayList<>(items);
+      Table head = rest.remove(i);
+      for (List<Table> p : permutations(rest)) {
+        List<Table> o = new ArrayList<>();
+        o.add(head);
+        o.addAll(p);
+        out.add(o);
+      }
+    }
+    return out;
   }
 
   private static float[] pass(float[] src, long[] shape, Table t, float extra) {
