@@ -25,6 +25,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * onnxruntime.
  */
 class ShapeOpsTest {
+  @org.junit.jupiter.api.BeforeEach
+  void seed() {
+    OrtOracle.RANDOM.setSeed(42);
+  }
+
   private static Case c(String op, int opset) {
     return new Case(op, opset);
   }
@@ -106,13 +111,16 @@ class ShapeOpsTest {
   @Test
   void slice() throws Exception {
     INDArray x = floats(5, 6, 7);
-    c("Slice", 9).in(x).attrInts("starts", 1, -3).attrInts("ends", 100, -1).attrInts("axes", 0, 2).check();
+    c("Slice", 9)
+        .in(x)
+        .attrInts("starts", 1, -3)
+        .attrInts("ends", 100, -1)
+        .attrInts("axes", 0, 2)
+        .check();
     c("Slice", 1).in(x).attrInts("starts", 0, 2).attrInts("ends", 3, 1000).check();
     c("Slice", 10).in(x, i64(-1, 1), i64(-100, 5), i64(1, 2), i64(-1, 2)).check();
     c("Slice", 11).in(x, i32(4), i32(0), i32(-2), i32(-2)).check();
-    c("Slice", 13)
-        .in(x, i64(Long.MAX_VALUE), i64(Long.MIN_VALUE), i64(0), i64(-1))
-        .check();
+    c("Slice", 13).in(x, i64(Long.MAX_VALUE), i64(Long.MIN_VALUE), i64(0), i64(-1)).check();
     c("Slice", 13).in(longsRange(6), i64(1), i64(Long.MAX_VALUE)).check();
     c("Slice", 13).in(longsRange(6), i64(4), i64(2)).check();
     c("Slice", 13).in(x, i64(0, 0, 0), i64(5, 6, 7), i64(0, 1, 2), i64(3, 4, 5)).check();
@@ -125,7 +133,10 @@ class ShapeOpsTest {
     c("Gather", 11).in(x, i64(0, -1, 3)).check();
     c("Gather", 13).in(x, i32(2, 0, -4)).attr("axis", 1L).check();
     c("Gather", 13).in(x, Nd4j.scalar(DataType.LONG, 2L)).attr("axis", -1L).check();
-    c("Gather", 13).in(x, Nd4j.createFromArray(new long[][] {{0, 1}, {4, 2}})).attr("axis", 0L).check();
+    c("Gather", 13)
+        .in(x, Nd4j.createFromArray(new long[][] {{0, 1}, {4, 2}}))
+        .attr("axis", 0L)
+        .check();
     c("Gather", 13).in(x, Nd4j.createFromArray(new int[][] {{0, 3, 1}})).attr("axis", 1L).check();
     c("Gather", 13).in(i64(7, 1L << 45, 9), Nd4j.scalar(DataType.LONG, 1L)).check();
     c("Gather", 13).in(i64(7, 8, 9), Nd4j.scalar(DataType.INT, -1)).check();
@@ -171,14 +182,15 @@ class ShapeOpsTest {
     c("Pad", 11).in(x, i64(0, 0, 1, 0, 0, -2)).check();
     c("Pad", 11).in(x, i64(1, 2, 1, 1, 0, 3), null).attr("mode", "edge").check();
     c("Pad", 13).in(x, i64(0, 2, 3, 0, 1, 2)).attr("mode", "reflect").check();
-    c("Pad", 13).in(longsRange(2, 3), i64(1, 1, 0, 2), Nd4j.scalar(DataType.LONG, 1L << 42)).check();
+    c("Pad", 13)
+        .in(longsRange(2, 3), i64(1, 1, 0, 2), Nd4j.scalar(DataType.LONG, 1L << 42))
+        .check();
     c("Pad", 18).in(x, i64(1, 2, 3, 0), null, i64(0, -1)).check();
     c("Pad", 19).in(x, i64(0, 2, 3, 0, 1, 2)).attr("mode", "wrap").check();
     // pads longer than the axis wrap around again, as numpy.pad (the ONNX reference) does
     INDArray w =
         c("Pad", 19).in(f32(1, 2, 3), i64(4, 5)).attr("mode", "wrap").runQdebug().get("y0");
-    assertArrayEquals(
-        new float[] {3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2}, w.toFloatVector(), 0f);
+    assertArrayEquals(new float[] {3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2}, w.toFloatVector(), 0f);
     c("Pad", 13).in(floats(1, 3, 8, 8), i64(0, 0, 1, 1, 0, 0, 1, 1)).check();
   }
 
@@ -195,7 +207,8 @@ class ShapeOpsTest {
   void resizeOpset10AndUpsample() throws Exception {
     INDArray x = floats(1, 2, 5, 4);
     for (String mode : new String[] {"nearest", "linear"}) {
-      for (float[] s : new float[][] {{1, 1, 2, 3}, {1, 1, 0.5f, 0.5f}, {1, 1, 1.5f, 0.6f}, {1, 1, 2.5f, 1}}) {
+      for (float[] s :
+          new float[][] {{1, 1, 2, 3}, {1, 1, 0.5f, 0.5f}, {1, 1, 1.5f, 0.6f}, {1, 1, 2.5f, 1}}) {
         c("Resize", 10).in(x, f32(s)).attr("mode", mode).check();
         if (s[2] >= 1 && s[3] >= 1) { // onnxruntime's Upsample only enlarges
           c("Upsample", 9).in(x, f32(s)).attr("mode", mode).check();
@@ -203,7 +216,11 @@ class ShapeOpsTest {
         }
       }
     }
-    c("Upsample", 9).in(Nd4j.createFromArray(new int[] {1, -2, 3, 4, 5, 6}).reshape(1, 1, 2, 3), f32(1, 1, 2, 2)).check();
+    c("Upsample", 9)
+        .in(
+            Nd4j.createFromArray(new int[] {1, -2, 3, 4, 5, 6}).reshape(1, 1, 2, 3),
+            f32(1, 1, 2, 2))
+        .check();
   }
 
   @Test
@@ -233,7 +250,12 @@ class ShapeOpsTest {
             .check();
       }
     }
-    c("Resize", 13).in(Nd4j.createFromArray(new int[] {5, -7, 9, 1 << 30}).reshape(1, 1, 2, 2), null, f32(1, 1, 2, 1.5f)).check();
+    c("Resize", 13)
+        .in(
+            Nd4j.createFromArray(new int[] {5, -7, 9, 1 << 30}).reshape(1, 1, 2, 2),
+            null,
+            f32(1, 1, 2, 1.5f))
+        .check();
   }
 
   @Test
@@ -271,7 +293,10 @@ class ShapeOpsTest {
       k.check();
     }
     // 3-D (trilinear) and a 1-D resize of the last axis
-    c("Resize", 13).in(floats(1, 2, 3, 4, 5), null, f32(1, 1, 2, 1.5f, 0.5f)).attr("mode", "linear").check();
+    c("Resize", 13)
+        .in(floats(1, 2, 3, 4, 5), null, f32(1, 1, 2, 1.5f, 0.5f))
+        .attr("mode", "linear")
+        .check();
     c("Resize", 13).in(floats(2, 5), null, f32(1, 2)).attr("mode", "linear").check();
     // DOUBLE (which onnxruntime does not resize) computes as float does, and stays DOUBLE
     INDArray xf = floats(1, 2, 3, 3);
@@ -282,15 +307,39 @@ class ShapeOpsTest {
             .runQdebug()
             .get("y0");
     INDArray yf =
-        c("Resize", 11).in(xf, f32(), f32(1, 1, 2, 1.5f)).attr("mode", "linear").runQdebug().get("y0");
+        c("Resize", 11)
+            .in(xf, f32(), f32(1, 1, 2, 1.5f))
+            .attr("mode", "linear")
+            .runQdebug()
+            .get("y0");
     assertEquals(DataType.DOUBLE, yd.dataType());
     NodeCaseTest.assertClose("double resize", yf, yd.castTo(DataType.FLOAT));
   }
 
+  @Test
+  void resizeIntegers() throws Exception {
+    INDArray x = Nd4j.createFromArray(new int[] {0, 3, 10, 255, 1, 2, 200, 7}).reshape(1, 1, 2, 4);
+    for (DataType t : new DataType[] {DataType.INT, DataType.UBYTE}) {
+      c("Resize", 13).in(x.castTo(t), null, f32(1, 1, 1.5f, 1.75f)).attr("mode", "linear").check();
+      c("Resize", 13).in(x.castTo(t), null, f32(1, 1, 1.5f, 1.75f)).check();
+    }
+    // cubic overshoot saturates instead of wrapping around
+    INDArray y =
+        c("Resize", 13)
+            .in(x.castTo(DataType.UBYTE), null, f32(1, 1, 1.5f, 1.75f))
+            .attr("mode", "cubic")
+            .runQdebug()
+            .get("y0");
+    assertEquals(DataType.UBYTE, y.dataType());
+    long[] v = y.castTo(DataType.LONG).data().asLong();
+    assertEquals(255, java.util.Arrays.stream(v).max().getAsLong());
+    assertEquals(0, java.util.Arrays.stream(v).min().getAsLong());
+  }
+
   /**
    * With scales whose product with the input size is fractional, align_corners divides by the
-   * fractional output width minus one, as the ONNX reference and its node tests do
-   * (onnxruntime divides by the integer size instead).
+   * fractional output width minus one, as the ONNX reference and its node tests do (onnxruntime
+   * divides by the integer size instead).
    */
   @Test
   void resizeAlignCornersWithFractionalSize() {
@@ -324,10 +373,83 @@ class ShapeOpsTest {
   void resizeOpset18Attributes() throws Exception {
     INDArray x = floats(1, 2, 8, 6);
     c("Resize", 18).in(x, null, f32(2, 0.5f)).attrInts("axes", 3, 2).attr("mode", "linear").check();
-    c("Resize", 18).in(x, null, null, i64(5, 5)).attrInts("axes", 2, 3).attr("keep_aspect_ratio_policy", "not_larger").check();
-    c("Resize", 18).in(x, null, null, i64(5, 5)).attrInts("axes", 2, 3).attr("keep_aspect_ratio_policy", "not_smaller").check();
-    c("Resize", 18).in(x, null, f32(1, 1, 0.5f, 0.4f)).attr("mode", "linear").attr("antialias", 1L).check();
-    c("Resize", 18).in(x, null, f32(1, 1, 0.3f, 0.6f)).attr("mode", "cubic").attr("antialias", 1L).check();
+    c("Resize", 18)
+        .in(x, null, null, i64(5, 5))
+        .attrInts("axes", 2, 3)
+        .attr("keep_aspect_ratio_policy", "not_larger")
+        .check();
+    c("Resize", 18)
+        .in(x, null, null, i64(5, 5))
+        .attrInts("axes", 2, 3)
+        .attr("keep_aspect_ratio_policy", "not_smaller")
+        .check();
+    c("Resize", 18)
+        .in(x, null, f32(1, 1, 0.5f, 0.4f))
+        .attr("mode", "linear")
+        .attr("antialias", 1L)
+        .check();
+    c("Resize", 18)
+        .in(x, null, f32(1, 1, 0.3f, 0.6f))
+        .attr("mode", "cubic")
+        .attr("antialias", 1L)
+        .check();
+  }
+
+  @Test
+  void otherElementTypes() throws Exception {
+    INDArray b =
+        Nd4j.createFromArray(new boolean[] {true, false, false, true, true, false}).reshape(2, 3);
+    INDArray u8 =
+        Nd4j.createFromArray(new int[] {0, 255, 7, 128, 3, 9}).castTo(DataType.UBYTE).reshape(2, 3);
+    INDArray i8 =
+        Nd4j.createFromArray(new int[] {-128, 127, 7, -1, 3, 9})
+            .castTo(DataType.BYTE)
+            .reshape(2, 3);
+    INDArray i32 = Nd4j.createFromArray(new int[] {-5, 1 << 30, 7, -1, 3, 9}).reshape(2, 3);
+    INDArray f16 = floats(2, 3).castTo(DataType.HALF);
+    INDArray f64 = floats(2, 3).castTo(DataType.DOUBLE);
+    for (INDArray x : List.of(b, u8, i8, i32, f16, f64)) {
+      c("Transpose", 13).in(x).check();
+      c("Concat", 13).in(x, x).attr("axis", 1L).check();
+      c("Gather", 13).in(x, i64(1, 0, 1)).check();
+      c("Slice", 13).in(x, i64(2), i64(0), i64(1), i64(-1)).check();
+      c("Expand", 13).in(x, i64(2, 1, 1)).check();
+      c("Split", 13).in(x, i64(1, 2)).attr("axis", 1L).outputs(2).check();
+      c("Reshape", 13).in(x, i64(3, 2)).check();
+      c("Unsqueeze", 13).in(x, i64(1)).check();
+      if (x != b) {
+        c("Tile", 13).in(x, i64(2, 2)).check();
+        c("Pad", 13).in(x, i64(1, 0, 0, 2)).attr("mode", "edge").check();
+      }
+    }
+  }
+
+  /** Inputs that are views (permuted, offset) of other arrays, as other ops may produce. */
+  @Test
+  void viewInputs() throws Exception {
+    INDArray permuted = floats(4, 3, 2).permute(2, 0, 1);
+    INDArray offset =
+        floats(3, 2, 6)
+            .get(
+                org.nd4j.linalg.indexing.NDArrayIndex.point(1),
+                org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 5));
+    INDArray offsetLong = longsRange(3, 4).getRow(2);
+    for (INDArray x : List.of(permuted, offset)) {
+      long r = x.rank();
+      c("Reshape", 13).in(x, i64(-1)).check();
+      c("Flatten", 13).in(x).check();
+      c("Transpose", 13).in(x).check();
+      c("Slice", 13).in(x, i64(1), i64(-1), i64(-1)).check();
+      c("Gather", 13).in(x, i64(1, 0)).attr("axis", 1L).check();
+      c("Concat", 13).in(x, x).attr("axis", 0L).check();
+      c("Pad", 13).in(x, r == 3 ? i64(0, 1, 0, 1, 0, 1) : i64(0, 1, 1, 0)).check();
+      c("Unsqueeze", 13).in(x, i64(0)).check();
+      c("Resize", 13).in(x, null, r == 3 ? f32(1, 2, 2) : f32(2, 2)).attr("mode", "linear").check();
+    }
+    c("Gather", 13).in(offsetLong, i64(3, 0)).check();
+    c("Concat", 13).in(offsetLong, offsetLong).attr("axis", 0L).check();
+    c("Expand", 13).in(offsetLong, i64(2, 4)).check();
   }
 
   @Test
@@ -358,9 +480,12 @@ class ShapeOpsTest {
   @Test
   void badOperandsNameTheNode() {
     QdebugException e =
-        assertThrows(QdebugException.class, () -> c("Reshape", 13).in(floats(2, 3), i64(4, -1)).runQdebug());
+        assertThrows(
+            QdebugException.class, () -> c("Reshape", 13).in(floats(2, 3), i64(4, -1)).runQdebug());
     assertTrue(e.getMessage().contains("Reshape"), e.getMessage());
-    e = assertThrows(QdebugException.class, () -> c("Gather", 13).in(floats(2, 3), i64(5)).runQdebug());
+    e =
+        assertThrows(
+            QdebugException.class, () -> c("Gather", 13).in(floats(2, 3), i64(5)).runQdebug());
     assertTrue(e.getMessage().contains("out of range"), e.getMessage());
     e =
         assertThrows(

@@ -34,7 +34,9 @@ final class Concat implements Op {
       if (!ok) {
         StringBuilder b = new StringBuilder();
         for (INDArray y : in) {
-          b.append(b.length() == 0 ? "" : ", ").append(y.dataType()).append(Arrays.toString(y.shape()));
+          b.append(b.length() == 0 ? "" : ", ")
+              .append(y.dataType())
+              .append(Arrays.toString(y.shape()));
         }
         throw node.error("cannot concatenate along axis " + axis + ": " + b);
       }

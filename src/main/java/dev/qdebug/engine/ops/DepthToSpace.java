@@ -48,7 +48,7 @@ final class DepthToSpace implements Op {
     if (x.length() == 0) {
       return new INDArray[] {FlatData.zeros(x.dataType(), out).toArray()};
     }
-    FlatData t = FlatData.transpose(FlatData.of(x), six, perm);
-    return new INDArray[] {t.withShape(out).toArray()};
+    INDArray t = ShapeArgs.reshape(x, six).permute(perm).dup('c');
+    return new INDArray[] {t.reshape('c', out)};
   }
 }

@@ -12,8 +12,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The values of an array in c order as a Java primitive array, for the data-movement ops, which
  * copy elements by computed index. Every ND4J type maps exactly onto one of three kinds: {@code
- * float[]} (FLOAT, HALF, BFLOAT16), {@code double[]} (DOUBLE) or {@code long[]} (every integer
- * type and BOOL); {@link #toArray()} gives back an array of the original type.
+ * float[]} (FLOAT, HALF, BFLOAT16), {@code double[]} (DOUBLE) or {@code long[]} (every integer type
+ * and BOOL); {@link #toArray()} gives back an array of the original type.
  */
 final class FlatData {
   enum Kind {
@@ -25,6 +25,7 @@ final class FlatData {
   final DataType type;
   final long[] shape;
   final Kind kind;
+
   /** {@code float[]}, {@code double[]} or {@code long[]} by {@link #kind}. */
   final Object data;
 
@@ -289,6 +290,7 @@ final class FlatData {
       contiguous = last[j] == last[0] + j;
     }
     int[] idx = new int[Math.max(r - 1, 0)];
+    int prevBase = -1;
     for (int pos = 0; pos < n; pos += inner) {
       int base = 0;
       boolean outside = false;
@@ -301,11 +303,63 @@ final class FlatData {
       }
       if (outside) {
         fillRange(out, pos, inner, fill);
+        base = -1;
+      } else if (base == prevBase && !contiguous) {
+        // the same source row again (nearest upsampling, broadcasting): copy the row just built
+        System.arraycopy(out.data, pos - inner, out.data, pos, inner);
       } else if (contiguous) {
         System.arraycopy(src.data, base + last[0], out.data, pos, inner);
       } else {
         copyRow(src, base, last, out, pos, inner, fill);
       }
+      prevBase = base;
+      for (int d = r - 2; d >= 0; d--) {
+        if (++idx[d] < outShape[d]) {
+          break;
+        }
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #gather(FlatData, long[], int[][], Fill)} straight from {@code x}: where the last axis
+   * is copied in contiguous runs, only the rows needed are read from {@code x}'s buffer (a small
+   * slice of a large tensor costs the slice only).
+   */
+  static FlatData gather(INDArray x, long[] outShape, int[][] off, Fill fill) {
+    int r = outShape.length;
+    long n = 1;
+    for (long d : outShape) {
+      n *= d;
+    }
+    boolean rows = r > 0 && n > 0 && n * 2 < x.length();
+    if (rows) {
+      int[] last = off[r - 1];
+      for (int j = 0; j < last.length && rows; j++) {
+        rows = last[j] == last[0] + j && last[0] >= 0;
+      }
+      for (int d = 0; d < r - 1 && rows; d++) {
+        for (int o : off[d]) {
+          rows &= o >= 0;
+        }
+      }
+    }
+    if (!rows) {
+      return gather(of(x), outShape, off, fill);
+    }
+    FlatData out = zeros(x.dataType(), outShape);
+    Source src = source(x);
+    int inner = (int) outShape[r - 1];
+    int first = off[r - 1][0];
+    int[] idx = new int[r - 1];
+    for (int pos = 0; pos < out.length; pos += inner) {
+      int base = first;
+      for (int d = 0; d < r - 1; d++) {
+        base += off[d][idx[d]];
+      }
+      src.copy(base, out.data, pos, inner);
       for (int d = r - 2; d >= 0; d--) {
         if (++idx[d] < outShape[d]) {
           break;
@@ -366,17 +420,5 @@ final class FlatData {
       o[i] = (int) ((start + i * step) * stride);
     }
     return o;
-  }
-
-  /** {@code src} (of shape {@code shape}) with its axes permuted: out axis d is src axis perm[d]. */
-  static FlatData transpose(FlatData src, long[] shape, int[] perm) {
-    long[] st = strides(shape);
-    long[] outShape = new long[perm.length];
-    int[][] off = new int[perm.length][];
-    for (int d = 0; d < perm.length; d++) {
-      outShape[d] = shape[perm[d]];
-      off[d] = offsets(0, 1, outShape[d], st[perm[d]]);
-    }
-    return gather(src.withShape(shape), outShape, off, Fill.ZERO);
   }
 }

@@ -5,8 +5,8 @@ import dev.qdebug.onnx.OnnxNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Gather: entries of data along axis picked by indices (int32 or int64, negative counting from
- * the end); the result has shape data[:axis] + indices + data[axis+1:].
+ * Gather: entries of data along axis picked by indices (int32 or int64, negative counting from the
+ * end); the result has shape data[:axis] + indices + data[axis+1:].
  */
 final class Gather implements Op {
   private final OnnxNode node;
@@ -29,8 +29,7 @@ final class Gather implements Op {
     for (int i = 0; i < idx.length; i++) {
       long k = idx[i] < 0 ? idx[i] + dim : idx[i];
       if (k < 0 || k >= dim) {
-        throw node.error(
-            "index " + idx[i] + " is out of range for axis " + a + " of size " + dim);
+        throw node.error("index " + idx[i] + " is out of range for axis " + a + " of size " + dim);
       }
       idx[i] = k;
     }

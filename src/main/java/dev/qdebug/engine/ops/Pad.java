@@ -6,8 +6,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Pad: pads [begin..., end...] (attribute before opset 11, input from 11, negative ones crop),
- * constant value (attribute {@code value} before 11, input from 11), axes (input, opset 18);
- * modes constant, edge, reflect and wrap (opset 19).
+ * constant value (attribute {@code value} before 11, input from 11), axes (input, opset 18); modes
+ * constant, edge, reflect and wrap (opset 19).
  */
 final class Pad implements Op {
   private enum Mode {
@@ -35,7 +35,8 @@ final class Pad implements Op {
           default -> throw node.error("unknown mode '" + m + "'");
         };
     inputs = opset >= 11;
-    padsAttr = inputs ? null : node.attrInts(node.hasAttr("pads") ? "pads" : "paddings").orElse(null);
+    padsAttr =
+        inputs ? null : node.attrInts(node.hasAttr("pads") ? "pads" : "paddings").orElse(null);
     valueAttr = node.attrFloat("value", 0f);
     if (!inputs && padsAttr == null) {
       throw node.error("missing required attribute 'pads'");
@@ -93,7 +94,11 @@ final class Pad implements Op {
     for (int d = 0; d < r; d++) {
       out[d] = shape[d] + begin[d] + end[d];
       if (out[d] < 0) {
-        throw node.error("pads " + ShapeArgs.str(pads) + " crop more than the input's shape " + ShapeArgs.str(shape));
+        throw node.error(
+            "pads "
+                + ShapeArgs.str(pads)
+                + " crop more than the input's shape "
+                + ShapeArgs.str(shape));
       }
       none &= begin[d] == 0 && end[d] == 0;
     }
@@ -112,14 +117,16 @@ final class Pad implements Op {
         long i = j - begin[d];
         if (i < 0 || i >= dim) {
           if (dim == 0 && mode != Mode.CONSTANT) {
-            throw node.error("cannot pad an empty axis " + d + " in mode " + mode.name().toLowerCase());
+            throw node.error(
+                "cannot pad an empty axis " + d + " in mode " + mode.name().toLowerCase());
           }
-          i = switch (mode) {
-            case CONSTANT -> -1;
-            case EDGE -> i < 0 ? 0 : dim - 1;
-            case WRAP -> Math.floorMod(i, dim);
-            case REFLECT -> reflect(i, dim);
-          };
+          i =
+              switch (mode) {
+                case CONSTANT -> -1;
+                case EDGE -> i < 0 ? 0 : dim - 1;
+                case WRAP -> Math.floorMod(i, dim);
+                case REFLECT -> reflect(i, dim);
+              };
         }
         off[d][j] = i < 0 ? -1 : (int) (i * strides[d]);
       }

@@ -5,8 +5,8 @@ import dev.qdebug.onnx.OnnxNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Reshape: to the shape input (the {@code shape} attribute before opset 5). A 0 copies the
- * input's dimension at that position unless allowzero (opset 14) is set; one -1 is inferred.
+ * Reshape: to the shape input (the {@code shape} attribute before opset 5). A 0 copies the input's
+ * dimension at that position unless allowzero (opset 14) is set; one -1 is inferred.
  */
 final class Reshape implements Op {
   private final OnnxNode node;
@@ -64,8 +64,7 @@ final class Reshape implements Op {
     long n = ShapeArgs.product(in, 0, in.length);
     if (infer >= 0) {
       if (known == 0 || n % known != 0) {
-        throw node.error(
-            "cannot reshape " + ShapeArgs.str(in) + " to " + ShapeArgs.str(target));
+        throw node.error("cannot reshape " + ShapeArgs.str(in) + " to " + ShapeArgs.str(target));
       }
       out[infer] = n / known;
     } else if (known != n) {

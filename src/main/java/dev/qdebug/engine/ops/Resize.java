@@ -8,15 +8,15 @@ import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Resize, every opset form: opset 10 (X, scales; asymmetric coordinates, nearest or linear),
- * 11 and later (X, roi, scales, sizes) with modes nearest (every nearest_mode), linear and cubic
+ * Resize, every opset form: opset 10 (X, scales; asymmetric coordinates, nearest or linear), 11 and
+ * later (X, roi, scales, sizes) with modes nearest (every nearest_mode), linear and cubic
  * (cubic_coeff_a, exclude_outside), every coordinate_transformation_mode including
  * tf_crop_and_resize with extrapolation_value, and from opset 18 antialias, axes and
  * keep_aspect_ratio_policy. Follows the ONNX reference implementation.
  *
  * <p>Nearest picks source indices per axis and copies (exact for any element type). Linear and
- * cubic are separable: one pass per resized axis with precomputed taps and weights, over float
- * data (double for DOUBLE and integer inputs, which are truncated back as the reference does).
+ * cubic are separable: one pass per resized axis with precomputed taps and weights, over float data
+ * (double for DOUBLE and integer inputs, which are truncated back as the reference does).
  */
 final class Resize implements Op {
   enum Mode {
@@ -187,7 +187,10 @@ final class Resize implements Op {
     if (sizes != null) {
       if (sizes.length != k) {
         throw node.error(
-            "sizes " + ShapeArgs.str(sizes) + " do not fit an input of shape " + ShapeArgs.str(shape));
+            "sizes "
+                + ShapeArgs.str(sizes)
+                + " do not fit an input of shape "
+                + ShapeArgs.str(shape));
       }
       for (int i = 0; i < k; i++) {
         int d = ax[i];
@@ -233,8 +236,7 @@ final class Resize implements Op {
     Arrays.fill(roiEnd, 1f);
     if (coord == Coord.TF_CROP_AND_RESIZE && roi != null) {
       if (roi.length != 2 * k) {
-        throw node.error(
-            "roi " + Arrays.toString(roi) + " should have " + 2 * k + " values");
+        throw node.error("roi " + Arrays.toString(roi) + " should have " + 2 * k + " values");
       }
       for (int i = 0; i < k; i++) {
         roiStart[ax[i]] = (float) roi[i];
@@ -271,9 +273,9 @@ final class Resize implements Op {
   }
 
   /**
-   * The source coordinate of output index {@code j} along an axis of {@code in} elements resized
-   * to {@code outInt}; NaN when outside the crop of tf_crop_and_resize. {@code outWidth} is the
-   * output width before truncation to an integer (scale times input size), which align_corners,
+   * The source coordinate of output index {@code j} along an axis of {@code in} elements resized to
+   * {@code outInt}; NaN when outside the crop of tf_crop_and_resize. {@code outWidth} is the output
+   * width before truncation to an integer (scale times input size), which align_corners,
    * tf_crop_and_resize and half_pixel_symmetric use as the ONNX reference does. Computed in float
    * arithmetic as onnxruntime does, so that ties in nearest rounding fall the same way.
    */
@@ -510,8 +512,7 @@ final class Resize implements Op {
     if (tables.isEmpty()) {
       return x;
     }
-    // shrink first, so that later passes touch fewer elements
-    tables.sort((a, b) -> Double.compare((double) a.nOut / shape[a.axis], (double) b.nOut / shape[b.axis]));
+    tables = cheapestOrder(tables, shape);
     FlatData src = FlatData.of(x);
     long[] cur = shape.clone();
     if (src.kind == FlatData.Kind.F) {
@@ -530,11 +531,91 @@ final class Resize implements Op {
     if (src.kind == FlatData.Kind.D) {
       return FlatData.wrap(x.dataType(), cur, data).toArray();
     }
+    // integers: truncated as the reference does, and saturated (cubic overshoots) instead of
+    // wrapping around
+    long lo;
+    long hi;
+    switch (x.dataType()) {
+      case BYTE -> {
+        lo = Byte.MIN_VALUE;
+        hi = Byte.MAX_VALUE;
+      }
+      case UBYTE -> {
+        lo = 0;
+        hi = 255;
+      }
+      case SHORT -> {
+        lo = Short.MIN_VALUE;
+        hi = Short.MAX_VALUE;
+      }
+      case UINT16 -> {
+        lo = 0;
+        hi = 65535;
+      }
+      case INT -> {
+        lo = Integer.MIN_VALUE;
+        hi = Integer.MAX_VALUE;
+      }
+      case UINT32 -> {
+        lo = 0;
+        hi = 0xffffffffL;
+      }
+      case BOOL -> {
+        lo = 0;
+        hi = 1;
+      }
+      default -> {
+        lo = Long.MIN_VALUE;
+        hi = Long.MAX_VALUE;
+      }
+    }
     long[] l = new long[data.length];
     for (int i = 0; i < l.length; i++) {
-      l[i] = (long) data[i];
+      l[i] = Math.max(lo, Math.min(hi, (long) data[i]));
     }
     return FlatData.wrap(x.dataType(), cur, l).toArray();
+  }
+
+  /**
+   * The order of the passes that does the least work: each costs its output size times its
+   * taps, four times as much along the last axis, whose pass cannot run down contiguous rows.
+   */
+  private static List<Table> cheapestOrder(List<Table> tables, long[] shape) {
+    List<Table> best = tables;
+    double bestCost = Double.MAX_VALUE;
+    for (List<Table> order : permutations(tables)) {
+      long[] cur = shape.clone();
+      double cost = 0;
+      for (Table t : order) {
+        cur[t.axis] = t.nOut;
+        double size = ShapeArgs.product(cur, 0, cur.length);
+        cost += size * t.taps * (t.axis == cur.length - 1 ? 4 : 1);
+      }
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = order;
+      }
+    }
+    return best;
+  }
+
+  private static List<List<Table>> permutations(List<Table> items) {
+    List<List<Table>> out = new ArrayList<>();
+    if (items.size() <= 1) {
+      out.add(items);
+      return out;
+    }
+    for (int i = 0; i < items.size(); i++) {
+      List<Table> rest = new ArrayList<>(items);
+      Table head = rest.remove(i);
+      for (List<Table> p : permutations(rest)) {
+        List<Table> o = new ArrayList<>();
+        o.add(head);
+        o.addAll(p);
+        out.add(o);
+      }
+    }
+    return out;
   }
 
   private static float[] pass(float[] src, long[] shape, Table t, float extra) {

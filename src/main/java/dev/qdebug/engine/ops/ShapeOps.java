@@ -2,7 +2,10 @@ package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.OpRegistry;
 
-/** Ops that move data without arithmetic: reshape, transpose, concat, split, slice, gather, pad, resize and shape arithmetic. */
+/**
+ * Ops that move data without arithmetic: reshape, transpose, concat, split, slice, gather, pad,
+ * resize and shape arithmetic.
+ */
 final class ShapeOps {
   private ShapeOps() {}
 

@@ -120,9 +120,7 @@ final class Slice implements Op {
     if (n == 0) {
       return new INDArray[] {FlatData.zeros(x.dataType(), count).toArray()};
     }
-    return new INDArray[] {
-      FlatData.gather(FlatData.of(x), count, off, FlatData.Fill.ZERO).toArray()
-    };
+    return new INDArray[] {FlatData.gather(x, count, off, FlatData.Fill.ZERO).toArray()};
   }
 
   private static long clamp(long v, long lo, long hi) {

@@ -23,7 +23,10 @@ final class SpaceToDepth implements Op {
     long[] s = x.shape();
     if (s.length != 4 || s[2] % b != 0 || s[3] % b != 0) {
       throw node.error(
-          "needs an NCHW input whose height and width divide by " + b + ", got " + ShapeArgs.str(s));
+          "needs an NCHW input whose height and width divide by "
+              + b
+              + ", got "
+              + ShapeArgs.str(s));
     }
     long n = s[0];
     long c = s[1];
@@ -35,7 +38,7 @@ final class SpaceToDepth implements Op {
     if (x.length() == 0) {
       return new INDArray[] {FlatData.zeros(x.dataType(), out).toArray()};
     }
-    FlatData t = FlatData.transpose(FlatData.of(x), six, perm);
-    return new INDArray[] {t.withShape(out).toArray()};
+    INDArray t = ShapeArgs.reshape(x, six).permute(perm).dup('c');
+    return new INDArray[] {t.reshape('c', out)};
   }
 }

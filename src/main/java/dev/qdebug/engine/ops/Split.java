@@ -5,9 +5,8 @@ import dev.qdebug.onnx.OnnxNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Split: along axis into parts sized by split (attribute before opset 13, input from 13), or
- * into num_outputs (opset 18; otherwise the output count) parts of ceil(dim / n), the last
- * smaller.
+ * Split: along axis into parts sized by split (attribute before opset 13, input from 13), or into
+ * num_outputs (opset 18; otherwise the output count) parts of ceil(dim / n), the last smaller.
  */
 final class Split implements Op {
   private final OnnxNode node;
@@ -58,7 +57,11 @@ final class Split implements Op {
     }
     if (total != dim) {
       throw node.error(
-          "split sizes " + ShapeArgs.str(sizes) + " do not add up to dimension " + a + " of "
+          "split sizes "
+              + ShapeArgs.str(sizes)
+              + " do not add up to dimension "
+              + a
+              + " of "
               + ShapeArgs.str(s));
     }
     INDArray[] out = new INDArray[sizes.length];

@@ -20,7 +20,10 @@ final class Tile implements Op {
     int r = shape.length;
     if (reps.length != r) {
       throw node.error(
-          "repeats " + ShapeArgs.str(reps) + " do not fit an input of shape " + ShapeArgs.str(shape));
+          "repeats "
+              + ShapeArgs.str(reps)
+              + " do not fit an input of shape "
+              + ShapeArgs.str(shape));
     }
     long[] out = new long[r];
     boolean same = true;

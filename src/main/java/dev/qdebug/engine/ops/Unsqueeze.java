@@ -5,8 +5,8 @@ import dev.qdebug.onnx.OnnxNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Unsqueeze: inserts size-1 axes at the given positions of the output (attribute before opset
- * 13, input from 13; any order, negative counting from the output's end).
+ * Unsqueeze: inserts size-1 axes at the given positions of the output (attribute before opset 13,
+ * input from 13; any order, negative counting from the output's end).
  */
 final class Unsqueeze implements Op {
   private final OnnxNode node;
