@@ -241,14 +241,14 @@ class InvertedResidual(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, tokens):
         super().__init__()
-        self.heads, self.hd = heads, d // heads
+        self.d, self.t, self.heads, self.hd = d, tokens, heads, d // heads
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
     def forward(self, x):  # x: [B, T, d]
-        t, d = x.shape[1], x.shape[2]
+        t, d = self.t, self.d  # constants, so the export has no Shape/Gather chains here
         qkv = self.qkv(x).reshape(-1, t, 3, self.heads, self.hd).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # [B, h, T, hd]
         a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * (self.hd ** -0.5), dim=-1)
@@ -257,9 +257,9 @@ class Attention(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-    def __init__(self, d, heads, mlp):
+    def __init__(self, d, heads, mlp, tokens):
         super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(d), Attention(d, heads)
+        self.ln1, self.attn = nn.LayerNorm(d), Attention(d, heads, tokens)
         self.ln2 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.SiLU(), nn.Linear(mlp, d))
 
@@ -276,7 +276,7 @@ class MobileViTBlock(nn.Module):
         super().__init__()
         self.d, self.p, self.hw = d, patch, hw
         self.local = nn.Sequential(conv_bn_act(c, c, 3), nn.Conv2d(c, d, 1, bias=False))
-        self.transformer = nn.Sequential(*[TransformerLayer(d, d // head_dim, 2 * d) for _ in range(layers)])
+        self.transformer = nn.Sequential(*[TransformerLayer(d, d // head_dim, 2 * d, (hw // patch) ** 2) for _ in range(layers)])
         self.norm = nn.LayerNorm(d)
         self.proj = conv_bn_act(d, c, 1)
         self.fuse = conv_bn_act(2 * c, c, 3)
@@ -342,9 +342,9 @@ def make_mnasnet():
 SPECS = {
     # name: (builder, input size, file, seed offset, defaults)
     "repvgg": dict(build=lambda: RepVGG(), size=32, file="repvgg_b2_deploy_fmnist_32x32.onnx", off=1,
-                   epochs=4, subset=60000, batch=128, lr=2e-3, wd=1e-4),
+                   epochs=2, subset=20000, batch=128, lr=3e-3, wd=1e-4),
     "mobilevit": dict(build=lambda: MobileViT(64), size=64, file="mobilevit_s_fmnist_64x64.onnx", off=2,
-                      epochs=3, subset=60000, batch=128, lr=3e-3, wd=0.02),
+                      epochs=2, subset=20000, batch=128, lr=3e-3, wd=0.02),
     "mnasnet": dict(build=make_mnasnet, size=96, file="mnasnet1.0_fmnist_96x96.onnx", off=3,
                     epochs=2, subset=20000, batch=128, lr=3e-3, wd=1e-4),
 }
