@@ -97,7 +97,9 @@ final class QdqFormat {
           continue;
         }
         QParams p = params(dq, constants, src);
-        INDArray f = FakeQuant.dequantize(Tensors.fromProto(raw), p);
+        long[] dims = raw.getDimsList().stream().mapToLong(Long::longValue).toArray();
+        INDArray codes = org.nd4j.linalg.factory.Nd4j.createFromArray(integers(raw));
+        INDArray f = FakeQuant.dequantize(dims.length == 0 ? codes.reshape(new long[0]) : codes.reshape('c', dims), p);
         newInitializers.put(y, Tensors.toProto(y, f));
         folded.add(CalibrationNode.of(y, TensorKind.WEIGHT, p, isSymmetric(p), "loaded"));
       } else {
@@ -204,6 +206,40 @@ final class QdqFormat {
     return shape.length == 0 ? f.reshape(new long[0]) : f.reshape('c', shape);
   }
 
+  /**
+   * The values of an integer tensor; 4-bit types are unpacked (two per byte, low nibble first,
+   * from raw_data or int32_data), as the ONNX specification stores them.
+   */
+  static long[] integers(TensorProto t) {
+    ElemType type = ElemType.of(t.getDataType());
+    if (type != ElemType.INT4 && type != ElemType.UINT4) {
+      return Tensors.fromProto(t).dup('c').data().asLong();
+    }
+    long n = 1;
+    for (long d : t.getDimsList()) {
+      n *= d;
+    }
+    byte[] packed;
+    if (!t.getRawData().isEmpty()) {
+      packed = t.getRawData().toByteArray();
+    } else {
+      packed = new byte[t.getInt32DataCount()];
+      for (int i = 0; i < packed.length; i++) {
+        packed[i] = (byte) t.getInt32Data(i);
+      }
+    }
+    if (packed.length != (n + 1) / 2) {
+      throw new ModelException(
+          "tensor '" + t.getName() + "': " + packed.length + " bytes for " + n + " 4-bit values");
+    }
+    long[] out = new long[(int) n];
+    for (int i = 0; i < n; i++) {
+      int nibble = (packed[i / 2] >> ((i % 2) * 4)) & 0xf;
+      out[i] = type == ElemType.INT4 && nibble >= 8 ? nibble - 16 : nibble;
+    }
+    return out;
+  }
+
   static boolean isSymmetric(QParams p) {
     long mid = p.type().signed() ? 0 : (p.type().qmax() + 1) / 2;
     for (long z : p.zeroPoint()) {
@@ -241,7 +277,7 @@ final class QdqFormat {
             src + ": " + n.describe() + ": zero point '" + n.input(2) + "' is not a constant");
       }
       type = qtype(ElemType.of(z.getDataType()), n);
-      zp = Tensors.fromProto(z).dup('c').data().asLong();
+      zp = integers(z);
     }
     if (zp.length != scale.length) {
       throw n.error("scale has " + scale.length + " values but zero point has " + zp.length);
