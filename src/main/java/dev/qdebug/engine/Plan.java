@@ -305,6 +305,76 @@ public final class Plan {
     return result;
   }
 
+  /** Runs with no hook and keeps the value of every tensor (for {@link #rerun}). */
+  INDArray[] runAll(INDArray[] feeds) {
+    INDArray[] values = new INDArray[names.size()];
+    for (int i = 0; i < inputSlots.length; i++) {
+      values[inputSlots[i]] = feeds[i];
+    }
+    for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
+      values[c.getKey()] = c.getValue();
+    }
+    for (Step step : steps) {
+      INDArray[] out = execute(step, gather(step, s -> values[s]));
+      for (int i = 0; i < step.out().length && i < out.length; i++) {
+        if (step.out()[i] >= 0) {
+          values[step.out()[i]] = out[i];
+        }
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Re-runs only what depends on the {@code changed} slots: each changed tensor's base value goes
+   * through {@code hook}, then only the steps reading a changed (or recomputed) tensor run, their
+   * other inputs taken from {@code base}; their outputs go through {@code hook}.
+   *
+   * @param base every tensor's value from {@link #runAll}
+   * @return the values of {@code wanted}: recomputed where downstream of a change, else base
+   */
+  INDArray[] rerun(INDArray[] base, boolean[] changed, int[] wanted, TensorHook hook) {
+    INDArray[] values = new INDArray[names.size()];
+    boolean[] dirty = changed.clone();
+    for (int s = 0; s < dirty.length; s++) {
+      if (dirty[s] && base[s] != null) {
+        values[s] = hook.onTensor(names.get(s), base[s]);
+      }
+    }
+    boolean[] keep = new boolean[names.size()];
+    for (int w : wanted) {
+      keep[w] = true;
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
+      boolean run = false;
+      for (int s : step.in()) {
+        run |= s >= 0 && dirty[s];
+      }
+      if (!run) {
+        continue;
+      }
+      INDArray[] out = execute(step, gather(step, s -> dirty[s] ? values[s] : base[s]));
+      for (int i = 0; i < step.out().length && i < out.length; i++) {
+        int s = step.out()[i];
+        if (s >= 0) {
+          values[s] = hook.onTensor(names.get(s), out[i]);
+          dirty[s] = true;
+        }
+      }
+      for (int s : step.in()) {
+        if (s >= 0 && lastUse[s] == k && !keep[s]) {
+          values[s] = null;
+        }
+      }
+    }
+    INDArray[] result = new INDArray[wanted.length];
+    for (int i = 0; i < wanted.length; i++) {
+      result[i] = dirty[wanted[i]] ? values[wanted[i]] : base[wanted[i]];
+    }
+    return result;
+  }
+
   public OnnxModel model() {
     return model;
   }

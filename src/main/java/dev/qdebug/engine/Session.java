@@ -90,6 +90,45 @@ public final class Session implements AutoCloseable {
     return result;
   }
 
+  /**
+   * Runs without hooks and keeps every tensor's value, for {@link #rerun}. Memory: every
+   * intermediate tensor of the batch stays alive as long as the snapshot does.
+   */
+  public Snapshot snapshot(Map<String, INDArray> inputs) {
+    checkOpen();
+    return new Snapshot(plan, plan.runAll(feeds(inputs)), Map.copyOf(inputs));
+  }
+
+  /**
+   * Re-runs only the part of the graph downstream of {@code changedTensors}, starting from {@code
+   * base}: each changed tensor's base value goes through the hook of {@code options}, then only
+   * the nodes that read a changed or recomputed tensor run (their hook applies to what they
+   * produce). Tensors upstream or beside the change keep their base values and do not go through
+   * the hook. Gives the same result as a full run whose hook changes only {@code changedTensors}.
+   */
+  public Map<String, INDArray> rerun(
+      Snapshot base, java.util.Collection<String> changedTensors, RunOptions options) {
+    checkOpen();
+    if (base.plan() != plan) {
+      throw new IllegalArgumentException("the snapshot belongs to another session");
+    }
+    boolean[] changed = new boolean[plan.tensorNames().size()];
+    for (String t : changedTensors) {
+      changed[plan.slotOf(t)] = true;
+    }
+    List<String> names = options.outputs();
+    if (names.isEmpty()) {
+      names = outputs().stream().map(ValueInfo::name).toList();
+    }
+    int[] wanted = plan.slotsOf(names);
+    INDArray[] values = plan.rerun(base.values(), changed, wanted, options.hook());
+    Map<String, INDArray> result = new LinkedHashMap<>();
+    for (int i = 0; i < wanted.length; i++) {
+      result.put(names.get(i), values[i]);
+    }
+    return result;
+  }
+
   private INDArray[] feeds(Map<String, INDArray> inputs) {
     List<ValueInfo> declared = inputs();
     List<String> expected = declared.stream().map(ValueInfo::name).toList();

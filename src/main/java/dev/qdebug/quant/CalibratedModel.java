@@ -4,6 +4,7 @@ import dev.qdebug.ModelException;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Session;
+import dev.qdebug.engine.Snapshot;
 import dev.qdebug.engine.TensorHook;
 import dev.qdebug.onnx.Names;
 import dev.qdebug.onnx.OnnxModel;
@@ -234,6 +235,26 @@ public final class CalibratedModel implements AutoCloseable {
       Map<String, INDArray> inputs, Collection<String> enabledNodes, RunOptions options) {
     TensorHook q = hook(enabledNodes);
     return session.run(inputs, options.hook(q.andThen(options.hook())));
+  }
+
+  /** A float run keeping every tensor, to start {@link #rerun} sweeps from. */
+  public Snapshot floatSnapshot(Map<String, INDArray> inputs) {
+    return session.snapshot(inputs);
+  }
+
+  /**
+   * The same as {@link #run(Map, Collection, RunOptions)} on {@code floatBase}'s inputs, but
+   * re-executing only the graph downstream of the enabled nodes' tensors, from the float values
+   * in {@code floatBase}.
+   */
+  public Map<String, INDArray> rerun(
+      Snapshot floatBase, Collection<String> enabledNodes, RunOptions options) {
+    List<String> changed = new ArrayList<>();
+    for (String n : enabledNodes) {
+      changed.add(node(n).tensor());
+    }
+    TensorHook q = hook(enabledNodes);
+    return session.rerun(floatBase, changed, options.hook(q.andThen(options.hook())));
   }
 
   /** The hook that fake-quantizes the tensors of {@code enabledNodes}. */
