@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       InferCommand.class,
       CalibrateCommand.class,
       EvaluateCommand.class,
+      GetSensitivityOfNodesCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

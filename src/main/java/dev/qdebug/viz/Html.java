@@ -1,0 +1,139 @@
+package dev.qdebug.viz;
+
+import dev.qdebug.QdebugException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import tech.tablesaw.api.Table;
+import tech.tablesaw.plotly.components.Figure;
+
+/**
+ * Offline HTML: figure pages that load plotly.js from a file next to them ({@value #PLOTLY_FILE},
+ * copied once per folder from the pinned Maven artifact), so pages open with no network; tables
+ * as HTML. Files are written atomically.
+ */
+public final class Html {
+  /** The plotly.js file name pages refer to. */
+  public static final String PLOTLY_FILE = "plotly-2.35.3.js";
+
+  static final String PLOTLY_RESOURCE = "/META-INF/resources/webjars/plotly.js-dist/2.35.3/plotly.js";
+
+  private Html() {}
+
+  /** The plotly.js source (about 10 MB), from the classpath. */
+  public static String plotlyJs() {
+    try (InputStream in = Html.class.getResourceAsStream(PLOTLY_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException("plotly.js is missing from the classpath: " + PLOTLY_RESOURCE);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Copies plotly.js into {@code dir} unless it is there already; returns its relative name. */
+  public static String ensurePlotly(Path dir) {
+    Path target = dir.resolve(PLOTLY_FILE);
+    if (!Files.exists(target)) {
+      try (InputStream in = Html.class.getResourceAsStream(PLOTLY_RESOURCE)) {
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, ".plotly", ".tmp");
+        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (IOException e) {
+        throw new QdebugException(target + ": cannot write: " + e.getMessage(), e);
+      }
+    }
+    return PLOTLY_FILE;
+  }
+
+  /** A page showing {@code figure}, loading plotly.js from {@code plotlySrc}. */
+  public static String page(String title, Figure figure, String plotlySrc) {
+    String div = "figure";
+    return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        + escape(title)
+        + "</title>\n<script src=\""
+        + plotlySrc
+        + "\"></script></head>\n<body>\n"
+        + figure.divString(div)
+        + "\n"
+        + figure.asJavascript(div)
+        + "\n</body></html>\n";
+  }
+
+  /** Writes {@code figure} as {@code file} (HTML) with plotly.js beside it. */
+  public static void writeFigure(Path file, String title, Figure figure) {
+    Path dir = file.toAbsolutePath().getParent();
+    String js = ensurePlotly(dir);
+    writeAtomically(file, page(title, figure, js));
+  }
+
+  /** A table as an HTML fragment. */
+  public static String table(Table t) {
+    StringBuilder b = new StringBuilder("<table class=\"qdebug\">\n<caption>");
+    b.append(escape(t.name())).append("</caption>\n<tr>");
+    for (String c : t.columnNames()) {
+      b.append("<th>").append(escape(c)).append("</th>");
+    }
+    b.append("</tr>\n");
+    for (int r = 0; r < t.rowCount(); r++) {
+      b.append("<tr>");
+      for (int c = 0; c < t.columnCount(); c++) {
+        b.append("<td>").append(escape(t.getString(r, c))).append("</td>");
+      }
+      b.append("</tr>\n");
+    }
+    return b.append("</table>\n").toString();
+  }
+
+  /** Writes {@code t} as CSV (header = column names). */
+  public static void writeCsv(Path file, Table t) {
+    StringBuilder b = new StringBuilder(String.join(",", t.columnNames())).append('\n');
+    for (int r = 0; r < t.rowCount(); r++) {
+      for (int c = 0; c < t.columnCount(); c++) {
+        if (c > 0) {
+          b.append(',');
+        }
+        b.append(csv(t.get(r, c)));
+      }
+      b.append('\n');
+    }
+    writeAtomically(file, b.toString());
+  }
+
+  private static String csv(Object v) {
+    if (v == null) {
+      return "";
+    }
+    if (v instanceof Double d) {
+      return Double.isNaN(d) ? "NaN" : Double.isInfinite(d) ? (d > 0 ? "inf" : "-inf") : Double.toString(d);
+    }
+    String s = v.toString();
+    return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+  }
+
+  public static String escape(String s) {
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+  }
+
+  /** Writes {@code text} to {@code file} through a temporary file in the same folder. */
+  public static void writeAtomically(Path file, String text) {
+    Path dir = file.toAbsolutePath().getParent();
+    try {
+      Files.createDirectories(dir);
+      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+      try {
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new QdebugException(file + ": cannot write: " + e.getMessage(), e);
+    }
+  }
+}
