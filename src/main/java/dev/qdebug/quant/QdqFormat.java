@@ -50,11 +50,7 @@ final class QdqFormat {
     GraphProto g = model.proto().getGraph();
     String src = model.source();
     Map<String, TensorProto> constants = new LinkedHashMap<>(model.initializers());
-    for (OnnxNode n : model.nodes()) {
-      if (n.opType().equals("Constant") && n.attrTensor("value").isPresent()) {
-        constants.put(n.outputs().get(0), n.attrTensor("value").get().toBuilder().setName(n.outputs().get(0)).build());
-      }
-    }
+    Set<Integer> constantNodes = constantNodes(model, constants);
     Map<String, OnnxNode> producer = new HashMap<>();
     for (OnnxNode n : model.nodes()) {
       n.outputs().forEach(o -> producer.put(o, n));
@@ -125,13 +121,70 @@ final class QdqFormat {
       QParams p = e.getValue();
       nodes.add(CalibrationNode.of(tensor, kind, p, isSymmetric(p), "loaded"));
     }
-    OnnxModel floatModel = model.with(strip(model, drop, rename, newInitializers));
+    OnnxModel floatModel = model.with(strip(model, drop, rename, newInitializers, constantNodes));
     return new CalibratedModel(floatModel, nodes, nodes.stream().map(CalibrationNode::name).toList());
   }
 
+  /**
+   * Adds to {@code constants} the outputs of Constant nodes and of Identity nodes reading a
+   * constant (torch.onnx.export shares equal initializers, e.g. zero points, through Identity);
+   * returns those nodes' indices.
+   */
+  private static Set<Integer> constantNodes(OnnxModel model, Map<String, TensorProto> constants) {
+    Set<Integer> found = new HashSet<>();
+    boolean grew = true;
+    while (grew) { // nodes are normally in order; the loop also covers graphs that are not
+      grew = false;
+      for (OnnxNode n : model.nodes()) {
+        if (found.contains(n.index()) || n.outputs().size() != 1) {
+          continue;
+        }
+        String out = n.outputs().get(0);
+        TensorProto value = null;
+        if (n.opType().equals("Constant") && n.attrTensor("value").isPresent()) {
+          value = n.attrTensor("value").get();
+        } else if (n.opType().equals("Identity") && constants.containsKey(n.input(0))) {
+          value = constants.get(n.input(0));
+        }
+        if (value != null) {
+          constants.put(out, value.toBuilder().setName(out).build());
+          found.add(n.index());
+          grew = true;
+        }
+      }
+    }
+    return found;
+  }
+
   private static ModelProto strip(
-      OnnxModel model, Set<Integer> drop, Map<String, String> rename, Map<String, TensorProto> add) {
+      OnnxModel model,
+      Set<Integer> drop,
+      Map<String, String> rename,
+      Map<String, TensorProto> add,
+      Set<Integer> constantNodes) {
     GraphProto g = model.proto().getGraph();
+    // constant nodes (Constant, Identity of a constant) that fed only the removed Q/DQ nodes go too
+    drop = new HashSet<>(drop);
+    boolean grew = true;
+    while (grew) {
+      grew = false;
+      Set<String> kept = new HashSet<>(); // what the remaining nodes and the graph outputs read
+      g.getOutputList().forEach(v -> kept.add(resolve(rename, v.getName())));
+      Set<String> readAtAll = new HashSet<>();
+      for (int k = 0; k < g.getNodeCount(); k++) {
+        readAtAll.addAll(g.getNode(k).getInputList());
+        if (!drop.contains(k)) {
+          g.getNode(k).getInputList().forEach(in -> kept.add(resolve(rename, in)));
+        }
+      }
+      for (int i : constantNodes) {
+        String o = g.getNode(i).getOutput(0);
+        if (!drop.contains(i) && readAtAll.contains(o) && !kept.contains(resolve(rename, o))) {
+          drop.add(i);
+          grew = true;
+        }
+      }
+    }
     GraphProto.Builder gb = g.toBuilder().clearNode();
     for (int i = 0; i < g.getNodeCount(); i++) {
       if (drop.contains(i)) {
