@@ -72,8 +72,9 @@ final class QdqFormat {
       String y = dq.outputs().get(0);
       OnnxNode q = producer.get(in);
       if (q != null && q.opType().equals("QuantizeLinear")) {
-        QParams p = params(q, constants, src);
-        QParams pd = params(dq, constants, src);
+        int rank = rank(g, q.input(0), constants);
+        QParams p = params(q, constants, src, rank);
+        QParams pd = params(dq, constants, src, rank);
         if (!p.equals(pd)) {
           throw new ModelException(
               src + ": " + q.describe() + " and " + dq.describe() + " use different parameters");
@@ -92,7 +93,7 @@ final class QdqFormat {
           newInitializers.put(y, Tensors.toProto(y, dequantizeInt32(dq, raw, constants, src)));
           continue;
         }
-        QParams p = params(dq, constants, src);
+        QParams p = params(dq, constants, src, raw.getDimsCount());
         INDArray f = FakeQuant.dequantize(Tensors.fromProto(raw), p);
         newInitializers.put(y, Tensors.toProto(y, f));
         folded.add(CalibrationNode.of(y, TensorKind.WEIGHT, p, isSymmetric(p), "loaded"));
@@ -242,6 +243,9 @@ final class QdqFormat {
     long[] codes = q.dup('c').data().asLong();
     long[] shape = q.shape();
     int axis = scale.length > 1 ? (int) dq.attrInt("axis", 1) : -1;
+    if (scale.length > 1 && axis < 0) {
+      axis += shape.length;
+    }
     int inner = 1;
     if (axis >= 0) {
       for (int d = axis + 1; d < shape.length; d++) {
@@ -267,8 +271,28 @@ final class QdqFormat {
     return true;
   }
 
-  /** The parameters of a QuantizeLinear or DequantizeLinear node from its constant inputs. */
-  static QParams params(OnnxNode n, Map<String, TensorProto> constants, String src) {
+  /** The rank of {@code tensor} where the model states it (constant, declared shape), else -1. */
+  private static int rank(GraphProto g, String tensor, Map<String, TensorProto> constants) {
+    if (constants.containsKey(tensor)) {
+      return constants.get(tensor).getDimsCount();
+    }
+    List<ValueInfoProto> declared = new ArrayList<>(g.getInputList());
+    declared.addAll(g.getValueInfoList());
+    declared.addAll(g.getOutputList());
+    for (ValueInfoProto v : declared) {
+      if (v.getName().equals(tensor) && v.getType().hasTensorType()
+          && v.getType().getTensorType().hasShape()) {
+        return v.getType().getTensorType().getShape().getDimCount();
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The parameters of a QuantizeLinear or DequantizeLinear node from its constant inputs; {@code
+   * rank} (the quantized tensor's, -1 if unknown) resolves a negative per-channel axis.
+   */
+  static QParams params(OnnxNode n, Map<String, TensorProto> constants, String src, int rank) {
     TensorProto s = constants.get(n.input(1));
     if (s == null) {
       throw new ModelException(
@@ -306,7 +330,10 @@ final class QdqFormat {
       throw n.error("a scale of " + scale.length + " values without a dimension");
     }
     if (axis < 0 && scale.length > 1) {
-      throw n.error("negative axis " + axis + " is not supported");
+      if (rank <= 0 || axis < -rank) {
+        throw n.error("negative axis " + axis + " on a tensor of unknown rank is not supported");
+      }
+      axis += rank; // ONNX counts a negative axis from the end (opset 13+)
     }
     return new QParams(scale, zp, axis, type);
   }
