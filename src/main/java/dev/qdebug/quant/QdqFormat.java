@@ -33,8 +33,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the pair's output is a graph output, on that output's name, so graph output names survive);
  * a DequantizeLinear of a constant integer weight (ONNX Runtime's quantize_static writes these)
  * becomes a float weight plus a calibration node; an int32 bias behind a DequantizeLinear becomes
- * its float value. Writing inserts one pair per enabled calibration node, right after the
- * tensor's producer, with ONNX Runtime's names ({@code t_QuantizeLinear}, {@code
+ * its float value. Scales and zero points may come from initializers, Constant nodes or Identity
+ * nodes of those (torch.onnx shares equal initializers so); such nodes go with the Q/DQ they fed.
+ * A negative per-channel axis counts from the end of the tensor's rank when the model states
+ * it (constants, declared shapes). Writing inserts one pair per enabled calibration node, right
+ * after the tensor's producer, with ONNX Runtime's names ({@code t_QuantizeLinear}, {@code
  * t_DequantizeLinear_Output}, {@code t_scale}, {@code t_zero_point}). Types or granularities the
  * model's opset lacks (per-channel before opset 13; int4/int16 before opset 21) use ONNX
  * Runtime's {@code com.microsoft} QuantizeLinear/DequantizeLinear, which accept them all.
