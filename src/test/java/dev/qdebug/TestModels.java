@@ -44,6 +44,12 @@ public final class TestModels {
       return this;
     }
 
+    /** Any initializer (integer types included). */
+    public Graph raw(TensorProto t) {
+      g.addInitializer(t);
+      return this;
+    }
+
     public Graph node(String op, String name, String[] inputs, String[] outputs, AttributeProto... attrs) {
       NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(name);
       for (String i : inputs) {

@@ -55,13 +55,16 @@ public enum Metric {
     };
   }
 
-  /** True when {@code x} is worse than {@code y} by this metric (NaN is worst). */
+  /**
+   * True when {@code x} is worse than {@code y} by this metric. NaN ranks after every number (as
+   * Horizon sorts rankings: most sensitive first, NaN last): a number is worse than NaN.
+   */
   public boolean worse(double x, double y) {
     if (Double.isNaN(x)) {
-      return !Double.isNaN(y);
+      return false;
     }
     if (Double.isNaN(y)) {
-      return false;
+      return true;
     }
     return higherIsBetter ? x < y : x > y;
   }

@@ -33,8 +33,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the pair's output is a graph output, on that output's name, so graph output names survive);
  * a DequantizeLinear of a constant integer weight (ONNX Runtime's quantize_static writes these)
  * becomes a float weight plus a calibration node; an int32 bias behind a DequantizeLinear becomes
- * its float value. Writing inserts one pair per enabled calibration node, right after the
- * tensor's producer, with ONNX Runtime's names ({@code t_QuantizeLinear}, {@code
+ * its float value. Scales and zero points may come from initializers, Constant nodes or Identity
+ * nodes of those (torch.onnx shares equal initializers so); such nodes go with the Q/DQ they fed.
+ * A negative per-channel axis counts from the end of the tensor's rank when the model states
+ * it (constants, declared shapes). Writing inserts one pair per enabled calibration node, right
+ * after the tensor's producer, with ONNX Runtime's names ({@code t_QuantizeLinear}, {@code
  * t_DequantizeLinear_Output}, {@code t_scale}, {@code t_zero_point}). Types or granularities the
  * model's opset lacks (per-channel before opset 13; int4/int16 before opset 21) use ONNX
  * Runtime's {@code com.microsoft} QuantizeLinear/DequantizeLinear, which accept them all.
@@ -50,11 +53,7 @@ final class QdqFormat {
     GraphProto g = model.proto().getGraph();
     String src = model.source();
     Map<String, TensorProto> constants = new LinkedHashMap<>(model.initializers());
-    for (OnnxNode n : model.nodes()) {
-      if (n.opType().equals("Constant") && n.attrTensor("value").isPresent()) {
-        constants.put(n.outputs().get(0), n.attrTensor("value").get().toBuilder().setName(n.outputs().get(0)).build());
-      }
-    }
+    Set<Integer> constantNodes = constantNodes(model, constants);
     Map<String, OnnxNode> producer = new HashMap<>();
     for (OnnxNode n : model.nodes()) {
       n.outputs().forEach(o -> producer.put(o, n));
@@ -76,8 +75,9 @@ final class QdqFormat {
       String y = dq.outputs().get(0);
       OnnxNode q = producer.get(in);
       if (q != null && q.opType().equals("QuantizeLinear")) {
-        QParams p = params(q, constants, src);
-        QParams pd = params(dq, constants, src);
+        int rank = rank(g, q.input(0), constants);
+        QParams p = params(q, constants, src, rank);
+        QParams pd = params(dq, constants, src, rank);
         if (!p.equals(pd)) {
           throw new ModelException(
               src + ": " + q.describe() + " and " + dq.describe() + " use different parameters");
@@ -96,10 +96,12 @@ final class QdqFormat {
           newInitializers.put(y, Tensors.toProto(y, dequantizeInt32(dq, raw, constants, src)));
           continue;
         }
-        QParams p = params(dq, constants, src);
+        QParams p = params(dq, constants, src, raw.getDimsCount());
         long[] dims = raw.getDimsList().stream().mapToLong(Long::longValue).toArray();
         INDArray codes = org.nd4j.linalg.factory.Nd4j.createFromArray(integers(raw));
-        INDArray f = FakeQuant.dequantize(dims.length == 0 ? codes.reshape(new long[0]) : codes.reshape('c', dims), p);
+        INDArray f =
+            FakeQuant.dequantize(
+                dims.length == 0 ? codes.reshape(new long[0]) : codes.reshape('c', dims), p);
         newInitializers.put(y, Tensors.toProto(y, f));
         folded.add(CalibrationNode.of(y, TensorKind.WEIGHT, p, isSymmetric(p), "loaded"));
       } else {
@@ -127,13 +129,70 @@ final class QdqFormat {
       QParams p = e.getValue();
       nodes.add(CalibrationNode.of(tensor, kind, p, isSymmetric(p), "loaded"));
     }
-    OnnxModel floatModel = model.with(strip(model, drop, rename, newInitializers));
+    OnnxModel floatModel = model.with(strip(model, drop, rename, newInitializers, constantNodes));
     return new CalibratedModel(floatModel, nodes, nodes.stream().map(CalibrationNode::name).toList());
   }
 
+  /**
+   * Adds to {@code constants} the outputs of Constant nodes and of Identity nodes reading a
+   * constant (torch.onnx.export shares equal initializers, e.g. zero points, through Identity);
+   * returns those nodes' indices.
+   */
+  private static Set<Integer> constantNodes(OnnxModel model, Map<String, TensorProto> constants) {
+    Set<Integer> found = new HashSet<>();
+    boolean grew = true;
+    while (grew) { // nodes are normally in order; the loop also covers graphs that are not
+      grew = false;
+      for (OnnxNode n : model.nodes()) {
+        if (found.contains(n.index()) || n.outputs().size() != 1) {
+          continue;
+        }
+        String out = n.outputs().get(0);
+        TensorProto value = null;
+        if (n.opType().equals("Constant") && n.attrTensor("value").isPresent()) {
+          value = n.attrTensor("value").get();
+        } else if (n.opType().equals("Identity") && constants.containsKey(n.input(0))) {
+          value = constants.get(n.input(0));
+        }
+        if (value != null) {
+          constants.put(out, value.toBuilder().setName(out).build());
+          found.add(n.index());
+          grew = true;
+        }
+      }
+    }
+    return found;
+  }
+
   private static ModelProto strip(
-      OnnxModel model, Set<Integer> drop, Map<String, String> rename, Map<String, TensorProto> add) {
+      OnnxModel model,
+      Set<Integer> drop,
+      Map<String, String> rename,
+      Map<String, TensorProto> add,
+      Set<Integer> constantNodes) {
     GraphProto g = model.proto().getGraph();
+    // constant nodes (Constant, Identity of a constant) that fed only the removed Q/DQ nodes go too
+    drop = new HashSet<>(drop);
+    boolean grew = true;
+    while (grew) {
+      grew = false;
+      Set<String> kept = new HashSet<>(); // what the remaining nodes and the graph outputs read
+      g.getOutputList().forEach(v -> kept.add(resolve(rename, v.getName())));
+      Set<String> readAtAll = new HashSet<>();
+      for (int k = 0; k < g.getNodeCount(); k++) {
+        readAtAll.addAll(g.getNode(k).getInputList());
+        if (!drop.contains(k)) {
+          g.getNode(k).getInputList().forEach(in -> kept.add(resolve(rename, in)));
+        }
+      }
+      for (int i : constantNodes) {
+        String o = g.getNode(i).getOutput(0);
+        if (!drop.contains(i) && readAtAll.contains(o) && !kept.contains(resolve(rename, o))) {
+          drop.add(i);
+          grew = true;
+        }
+      }
+    }
     GraphProto.Builder gb = g.toBuilder().clearNode();
     for (int i = 0; i < g.getNodeCount(); i++) {
       if (drop.contains(i)) {
@@ -191,6 +250,9 @@ final class QdqFormat {
     long[] codes = q.dup('c').data().asLong();
     long[] shape = q.shape();
     int axis = scale.length > 1 ? (int) dq.attrInt("axis", 1) : -1;
+    if (scale.length > 1 && axis < 0) {
+      axis += shape.length;
+    }
     int inner = 1;
     if (axis >= 0) {
       for (int d = axis + 1; d < shape.length; d++) {
@@ -250,8 +312,28 @@ final class QdqFormat {
     return true;
   }
 
-  /** The parameters of a QuantizeLinear or DequantizeLinear node from its constant inputs. */
-  static QParams params(OnnxNode n, Map<String, TensorProto> constants, String src) {
+  /** The rank of {@code tensor} where the model states it (constant, declared shape), else -1. */
+  private static int rank(GraphProto g, String tensor, Map<String, TensorProto> constants) {
+    if (constants.containsKey(tensor)) {
+      return constants.get(tensor).getDimsCount();
+    }
+    List<ValueInfoProto> declared = new ArrayList<>(g.getInputList());
+    declared.addAll(g.getValueInfoList());
+    declared.addAll(g.getOutputList());
+    for (ValueInfoProto v : declared) {
+      if (v.getName().equals(tensor) && v.getType().hasTensorType()
+          && v.getType().getTensorType().hasShape()) {
+        return v.getType().getTensorType().getShape().getDimCount();
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The parameters of a QuantizeLinear or DequantizeLinear node from its constant inputs; {@code
+   * rank} (the quantized tensor's, -1 if unknown) resolves a negative per-channel axis.
+   */
+  static QParams params(OnnxNode n, Map<String, TensorProto> constants, String src, int rank) {
     TensorProto s = constants.get(n.input(1));
     if (s == null) {
       throw new ModelException(
@@ -289,7 +371,10 @@ final class QdqFormat {
       throw n.error("a scale of " + scale.length + " values without a dimension");
     }
     if (axis < 0 && scale.length > 1) {
-      throw n.error("negative axis " + axis + " is not supported");
+      if (rank <= 0 || axis < -rank) {
+        throw n.error("negative axis " + axis + " on a tensor of unknown rank is not supported");
+      }
+      axis += rank; // ONNX counts a negative axis from the end (opset 13+)
     }
     return new QParams(scale, zp, axis, type);
   }

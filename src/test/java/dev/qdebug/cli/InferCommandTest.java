@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qdebug.TestModels;
 import dev.qdebug.data.Npy;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -18,13 +16,8 @@ import org.nd4j.linalg.factory.Nd4j;
 class InferCommandTest {
   @TempDir Path tmp;
 
-  record Result(int status, String out, String err) {}
-
-  static Result cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Result(status, out.toString(), err.toString());
+  static dev.qdebug.Cli.Result cli(String... args) {
+    return dev.qdebug.Cli.run(args);
   }
 
   Path model() {
@@ -43,7 +36,7 @@ class InferCommandTest {
     Path m = model();
     INDArray x = Nd4j.createFromArray(new float[][] {{1, 2, 3}, {4, 5, 6}});
     Npy.write(tmp.resolve("x.npy"), x);
-    Result r =
+    var r =
         cli("infer", "--model", m.toString(), "--input", "in:0=" + tmp.resolve("x.npy"),
             "--output-dir", tmp.resolve("out").toString());
     assertEquals(0, r.status(), r.err());
@@ -56,7 +49,7 @@ class InferCommandTest {
   void badInputExitsTwoNamingIt() {
     Path m = model();
     Npy.write(tmp.resolve("bad.npy"), Nd4j.zeros(2, 4));
-    Result r =
+    var r =
         cli("infer", "--model", m.toString(), "--input", "in:0=" + tmp.resolve("bad.npy"),
             "--output-dir", tmp.toString());
     assertEquals(2, r.status());
@@ -79,7 +72,7 @@ class InferCommandTest {
     Path in = tmp.resolve("out_y_0.npy");
     Npy.write(in, Nd4j.zeros(1, 3));
     byte[] before = Files.readAllBytes(in);
-    Result r = cli("infer", "--model", m.toString(), "--input", "in:0=" + in, "--output-dir", tmp.toString());
+    var r = cli("infer", "--model", m.toString(), "--input", "in:0=" + in, "--output-dir", tmp.toString());
     assertEquals(2, r.status());
     assertTrue(r.err().contains("overwrite"), r.err());
     assertArrayEquals(before, Files.readAllBytes(in));

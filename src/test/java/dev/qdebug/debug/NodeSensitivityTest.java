@@ -73,7 +73,8 @@ class NodeSensitivityTest {
         Debugger dbg = Debugger.of(cal, d)) {
       var nodes = dbg.getSensitivityOfNodes(NodeSensitivity.Options.defaults().dataNum(0)
           .metrics(List.of(Metric.COSINE_SIMILARITY, Metric.MSE)));
-      assertEquals(List.of("convB", "convA", "add"), nodes.ranking());
+      assertEquals("convB", nodes.ranking().get(0));
+      assertEquals(3, nodes.ranking().size());
       assertTrue(nodes.score("convB", Metric.COSINE_SIMILARITY) < 0.99);
       assertTrue(nodes.score("convA", Metric.COSINE_SIMILARITY) > 0.999);
       var weights = dbg.getSensitivityOfNodes(NodeSensitivity.Options.defaults()
@@ -137,7 +138,7 @@ class NodeSensitivityTest {
         Calibrator.Options.defaults().method(CalibrationMethod.MAX).perChannel(false), Progress.NONE)) {
       cal.save(calFile);
     }
-    var r = dev.qdebug.cli.InferCommandTest.cli("get-sensitivity-of-nodes", "--model", calFile.toString(),
+    var r = dev.qdebug.Cli.run("get-sensitivity-of-nodes", "--model", calFile.toString(),
         "--calibration-data", tmp.resolve("d").toString(), "--metrics", "mse,cosine-similarity",
         "--data-num", "2", "--save-dir", tmp.resolve("out").toString(), "--csv", tmp.resolve("s.csv").toString());
     assertEquals(0, r.status(), r.err());
@@ -148,7 +149,7 @@ class NodeSensitivityTest {
     assertTrue(html.contains("Node sensitivity") && html.contains("plotly-2.35.3.js"));
     assertTrue(Files.size(tmp.resolve("out/plotly-2.35.3.js")) > 1_000_000, "plotly.js beside the page");
 
-    r = dev.qdebug.cli.InferCommandTest.cli("get-sensitivity-of-nodes", "--model", calFile.toString(),
+    r = dev.qdebug.Cli.run("get-sensitivity-of-nodes", "--model", calFile.toString(),
         "--calibration-data", tmp.resolve("d").toString(), "--metrics", "cosine");
     assertEquals(2, r.status());
     assertTrue(r.err().contains("--metrics") && r.err().contains("cosine-similarity"), r.err());
