@@ -75,8 +75,10 @@ class NodeSensitivityTest {
           .metrics(List.of(Metric.COSINE_SIMILARITY, Metric.MSE)));
       assertEquals("convB", nodes.ranking().get(0));
       assertEquals(3, nodes.ranking().size());
-      assertTrue(nodes.score("convB", Metric.COSINE_SIMILARITY) < 0.99);
-      assertTrue(nodes.score("convA", Metric.COSINE_SIMILARITY) > 0.999);
+      // convA's candidate also quantizes x, which convB reads too; still far less harmful
+      assertTrue(
+          nodes.score("convB", Metric.MSE) > 4 * nodes.score("convA", Metric.MSE),
+          nodes.table().print());
       var weights = dbg.getSensitivityOfNodes(NodeSensitivity.Options.defaults()
           .nodeType(NodeSensitivity.NodeType.WEIGHT).metrics(List.of(Metric.MSE)));
       assertEquals("wb_HzCalibration", weights.ranking().get(0), "mse sorts descending");
