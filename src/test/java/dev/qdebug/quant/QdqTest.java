@@ -66,9 +66,28 @@ class QdqTest {
   void savedQdqIsBitExactWithOrtLayerByLayer(
       String file, CalibrationMethod method, boolean perChannel, boolean symmetric) throws Exception {
     OnnxModel model = OnnxModel.load(resource(file));
-    SampleSet data = randomData(model, 12);
+    check(model, randomData(model, 12), file, method, perChannel, symmetric);
+  }
+
+  /** The trained case-study models on their real calibration images, with every method. */
+  @ParameterizedTest(name = "case study {0}")
+  @org.junit.jupiter.params.provider.EnumSource(CalibrationMethod.class)
+  void caseStudyModelsWithEveryMethod(CalibrationMethod method) throws Exception {
+    try (Stream<Path> s = java.nio.file.Files.list(Path.of("data/models"))) {
+      for (Path p : s.filter(f -> f.toString().endsWith(".onnx")).sorted().toList()) {
+        OnnxModel model = OnnxModel.load(p);
+        SampleSet data = SampleSet.open(Path.of("data/calibration"), model.inputs());
+        check(model, data, p.getFileName().toString(), method, true, true);
+      }
+    }
+  }
+
+  void check(
+      OnnxModel model, SampleSet data, String file, CalibrationMethod method, boolean perChannel,
+      boolean symmetric) throws Exception {
     Calibrator.Options o =
-        Calibrator.Options.defaults().method(method).perChannel(perChannel).symmetric(symmetric);
+        Calibrator.Options.defaults().method(method).perChannel(perChannel).symmetric(symmetric)
+            .dataNum(16);
     try (CalibratedModel cal = Calibrator.calibrate(model, data, o, Progress.NONE)) {
       assertTrue(cal.nodes().size() > 3, "nodes: " + cal.nodes().size());
       Path saved = tmp.resolve("cal.onnx");
