@@ -6,7 +6,7 @@ Run by hand from the repository root on a developer machine (never in CI; the ou
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py data        # calibration + test set
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py repvgg      # RepVGG-B2 (deploy form)
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mobilevit   # MobileViT-S profile
-    nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mnasnet     # torchvision mnasnet1_0
+    nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mnasnet     # torchvision mnasnet1_0, 64x64
 
 Each model sub-command trains (resuming from ckpt/<model>.pt when it exists; a checkpoint is written
 every epoch and every --ckpt-every steps inside an epoch), evaluates top-1 on the 10,000 test images,
@@ -344,9 +344,9 @@ SPECS = {
     "repvgg": dict(build=lambda: RepVGG(), size=32, file="repvgg_b2_deploy_fmnist_32x32.onnx", off=1,
                    epochs=2, subset=20000, batch=128, lr=3e-3, wd=1e-4),
     "mobilevit": dict(build=lambda: MobileViT(64), size=64, file="mobilevit_s_fmnist_64x64.onnx", off=2,
-                      epochs=2, subset=20000, batch=128, lr=3e-3, wd=0.02),
-    "mnasnet": dict(build=make_mnasnet, size=96, file="mnasnet1.0_fmnist_96x96.onnx", off=3,
-                    epochs=2, subset=20000, batch=128, lr=3e-3, wd=1e-4),
+                      epochs=1, subset=20000, batch=64, lr=2e-3, wd=0.02),
+    "mnasnet": dict(build=make_mnasnet, size=64, file="mnasnet1.0_fmnist_64x64.onnx", off=3,
+                    epochs=1, subset=12800, batch=64, lr=3e-3, wd=1e-4),
 }
 
 
@@ -400,7 +400,7 @@ def train(name, spec, args):
         e = state["epoch"]
         perm = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(SEED + 1000 * spec["off"] + e))
         model.train()
-        t0, run_loss, run_n = time.time(), 0.0, 0
+        t0, t_n, run_loss, run_n = time.time(), 0, 0.0, 0
         while state["step"] < steps_per_epoch:
             s = state["step"]
             b = perm[s * args.batch:(s + 1) * args.batch]
@@ -413,14 +413,15 @@ def train(name, spec, args):
             state["step"] += 1
             run_loss += loss.item()
             run_n += 1
+            t_n += 1
             if state["step"] % 20 == 0:
                 dt = time.time() - t0
                 print(f"epoch {e} step {state['step']}/{steps_per_epoch} loss {run_loss / run_n:.4f} "
-                      f"lr {sched.get_last_lr()[0]:.2e} {dt / run_n:.2f}s/step", flush=True)
+                      f"lr {sched.get_last_lr()[0]:.2e} {dt / t_n:.2f}s/step", flush=True)
             if state["step"] % args.ckpt_every == 0:
                 state["seconds"] += time.time() - t0
-                t0 = time.time()
                 save()
+                t0, t_n = time.time(), 0
         state["seconds"] += time.time() - t0
         acc = evaluate(model, xte[:2000], yte[:2000])
         state["log"].append(dict(epoch=e, loss=run_loss / max(run_n, 1), acc_test2000=acc))
