@@ -233,7 +233,7 @@ public final class Distribution {
           String file = "weight_" + Capture.fileName(t.name());
           plots.add(
               plot(file, t.name(), Kind.WEIGHT, c.tensor(),
-                  t.name() + " weight distribution<br>cosine-similarity: " + fmt(cos),
+                  t.name() + " weight distribution, cosine-similarity: " + fmt(cos),
                   List.of(
                       new Series("before calibration", before, true, FLOAT_COLOR),
                       new Series("after calibration", after, true, QUANT_COLOR)),
@@ -254,7 +254,7 @@ public final class Distribution {
             String file = "node_output_" + Capture.fileName(out) + "_of_" + Capture.fileName(t.name());
             plots.add(
                 plot(file, t.name(), Kind.NODE, out,
-                    out + " of " + t.name() + " output distribution<br>cosine-similarity: " + fmt(cos),
+                    out + " of " + t.name() + " output distribution, cosine-similarity: " + fmt(cos),
                     List.of(
                         new Series("before calibration", f, true, FLOAT_COLOR),
                         new Series("after calibration", q, true, QUANT_COLOR),
