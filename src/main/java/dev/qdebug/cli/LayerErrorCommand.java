@@ -82,7 +82,7 @@ public final class LayerErrorCommand implements Callable<Integer> {
       }
       b.append(String.format("%-" + w + "s  %-10s", n, t.stringColumn("type").get(r)));
       for (String c : cols) {
-        b.append(String.format(Locale.ROOT, "  %24.6f", t.doubleColumn(c).get(r)));
+        b.append(String.format(Locale.ROOT, "  %24.6f", t.doubleColumn(c).getDouble(r)));
       }
       b.append('\n');
     }

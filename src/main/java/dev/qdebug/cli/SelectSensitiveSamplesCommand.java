@@ -77,7 +77,7 @@ public final class SelectSensitiveSamplesCommand implements Callable<Integer> {
     for (int r = 0; r < t.rowCount(); r++) {
       b.append(String.format("%4d  %6d", t.intColumn(0).get(r), t.intColumn(1).get(r)));
       for (int c = 2; c < t.columnCount(); c++) {
-        b.append(String.format(Locale.ROOT, "  %18.6f", t.doubleColumn(c).get(r)));
+        b.append(String.format(Locale.ROOT, "  %18.6f", t.doubleColumn(c).getDouble(r)));
       }
       b.append('\n');
     }

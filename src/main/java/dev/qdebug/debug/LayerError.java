@@ -126,7 +126,7 @@ public final class LayerError {
       if (row < 0) {
         throw new IllegalArgumentException("no node '" + node + "'");
       }
-      return table.doubleColumn(scope + "-" + measure).get(row);
+      return table.doubleColumn(scope + "-" + measure).getDouble(row);
     }
 
     @Override
