@@ -25,11 +25,14 @@ public final class GetChannelwiseDataDistributionCommand implements Callable<Int
   @Option(names = "--nodes", required = true, split = ",", description = "calibration nodes")
   List<String> nodes;
 
-  @Option(names = "--axis",
+  @Option(
+      names = "--axis",
       description = "channel axis (default: the weight's quantization axis, 1 for activations)")
   Integer axis;
 
-  @Option(names = "--data-num", defaultValue = "1",
+  @Option(
+      names = "--data-num",
+      defaultValue = "1",
       description = "pool the first N samples for activations (0: all; default ${DEFAULT-VALUE})")
   int dataNum;
 
@@ -45,9 +48,11 @@ public final class GetChannelwiseDataDistributionCommand implements Callable<Int
       ChannelwiseDistribution.Result r = dbg.getChannelwiseDataDistribution(o);
       r.save(saveDir);
       for (ChannelwiseDistribution.Boxes b : r.boxes()) {
-        spec.commandLine().getOut().printf(
-            "wrote %s (%d channels on axis %d)%n",
-            saveDir.resolve(b.file() + ".html"), b.stats().rowCount(), b.axis());
+        spec.commandLine()
+            .getOut()
+            .printf(
+                "wrote %s (%d channels on axis %d)%n",
+                saveDir.resolve(b.file() + ".html"), b.stats().rowCount(), b.axis());
       }
     }
     return 0;

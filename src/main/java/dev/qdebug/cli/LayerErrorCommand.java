@@ -30,9 +30,12 @@ public final class LayerErrorCommand implements Callable<Integer> {
   @Option(names = "--nodes", split = ",", description = "only these calibration nodes")
   List<String> nodes = new ArrayList<>();
 
-  @Option(names = "--metric", defaultValue = "cosine-similarity",
-      description = "drawn in the figure: cosine-similarity, mse, mre, sqnr, chebyshev, sqnr-db, "
-          + "rmse/scale (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--metric",
+      defaultValue = "cosine-similarity",
+      description =
+          "drawn in the figure: cosine-similarity, mse, mre, sqnr, chebyshev, sqnr-db, "
+              + "rmse/scale (default ${DEFAULT-VALUE})")
   String metric;
 
   @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
@@ -58,10 +61,17 @@ public final class LayerErrorCommand implements Callable<Integer> {
 
   static String format(Table t, String metric) {
     List<String> cols =
-        new ArrayList<>(List.of("local-" + metric, "accumulated-" + metric, "local-output-" + metric,
-            "accumulated-output-" + metric));
-    for (String c : List.of("local-" + LayerError.SQNR_DB, "accumulated-" + LayerError.SQNR_DB,
-        "accumulated-" + LayerError.RMSE_SCALE)) {
+        new ArrayList<>(
+            List.of(
+                "local-" + metric,
+                "accumulated-" + metric,
+                "local-output-" + metric,
+                "accumulated-output-" + metric));
+    for (String c :
+        List.of(
+            "local-" + LayerError.SQNR_DB,
+            "accumulated-" + LayerError.SQNR_DB,
+            "accumulated-" + LayerError.RMSE_SCALE)) {
       if (!cols.contains(c)) {
         cols.add(c);
       }

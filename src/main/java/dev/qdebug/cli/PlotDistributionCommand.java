@@ -24,11 +24,16 @@ public final class PlotDistributionCommand implements Callable<Integer> {
   @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
   Path data;
 
-  @Option(names = "--nodes", required = true, split = ",",
+  @Option(
+      names = "--nodes",
+      required = true,
+      split = ",",
       description = "calibration nodes or graph nodes to plot")
   List<String> nodes;
 
-  @Option(names = "--data-num", defaultValue = "1",
+  @Option(
+      names = "--data-num",
+      defaultValue = "1",
       description = "pool the first N samples (0: all; default ${DEFAULT-VALUE}, as Horizon)")
   int dataNum;
 

@@ -27,15 +27,22 @@ public final class SelectSensitiveSamplesCommand implements Callable<Integer> {
   @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
   Path data;
 
-  @Option(names = "--metric", defaultValue = "cosine-similarity",
+  @Option(
+      names = "--metric",
+      defaultValue = "cosine-similarity",
       description = "cosine-similarity, mse, mre, sqnr, chebyshev (default ${DEFAULT-VALUE})")
   String metric;
 
-  @Option(names = "--num-sample", defaultValue = "1",
+  @Option(
+      names = "--num-sample",
+      defaultValue = "1",
       description = "how many of the worst samples (default ${DEFAULT-VALUE})")
   int numSample;
 
-  @Option(names = "--data-num", defaultValue = "0", description = "search the first N samples (0: all)")
+  @Option(
+      names = "--data-num",
+      defaultValue = "0",
+      description = "search the first N samples (0: all)")
   int dataNum;
 
   @Option(names = "--save-dir", description = "write the tables, figure and badcase_data/ here")
@@ -50,10 +57,13 @@ public final class SelectSensitiveSamplesCommand implements Callable<Integer> {
       throw new UsageException("--metric: " + e.getMessage());
     }
     if (saveDir != null
-        && data.toAbsolutePath().normalize().startsWith(
-            saveDir.resolve("badcase_data").toAbsolutePath().normalize())) {
+        && data.toAbsolutePath()
+            .normalize()
+            .startsWith(saveDir.resolve("badcase_data").toAbsolutePath().normalize())) {
       throw new UsageException(
-          "--save-dir: " + saveDir.resolve("badcase_data") + " would overwrite the calibration data");
+          "--save-dir: "
+              + saveDir.resolve("badcase_data")
+              + " would overwrite the calibration data");
     }
     SensitiveSamples.Options o =
         SensitiveSamples.Options.defaults().metric(m).numSample(numSample).dataNum(dataNum);

@@ -3,10 +3,10 @@ package dev.qdebug.debug;
 import java.util.Arrays;
 
 /**
- * The statistics of one box of a box plot, as matplotlib's {@code boxplot} draws it: quartiles
- * by linear interpolation between order statistics (NumPy's default percentile: position {@code
- * p (n - 1)}), whiskers at the most extreme values within {@code 1.5 IQR} of the box, everything
- * beyond them an outlier. NaN values are left out; no values give NaN statistics.
+ * The statistics of one box of a box plot, as matplotlib's {@code boxplot} draws it: quartiles by
+ * linear interpolation between order statistics (NumPy's default percentile: position {@code p (n -
+ * 1)}), whiskers at the most extreme values within {@code 1.5 IQR} of the box, everything beyond
+ * them an outlier. NaN values are left out; no values give NaN statistics.
  *
  * @param lowerWhisker the smallest value {@code >= q1 - 1.5 (q3 - q1)}
  * @param upperWhisker the largest value {@code <= q3 + 1.5 (q3 - q1)}

@@ -27,11 +27,11 @@ import tech.tablesaw.plotly.components.Figure;
 /**
  * {@code get_calibration_nodes_stat_info} (Horizon's undocumented API, reference a.10): for every
  * calibration node its parameters beside the statistics of the data it quantizes, to spot
- * thresholds far below the true maximum (clipping) or a huge dynamic range (a case for int16).
- * Per channel (one value for a per-tensor node): {@code max-vals} = the largest {@code |x|},
- * {@code min-nz-vals} = the smallest non-zero {@code |x|} (0 for a channel of zeros). Weights are
- * measured on their values; activations on the float model (every calibration node off) over the
- * calibration data.
+ * thresholds far below the true maximum (clipping) or a huge dynamic range (a case for int16). Per
+ * channel (one value for a per-tensor node): {@code max-vals} = the largest {@code |x|}, {@code
+ * min-nz-vals} = the smallest non-zero {@code |x|} (0 for a channel of zeros). Weights are measured
+ * on their values; activations on the float model (every calibration node off) over the calibration
+ * data.
  *
  * <p>Saved as {@code cali_nodes_stat_info.csv} (lists joined with {@code ;}) and {@code .json}
  * (keyed by node, as Horizon's dict), and {@code weight_stat_info.html} / {@code
@@ -90,12 +90,13 @@ public final class CalibrationStats {
   /**
    * The statistics.
    *
-   * @param table one row per node: {@code node, tensor, type, granularity, qtype, axis,
-   *     thresholds, scales, zero-points, max-vals, min-nz-vals}
+   * @param table one row per node: {@code node, tensor, type, granularity, qtype, axis, thresholds,
+   *     scales, zero-points, max-vals, min-nz-vals}
    * @param weights log-y curves over weight nodes
    * @param features log-y curves over activation nodes
    */
-  public record Result(List<NodeStats> stats, Table table, Figure weights, Figure features, Options options)
+  public record Result(
+      List<NodeStats> stats, Table table, Figure weights, Figure features, Options options)
       implements Report {
     /** The statistics of {@code node}. */
     public NodeStats of(String node) {
@@ -194,7 +195,9 @@ public final class CalibrationStats {
       int batches = (n + BATCH - 1) / BATCH;
       for (int from = 0, b = 0; from < n; from += BATCH, b++) {
         Map<String, INDArray> got =
-            model.run(data.batch(from, Math.min(BATCH, n - from)), List.of(),
+            model.run(
+                data.batch(from, Math.min(BATCH, n - from)),
+                List.of(),
                 RunOptions.outputs(new ArrayList<>(acts)));
         for (CalibrationNode c : nodes) {
           if (c.kind() == TensorKind.ACTIVATION) {
@@ -221,8 +224,7 @@ public final class CalibrationStats {
               e.max.clone(),
               e.minNonZero()));
     }
-    return new Result(
-        stats, table(stats), figure(stats, "weight"), figure(stats, "activation"), o);
+    return new Result(stats, table(stats), figure(stats, "weight"), figure(stats, "activation"), o);
   }
 
   private static Table table(List<NodeStats> stats) {
@@ -246,11 +248,26 @@ public final class CalibrationStats {
       axis.append(s.axis());
       thr.append(join(toDouble(s.thresholds())));
       scales.append(join(toDouble(s.scales())));
-      zps.append(java.util.Arrays.stream(s.zeroPoints()).mapToObj(Long::toString).collect(Collectors.joining(";")));
+      zps.append(
+          java.util.Arrays.stream(s.zeroPoints())
+              .mapToObj(Long::toString)
+              .collect(Collectors.joining(";")));
       max.append(join(s.maxVals()));
       minNz.append(join(s.minNzVals()));
     }
-    return Table.create("calibration nodes stat info", node, tensor, type, gran, qtype, axis, thr, scales, zps, max, minNz);
+    return Table.create(
+        "calibration nodes stat info",
+        node,
+        tensor,
+        type,
+        gran,
+        qtype,
+        axis,
+        thr,
+        scales,
+        zps,
+        max,
+        minNz);
   }
 
   private static double[] toDouble(float[] f) {

@@ -14,14 +14,16 @@ import java.util.Map;
 import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** Runs that keep chosen tensors, before and after their own calibration node, and value helpers. */
+/**
+ * Runs that keep chosen tensors, before and after their own calibration node, and value helpers.
+ */
 final class Capture {
   private Capture() {}
 
   /**
    * Tensor values of one run: {@code before} is each tensor as produced (what Horizon's
-   * HzCalibration node receives: the node's input), {@code after} as the rest of the graph sees
-   * it (fake-quantized when its calibration node is on).
+   * HzCalibration node receives: the node's input), {@code after} as the rest of the graph sees it
+   * (fake-quantized when its calibration node is on).
    */
   record Values(Map<String, INDArray> before, Map<String, INDArray> after) {}
 
@@ -86,9 +88,7 @@ final class Capture {
     return out;
   }
 
-  /**
-   * The values of each channel along {@code axis} of a row-major tensor of shape {@code shape}.
-   */
+  /** The values of each channel along {@code axis} of a row-major tensor of shape {@code shape}. */
   static float[][] channels(float[] v, long[] shape, int axis) {
     int ch = (int) shape[axis];
     int inner = 1;
@@ -105,7 +105,10 @@ final class Capture {
     return out;
   }
 
-  /** A file-name-safe form of a node or tensor name, as Horizon makes it: {@code /} becomes {@code _}. */
+  /**
+   * A file-name-safe form of a node or tensor name, as Horizon makes it: {@code /} becomes {@code
+   * _}.
+   */
   static String fileName(String name) {
     return name.replace('/', '_').replace('\\', '_');
   }

@@ -23,19 +23,19 @@ import tech.tablesaw.plotly.components.Figure;
 
 /**
  * {@code get_channelwise_data_distribution}: one box per channel of a calibration node's tensor
- * (Horizon's semantics, reference a.8), to find channels whose ranges differ widely (candidates
- * for per-channel quantization or int16). A weight node shows its float weight; an activation
- * node its input tensor in the calibrated model (upstream calibration nodes as switched on). The
- * channel axis defaults to the weight node's quantization axis (for a per-tensor weight, the axis
- * calibration would use per channel: Conv 0, ConvTranspose 1, ...) and to 1 (NCHW) for
- * activations. Boxes as matplotlib draws them ({@link BoxStats}): median, quartiles, whiskers at
- * 1.5 IQR, the mean as a dashed line, outliers as red dots.
+ * (Horizon's semantics, reference a.8), to find channels whose ranges differ widely (candidates for
+ * per-channel quantization or int16). A weight node shows its float weight; an activation node its
+ * input tensor in the calibrated model (upstream calibration nodes as switched on). The channel
+ * axis defaults to the weight node's quantization axis (for a per-tensor weight, the axis
+ * calibration would use per channel: Conv 0, ConvTranspose 1, ...) and to 1 (NCHW) for activations.
+ * Boxes as matplotlib draws them ({@link BoxStats}): median, quartiles, whiskers at 1.5 IQR, the
+ * mean as a dashed line, outliers as red dots.
  *
  * <p>Deviations from Horizon: channels are the indices of the axis as ONNX defines per-channel
- * quantization; Horizon regroups an axis-1 (ConvTranspose) weight by the consumer's {@code
- * group}. At most {@value #OUTLIERS_DRAWN} outliers per channel are drawn (the most extreme; the
- * CSV gives the count), so that pages of large tensors stay small. Only calibration nodes are
- * accepted, as Horizon documents.
+ * quantization; Horizon regroups an axis-1 (ConvTranspose) weight by the consumer's {@code group}.
+ * At most {@value #OUTLIERS_DRAWN} outliers per channel are drawn (the most extreme; the CSV gives
+ * the count), so that pages of large tensors stay small. Only calibration nodes are accepted, as
+ * Horizon documents.
  */
 public final class ChannelwiseDistribution {
   static final int OUTLIERS_DRAWN = 200;
@@ -75,10 +75,11 @@ public final class ChannelwiseDistribution {
    * One node's boxes.
    *
    * @param file {@code <node>_boxplot} ({@code /} as {@code _})
-   * @param stats per channel: {@code channel, count, min, q1, median, mean, q3, max,
-   *     lower-whisker, upper-whisker, outliers}
+   * @param stats per channel: {@code channel, count, min, q1, median, mean, q3, max, lower-whisker,
+   *     upper-whisker, outliers}
    */
-  public record Boxes(String node, String tensor, String kind, int axis, String file, Table stats, Figure figure) {}
+  public record Boxes(
+      String node, String tensor, String kind, int axis, String file, Table stats, Figure figure) {}
 
   /** Every node's boxes, in the order asked for. */
   public record Result(List<Boxes> boxes, Options options) implements Report {
@@ -155,7 +156,12 @@ public final class ChannelwiseDistribution {
       }
       if (axis < 0 || axis >= rank) {
         throw new UsageException(
-            "--axis: " + o.axis() + " is out of range for tensor '" + c.tensor() + "' of rank " + rank);
+            "--axis: "
+                + o.axis()
+                + " is out of range for tensor '"
+                + c.tensor()
+                + "' of rank "
+                + rank);
       }
       int ch = (int) parts.get(0).size(axis);
       List<List<float[]>> perChannel = new ArrayList<>();
@@ -174,7 +180,13 @@ public final class ChannelwiseDistribution {
       }
       String file = Capture.fileName(c.name()) + "_boxplot";
       out.add(
-          new Boxes(c.name(), c.tensor(), c.kind().label(), axis, file, table(file, stats),
+          new Boxes(
+              c.name(),
+              c.tensor(),
+              c.kind().label(),
+              axis,
+              file,
+              table(file, stats),
               figure(c, axis, stats)));
     }
     return new Result(out, o);

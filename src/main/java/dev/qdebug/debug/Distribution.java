@@ -30,9 +30,9 @@ import tech.tablesaw.plotly.components.Figure;
 import tech.tablesaw.plotly.traces.Trace;
 
 /**
- * {@code plot_distribution}: histograms of the data at chosen nodes (Horizon's semantics,
- * reference a.7), one figure per plot, each also as numbers (CSV). The kind of each name is
- * decided in Horizon's order:
+ * {@code plot_distribution}: histograms of the data at chosen nodes (Horizon's semantics, reference
+ * a.7), one figure per plot, each also as numbers (CSV). The kind of each name is decided in
+ * Horizon's order:
  *
  * <ul>
  *   <li>an <b>activation calibration node</b>: its input tensor in the calibrated model (every
@@ -42,20 +42,20 @@ import tech.tablesaw.plotly.traces.Trace;
  *       ("before/after calibration"), their cosine similarity in the title; file {@code
  *       weight_<node>};
  *   <li>any other graph node: for each of its output tensors, the float model's value, the
- *       calibrated model's value and the error {@code float - calibrated}, the cosine similarity
- *       in the title; file {@code node_output_<output>_of_<node>}.
+ *       calibrated model's value and the error {@code float - calibrated}, the cosine similarity in
+ *       the title; file {@code node_output_<output>_of_<node>}.
  * </ul>
  *
  * Histograms have {@value #BINS} equal bins over the data's range (NumPy's rule); zeros are left
- * out of the data histograms, not of the error histogram. A blue triangle marks {@code max |x|}
- * of the first (float) series. {@code /} in names becomes {@code _} in file names.
+ * out of the data histograms, not of the error histogram. A blue triangle marks {@code max |x|} of
+ * the first (float) series. {@code /} in names becomes {@code _} in file names.
  *
- * <p>Deviations from Horizon: the weights are fake-quantized exactly as the model runs them
- * ({@link FakeQuant}, ONNX QuantizeLinear/DequantizeLinear semantics) rather than by Horizon's
- * Python mirror, which rescales the stored scales by {@code 127 / qmax} and so misquantizes
- * int16 weights; a calibrated model's output tensor is taken before its own calibration node, as
- * Horizon's graph has it. {@code dataNum} may take more than Horizon's one sample (their values
- * are pooled); the default is one.
+ * <p>Deviations from Horizon: the weights are fake-quantized exactly as the model runs them ({@link
+ * FakeQuant}, ONNX QuantizeLinear/DequantizeLinear semantics) rather than by Horizon's Python
+ * mirror, which rescales the stored scales by {@code 127 / qmax} and so misquantizes int16 weights;
+ * a calibrated model's output tensor is taken before its own calibration node, as Horizon's graph
+ * has it. {@code dataNum} may take more than Horizon's one sample (their values are pooled); the
+ * default is one.
  */
 public final class Distribution {
   /** Bins per histogram (Horizon's). */
@@ -101,7 +101,8 @@ public final class Distribution {
    * @param figure the histograms
    * @param histogram {@code series, bin-left, bin-right, count}: every bar of the figure
    */
-  public record Plot(String file, String node, String kind, String tensor, Figure figure, Table histogram) {}
+  public record Plot(
+      String file, String node, String kind, String tensor, Figure figure, Table histogram) {}
 
   /**
    * The figures and a summary.
@@ -141,7 +142,8 @@ public final class Distribution {
     }
   }
 
-  private record Target(String name, Kind kind, Optional<CalibrationNode> cal, Optional<OnnxNode> node) {}
+  private record Target(
+      String name, Kind kind, Optional<CalibrationNode> cal, Optional<OnnxNode> node) {}
 
   /** The calibration node named exactly {@code name}, if any. */
   static Optional<CalibrationNode> calibrationNode(CalibratedModel model, String name) {
@@ -199,7 +201,8 @@ public final class Distribution {
         if (!floatTensors.isEmpty()) {
           Map<String, INDArray> f =
               model.run(in, List.of(), RunOptions.outputs(new ArrayList<>(floatTensors)));
-          f.forEach((k, v) -> floats.computeIfAbsent(k, x -> new ArrayList<>()).add(Capture.flat(v)));
+          f.forEach(
+              (k, v) -> floats.computeIfAbsent(k, x -> new ArrayList<>()).add(Capture.flat(v)));
         }
         Capture.Values q = Capture.run(model, in, enabled, calTensors);
         for (String t : calTensors) {
@@ -219,10 +222,16 @@ public final class Distribution {
           float threshold = max(c.thresholds());
           String file = "activation_" + Capture.fileName(t.name());
           plots.add(
-              plot(file, t.name(), Kind.ACTIVATION, c.tensor(),
+              plot(
+                  file,
+                  t.name(),
+                  Kind.ACTIVATION,
+                  c.tensor(),
                   t.name() + " activation distribution",
                   List.of(new Series("input data distribution", x, true, FLOAT_COLOR)),
-                  threshold, Double.NaN, summary));
+                  threshold,
+                  Double.NaN,
+                  summary));
         }
         case WEIGHT -> {
           CalibrationNode c = t.cal().get();
@@ -232,12 +241,18 @@ public final class Distribution {
           double cos = Metric.cosine(before, after);
           String file = "weight_" + Capture.fileName(t.name());
           plots.add(
-              plot(file, t.name(), Kind.WEIGHT, c.tensor(),
+              plot(
+                  file,
+                  t.name(),
+                  Kind.WEIGHT,
+                  c.tensor(),
                   t.name() + " weight distribution, cosine-similarity: " + fmt(cos),
                   List.of(
                       new Series("before calibration", before, true, FLOAT_COLOR),
                       new Series("after calibration", after, true, QUANT_COLOR)),
-                  Double.NaN, cos, summary));
+                  Double.NaN,
+                  cos,
+                  summary));
         }
         case NODE -> {
           for (String out : t.node().get().outputs()) {
@@ -251,15 +266,26 @@ public final class Distribution {
               err[i] = f[i] - q[i];
             }
             double cos = Metric.cosine(f, q);
-            String file = "node_output_" + Capture.fileName(out) + "_of_" + Capture.fileName(t.name());
+            String file =
+                "node_output_" + Capture.fileName(out) + "_of_" + Capture.fileName(t.name());
             plots.add(
-                plot(file, t.name(), Kind.NODE, out,
-                    out + " of " + t.name() + " output distribution, cosine-similarity: " + fmt(cos),
+                plot(
+                    file,
+                    t.name(),
+                    Kind.NODE,
+                    out,
+                    out
+                        + " of "
+                        + t.name()
+                        + " output distribution, cosine-similarity: "
+                        + fmt(cos),
                     List.of(
                         new Series("before calibration", f, true, FLOAT_COLOR),
                         new Series("after calibration", q, true, QUANT_COLOR),
                         new Series("quantization error distribution", err, false, ERROR_COLOR)),
-                    Double.NaN, cos, summary));
+                    Double.NaN,
+                    cos,
+                    summary));
           }
         }
       }
@@ -283,7 +309,19 @@ public final class Distribution {
     final DoubleColumn cosine = DoubleColumn.create(Metric.COSINE_SIMILARITY.label());
 
     Table table() {
-      return Table.create("distribution summary", file, node, kind, tensor, series, values, min, max, maxAbs, threshold, cosine);
+      return Table.create(
+          "distribution summary",
+          file,
+          node,
+          kind,
+          tensor,
+          series,
+          values,
+          min,
+          max,
+          maxAbs,
+          threshold,
+          cosine);
     }
   }
 
@@ -338,7 +376,8 @@ public final class Distribution {
     }
     double m = maxAbs(series.get(0).values());
     traces.add(
-        Traces.points("max |x| " + fmt(m), new double[] {m}, new double[] {0}, "triangle-up", "blue", 12));
+        Traces.points(
+            "max |x| " + fmt(m), new double[] {m}, new double[] {0}, "triangle-up", "blue", 12));
     Figure fig =
         new Figure(
             Traces.layout(title, "data range", "Total number of data", false, true, 1000),

@@ -30,28 +30,28 @@ import tech.tablesaw.plotly.components.Figure;
 import tech.tablesaw.plotly.traces.Trace;
 
 /**
- * {@code layer-error} (beyond Horizon): the <b>local</b> and the <b>accumulated</b> error of
- * every calibration node side by side, as RKNN's "single"/"entire" columns and ONNX Runtime's
- * {@code qdq_err}/{@code xmodel_err} do. For the node's tensor {@code t} and the outputs of the
- * nodes that consume it:
+ * {@code layer-error} (beyond Horizon): the <b>local</b> and the <b>accumulated</b> error of every
+ * calibration node side by side, as RKNN's "single"/"entire" columns and ONNX Runtime's {@code
+ * qdq_err}/{@code xmodel_err} do. For the node's tensor {@code t} and the outputs of the nodes that
+ * consume it:
  *
  * <ul>
- *   <li>{@code local-*}: {@code t} from the float model against {@code t} fake-quantized alone
- *       (the node's own rounding and clipping);
+ *   <li>{@code local-*}: {@code t} from the float model against {@code t} fake-quantized alone (the
+ *       node's own rounding and clipping);
  *   <li>{@code local-output-*}: the consumers' outputs with only this node on, against float;
  *   <li>{@code accumulated-*}: {@code t} as the calibrated model (every node as switched on)
  *       computes and quantizes it, against float: its own error plus everything upstream;
- *   <li>{@code accumulated-output-*}: the consumers' outputs in the calibrated model (before
- *       their own calibration node), against float.
+ *   <li>{@code accumulated-output-*}: the consumers' outputs in the calibrated model (before their
+ *       own calibration node), against float.
  * </ul>
  *
  * Each comparison has Horizon's five metrics (its "sqnr" is {@code 10 log10(|a|/|a-b|)}), the
  * standard SQNR in dB {@code sqnr-db = 20 log10(|a| / |a - b|)}, and TensorFlow Lite's {@code
- * rmse/scale}: the root mean square of the error measured in quantization steps of the tensor
- * (each element's error divided by its channel's scale; about {@code 1/sqrt(12) = 0.289} for pure
- * rounding, larger with clipping or upstream error). For outputs the scale is the output
- * tensor's own calibration node's, NaN when it has none. Activations are scored per sample, NaN
- * samples dropped, then averaged (as Horizon averages); a weight once.
+ * rmse/scale}: the root mean square of the error measured in quantization steps of the tensor (each
+ * element's error divided by its channel's scale; about {@code 1/sqrt(12) = 0.289} for pure
+ * rounding, larger with clipping or upstream error). For outputs the scale is the output tensor's
+ * own calibration node's, NaN when it has none. Activations are scored per sample, NaN samples
+ * dropped, then averaged (as Horizon averages); a weight once.
  */
 public final class LayerError {
   static final int BATCH = 16;
@@ -119,7 +119,8 @@ public final class LayerError {
    * @param figure {@code options.metric()} per node: accumulated as lines, local as markers
    * @param rmseScale {@code rmse/scale} per node with the {@code 1/sqrt(12)} reference
    */
-  public record Result(Table table, Figure figure, Figure rmseScale, Options options) implements Report {
+  public record Result(Table table, Figure figure, Figure rmseScale, Options options)
+      implements Report {
     /** The value of {@code <scope>-<measure>} for {@code node}. */
     public double value(String node, String scope, String measure) {
       int row = table.stringColumn("node").asList().indexOf(node);
@@ -133,7 +134,8 @@ public final class LayerError {
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("layer_error.csv"), table);
       Html.writeFigure(dir.resolve("layer_error.html"), "layer error", figure);
-      Html.writeFigure(dir.resolve("layer_error_rmse_scale.html"), "layer error rmse/scale", rmseScale);
+      Html.writeFigure(
+          dir.resolve("layer_error_rmse_scale.html"), "layer error rmse/scale", rmseScale);
     }
   }
 
@@ -160,7 +162,8 @@ public final class LayerError {
     }
 
     double mean(int scope, int measure) {
-      return Stats.nanMean(v.get(scope).get(measure).stream().mapToDouble(Double::doubleValue).toArray());
+      return Stats.nanMean(
+          v.get(scope).get(measure).stream().mapToDouble(Double::doubleValue).toArray());
     }
   }
 
@@ -227,7 +230,8 @@ public final class LayerError {
         }
         List<String> outs = consumerOuts.get(c.name());
         if (!outs.isEmpty()) {
-          Map<String, INDArray> only = model.rerun(base, List.of(c.name()), RunOptions.outputs(outs));
+          Map<String, INDArray> only =
+              model.rerun(base, List.of(c.name()), RunOptions.outputs(outs));
           addOutputs(model, a, 1, base, only, outs, count);
           addOutputs(model, a, 3, base, full.before(), outs, count);
         }
@@ -237,7 +241,9 @@ public final class LayerError {
     return tabulate(nodes, consumerNodes, acc, o);
   }
 
-  /** Scores {@code a} vs {@code b} per sample (or whole, for {@code per == 1}) into {@code scope}. */
+  /**
+   * Scores {@code a} vs {@code b} per sample (or whole, for {@code per == 1}) into {@code scope}.
+   */
   private static void addPerSample(
       Acc acc, int scope, INDArray a, INDArray b, int per, Optional<QParams> p) {
     float[] x = Capture.flat(a);
@@ -290,10 +296,11 @@ public final class LayerError {
   }
 
   /**
-   * Every measure of {@code b[from..from+len)} against {@code a[from..from+len)}, where the
-   * arrays are row-major tensors of {@code shape} (for the channel of each element).
+   * Every measure of {@code b[from..from+len)} against {@code a[from..from+len)}, where the arrays
+   * are row-major tensors of {@code shape} (for the channel of each element).
    */
-  static double[] measures(float[] a, float[] b, int from, int len, long[] shape, Optional<QParams> p) {
+  static double[] measures(
+      float[] a, float[] b, int from, int len, long[] shape, Optional<QParams> p) {
     float[] x = java.util.Arrays.copyOfRange(a, from, from + len);
     float[] y = java.util.Arrays.copyOfRange(b, from, from + len);
     double[] out = new double[MEASURES.size()];
@@ -342,7 +349,10 @@ public final class LayerError {
   }
 
   private static Result tabulate(
-      List<CalibrationNode> nodes, Map<String, List<String>> consumers, Map<String, Acc> acc, Options o) {
+      List<CalibrationNode> nodes,
+      Map<String, List<String>> consumers,
+      Map<String, Acc> acc,
+      Options o) {
     StringColumn node = StringColumn.create("node");
     StringColumn tensor = StringColumn.create("tensor");
     StringColumn type = StringColumn.create("type");
@@ -369,7 +379,12 @@ public final class LayerError {
     cols.forEach(table::addColumns);
     String[] x = node.asObjectArray();
     Figure fig = figure(table, x, o.metric(), "Local vs accumulated error (" + o.metric() + ")");
-    Figure rs = figure(table, x, RMSE_SCALE, "Error in quantization steps (rmse/scale; 0.289 = rounding alone)");
+    Figure rs =
+        figure(
+            table,
+            x,
+            RMSE_SCALE,
+            "Error in quantization steps (rmse/scale; 0.289 = rounding alone)");
     List<Trace> traces = new ArrayList<>(List.of(rs.getTraces()));
     traces.add(Figures.reference("1/sqrt(12)", x, 1 / Math.sqrt(12)));
     rs.setTraces(traces.toArray(Trace[]::new));
@@ -379,10 +394,13 @@ public final class LayerError {
   private static Figure figure(Table t, String[] x, String measure, String title) {
     Map<String, double[]> lines = new LinkedHashMap<>();
     lines.put("accumulated (tensor)", t.doubleColumn("accumulated-" + measure).asDoubleArray());
-    lines.put("accumulated (consumer output)", t.doubleColumn("accumulated-output-" + measure).asDoubleArray());
+    lines.put(
+        "accumulated (consumer output)",
+        t.doubleColumn("accumulated-output-" + measure).asDoubleArray());
     Map<String, double[]> markers = new LinkedHashMap<>();
     markers.put("local (tensor)", t.doubleColumn("local-" + measure).asDoubleArray());
-    markers.put("local (consumer output)", t.doubleColumn("local-output-" + measure).asDoubleArray());
+    markers.put(
+        "local (consumer output)", t.doubleColumn("local-output-" + measure).asDoubleArray());
     return Figures.categoryLines(title, "calibration node", measure, x, lines, markers);
   }
 }

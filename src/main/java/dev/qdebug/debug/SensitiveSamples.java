@@ -28,9 +28,9 @@ import tech.tablesaw.plotly.components.Figure;
  * reference a.12). Every sample runs through the float model and the calibrated model (every
  * calibration node as switched on); each graph output is scored per sample with every metric,
  * averaged over outputs (NaN dropped); samples are ranked by the chosen metric, worst first, NaN
- * last, and the first {@code numSample} are selected. {@link Result#save} also writes the
- * selected samples as calibration data ({@code badcase_data/<input>/<k>.npy}, worst first), ready
- * for {@code get-sensitivity-of-nodes --calibration-data}, as HMCT returns them as a dataset.
+ * last, and the first {@code numSample} are selected. {@link Result#save} also writes the selected
+ * samples as calibration data ({@code badcase_data/<input>/<k>.npy}, worst first), ready for {@code
+ * get-sensitivity-of-nodes --calibration-data}, as HMCT returns them as a dataset.
  */
 public final class SensitiveSamples {
   static final int BATCH = 16;
@@ -75,7 +75,8 @@ public final class SensitiveSamples {
    * @param figure the ranking metric per sample (in data order), the selected ones marked
    * @param selected the selected samples' inputs (batch dimension 1), worst first
    */
-  public record Result(Table table, Table all, Figure figure, List<Map<String, INDArray>> selected, Options options)
+  public record Result(
+      Table table, Table all, Figure figure, List<Map<String, INDArray>> selected, Options options)
       implements Report {
     /** The indices of the selected samples in the data, worst first. */
     public List<Integer> samples() {
@@ -89,7 +90,8 @@ public final class SensitiveSamples {
       Html.writeFigure(dir.resolve("sensitive_samples.html"), "sensitive samples", figure);
       for (int k = 0; k < selected.size(); k++) {
         for (Map.Entry<String, INDArray> e : selected.get(k).entrySet()) {
-          Npy.write(dir.resolve("badcase_data").resolve(e.getKey()).resolve(k + ".npy"), e.getValue());
+          Npy.write(
+              dir.resolve("badcase_data").resolve(e.getKey()).resolve(k + ".npy"), e.getValue());
         }
       }
     }
@@ -179,7 +181,8 @@ public final class SensitiveSamples {
     return new Result(table, all, fig, selected, o);
   }
 
-  private static Table table(String name, Integer[] order, double[][] score, Metric[] metrics, int rows) {
+  private static Table table(
+      String name, Integer[] order, double[][] score, Metric[] metrics, int rows) {
     IntColumn rank = IntColumn.create("rank");
     IntColumn sample = IntColumn.create("sample");
     List<DoubleColumn> cols = new ArrayList<>();

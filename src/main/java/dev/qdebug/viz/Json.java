@@ -5,9 +5,9 @@ import java.util.Collection;
 import java.util.Map;
 
 /**
- * A small JSON writer for numbers and tables: maps (keys in their order), lists, strings,
- * numbers, booleans and primitive arrays. Non-finite numbers become {@code null} (JSON has no
- * NaN); Plotly draws {@code null} as a gap.
+ * A small JSON writer for numbers and tables: maps (keys in their order), lists, strings, numbers,
+ * booleans and primitive arrays. Non-finite numbers become {@code null} (JSON has no NaN); Plotly
+ * draws {@code null} as a gap.
  */
 public final class Json {
   private Json() {}
@@ -107,7 +107,8 @@ public final class Json {
 
   private static void number(StringBuilder b, double d) {
     if (Double.isFinite(d)) {
-      b.append(d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d));
+      b.append(
+          d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d));
     } else {
       b.append("null");
     }

@@ -59,7 +59,8 @@ public final class Traces {
    * A histogram from precomputed counts: one bar per bin, spanning exactly {@code [edges[i],
    * edges[i+1])}.
    */
-  public static Trace histogram(String name, double[] edges, long[] counts, String color, double opacity) {
+  public static Trace histogram(
+      String name, double[] edges, long[] counts, String color, double opacity) {
     if (edges.length != counts.length + 1) {
       throw new IllegalArgumentException("need one more edge than counts");
     }
@@ -79,7 +80,8 @@ public final class Traces {
   }
 
   /** A vertical line at {@code x} from 0 to {@code top}. */
-  public static Trace verticalLine(String name, double x, double top, String color, boolean dashed) {
+  public static Trace verticalLine(
+      String name, double x, double top, String color, boolean dashed) {
     Map<String, Object> p = base("scatter", name);
     p.put("mode", "lines");
     p.put("x", new double[] {x, x});
@@ -95,7 +97,8 @@ public final class Traces {
   }
 
   /** Marker-only points (e.g. a triangle at a maximum, or box-plot outliers). */
-  public static Trace points(String name, double[] x, double[] y, String symbol, String color, double size) {
+  public static Trace points(
+      String name, double[] x, double[] y, String symbol, String color, double size) {
     Map<String, Object> p = base("scatter", name);
     p.put("mode", "markers");
     p.put("x", x);
@@ -117,8 +120,8 @@ public final class Traces {
   }
 
   /**
-   * Box plots from precomputed statistics, one box per {@code x}: the box from {@code q1} to
-   * {@code q3} with the median, whiskers to the fences, and the mean as a dashed line.
+   * Box plots from precomputed statistics, one box per {@code x}: the box from {@code q1} to {@code
+   * q3} with the median, whiskers to the fences, and the mean as a dashed line.
    */
   public static Trace boxes(
       String name,

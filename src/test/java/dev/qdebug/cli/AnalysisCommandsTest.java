@@ -50,7 +50,17 @@ class AnalysisCommandsTest {
     }
     data = tmp.resolve("data").toString();
     model = tmp.resolve("cal.onnx").toString();
-    Result r = cli("calibrate", "--model", f.toString(), "--calibration-data", data, "--output", model, "--method", "max");
+    Result r =
+        cli(
+            "calibrate",
+            "--model",
+            f.toString(),
+            "--calibration-data",
+            data,
+            "--output",
+            model,
+            "--method",
+            "max");
     assertEquals(0, r.status(), r.err());
   }
 
@@ -65,72 +75,215 @@ class AnalysisCommandsTest {
   @Test
   void plotDistribution() {
     Path out = tmp.resolve("dist");
-    Result r = cli("plot-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "x_HzCalibration,W_HzCalibration,blk/relu", "--data-num", "2", "--save-dir", out.toString());
+    Result r =
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "x_HzCalibration,W_HzCalibration,blk/relu",
+            "--data-num",
+            "2",
+            "--save-dir",
+            out.toString());
     assertEquals(0, r.status(), r.err());
-    for (String f : new String[] {"activation_x_HzCalibration", "weight_W_HzCalibration", "node_output_blk_z_of_blk_relu"}) {
+    for (String f :
+        new String[] {
+          "activation_x_HzCalibration", "weight_W_HzCalibration", "node_output_blk_z_of_blk_relu"
+        }) {
       assertTrue(Files.exists(out.resolve(f + ".html")), f);
       assertTrue(Files.exists(out.resolve(f + ".csv")), f);
       assertTrue(r.out().contains(f + ".html"), r.out());
     }
     assertTrue(Files.exists(out.resolve("distribution_summary.csv")));
 
-    assertBadInput(cli("plot-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "blk/relx", "--save-dir", out.toString()), "'blk/relx'", "blk/relu");
-    assertBadInput(cli("plot-distribution", "--model", model, "--calibration-data", data,
-        "--save-dir", out.toString()), "--nodes");
-    assertBadInput(cli("plot-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "mm", "--data-num", "7", "--save-dir", out.toString()), "--data-num");
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "blk/relx",
+            "--save-dir",
+            out.toString()),
+        "'blk/relx'",
+        "blk/relu");
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--save-dir",
+            out.toString()),
+        "--nodes");
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "mm",
+            "--data-num",
+            "7",
+            "--save-dir",
+            out.toString()),
+        "--data-num");
   }
 
   @Test
   void channelwiseDistribution() throws Exception {
     Path out = tmp.resolve("cw");
-    Result r = cli("get-channelwise-data-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "W_HzCalibration,x_HzCalibration", "--save-dir", out.toString());
+    Result r =
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration,x_HzCalibration",
+            "--save-dir",
+            out.toString());
     assertEquals(0, r.status(), r.err());
-    assertTrue(r.out().contains("(3 channels on axis 1)") && r.out().contains("(4 channels on axis 1)"), r.out());
-    assertTrue(Files.readString(out.resolve("W_HzCalibration_boxplot.csv")).startsWith("channel,count,min,q1,median,mean,q3,max"));
+    assertTrue(
+        r.out().contains("(3 channels on axis 1)") && r.out().contains("(4 channels on axis 1)"),
+        r.out());
+    assertTrue(
+        Files.readString(out.resolve("W_HzCalibration_boxplot.csv"))
+            .startsWith("channel,count,min,q1,median,mean,q3,max"));
     assertTrue(Files.exists(out.resolve("x_HzCalibration_boxplot.html")));
 
-    r = cli("get-channelwise-data-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "W_HzCalibration", "--axis", "0", "--save-dir", out.toString());
+    r =
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration",
+            "--axis",
+            "0",
+            "--save-dir",
+            out.toString());
     assertEquals(0, r.status(), r.err());
     assertTrue(r.out().contains("(4 channels on axis 0)"), r.out());
 
-    assertBadInput(cli("get-channelwise-data-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "W_HzCalibration", "--axis", "3", "--save-dir", out.toString()), "--axis");
-    assertBadInput(cli("get-channelwise-data-distribution", "--model", model, "--calibration-data", data,
-        "--nodes", "mm", "--save-dir", out.toString()), "'mm'", "x_HzCalibration");
+    assertBadInput(
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration",
+            "--axis",
+            "3",
+            "--save-dir",
+            out.toString()),
+        "--axis");
+    assertBadInput(
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "mm",
+            "--save-dir",
+            out.toString()),
+        "'mm'",
+        "x_HzCalibration");
   }
 
   @Test
   void layerError() {
     Path out = tmp.resolve("le");
-    Result r = cli("layer-error", "--model", model, "--calibration-data", data, "--data-num", "0",
-        "--metric", "sqnr-db", "--save-dir", out.toString());
+    Result r =
+        cli(
+            "layer-error",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--data-num",
+            "0",
+            "--metric",
+            "sqnr-db",
+            "--save-dir",
+            out.toString());
     assertEquals(0, r.status(), r.err());
-    assertTrue(r.out().contains("x_HzCalibration") && r.out().contains("W_HzCalibration")
-        && r.out().contains("accumulated-sqnr-db"), r.out());
+    assertTrue(
+        r.out().contains("x_HzCalibration")
+            && r.out().contains("W_HzCalibration")
+            && r.out().contains("accumulated-sqnr-db"),
+        r.out());
     assertTrue(Files.exists(out.resolve("layer_error.csv")));
     assertTrue(Files.exists(out.resolve("layer_error.html")));
 
-    assertBadInput(cli("layer-error", "--model", model, "--calibration-data", data, "--metric", "snr"), "--metric", "sqnr-db");
-    assertBadInput(cli("layer-error", "--model", model, "--calibration-data", data, "--nodes", "W_Hz"), "'W_Hz'", "W_HzCalibration");
+    assertBadInput(
+        cli("layer-error", "--model", model, "--calibration-data", data, "--metric", "snr"),
+        "--metric",
+        "sqnr-db");
+    assertBadInput(
+        cli("layer-error", "--model", model, "--calibration-data", data, "--nodes", "W_Hz"),
+        "'W_Hz'",
+        "W_HzCalibration");
   }
 
   @Test
   void selectSensitiveSamples() throws Exception {
     Path out = tmp.resolve("ss");
-    Result r = cli("select-sensitive-samples", "--model", model, "--calibration-data", data,
-        "--metric", "mse", "--num-sample", "2", "--save-dir", out.toString());
+    Result r =
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--metric",
+            "mse",
+            "--num-sample",
+            "2",
+            "--save-dir",
+            out.toString());
     assertEquals(0, r.status(), r.err());
     assertEquals(3, r.out().strip().lines().count(), r.out()); // header + 2 samples
     assertTrue(Files.readString(out.resolve("sample_metrics.csv")).lines().count() == 7);
-    assertTrue(Files.exists(out.resolve("badcase_data/x/0.npy")) && Files.exists(out.resolve("badcase_data/x/1.npy")));
+    assertTrue(
+        Files.exists(out.resolve("badcase_data/x/0.npy"))
+            && Files.exists(out.resolve("badcase_data/x/1.npy")));
     assertTrue(!Files.exists(out.resolve("badcase_data/x/2.npy")));
 
-    assertBadInput(cli("select-sensitive-samples", "--model", model, "--calibration-data", data, "--num-sample", "0"), "--num-sample");
-    assertBadInput(cli("select-sensitive-samples", "--model", model, "--calibration-data", data, "--metric", "psnr"), "--metric");
+    assertBadInput(
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--num-sample",
+            "0"),
+        "--num-sample");
+    assertBadInput(
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--metric",
+            "psnr"),
+        "--metric");
   }
 }

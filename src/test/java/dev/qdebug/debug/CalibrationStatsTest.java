@@ -33,19 +33,32 @@ class CalibrationStatsTest {
   CalibratedModel calibrated() {
     List<CalibrationNode> nodes =
         List.of(
-            CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "test"),
-            CalibrationNode.of("W", TensorKind.WEIGHT, new QParams(W_SCALE, new long[3], 1, QType.INT8), true, "test"),
-            CalibrationNode.of("y", TensorKind.ACTIVATION,
-                new QParams(Y_SCALE, new long[] {10, 20, 30}, 1, QType.UINT8), false, "test"));
-    return new CalibratedModel(model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
+            CalibrationNode.of(
+                "x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "test"),
+            CalibrationNode.of(
+                "W",
+                TensorKind.WEIGHT,
+                new QParams(W_SCALE, new long[3], 1, QType.INT8),
+                true,
+                "test"),
+            CalibrationNode.of(
+                "y",
+                TensorKind.ACTIVATION,
+                new QParams(Y_SCALE, new long[] {10, 20, 30}, 1, QType.UINT8),
+                false,
+                "test"));
+    return new CalibratedModel(
+        model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
   }
 
   @Test
   void parametersAndExtremesPerNode() throws Exception {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, DistributionTest.X);
     try (CalibratedModel cal = calibrated()) {
-      CalibrationStats.Result r = CalibrationStats.run(cal, data, CalibrationStats.Options.defaults(), Progress.NONE);
-      assertEquals(List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"),
+      CalibrationStats.Result r =
+          CalibrationStats.run(cal, data, CalibrationStats.Options.defaults(), Progress.NONE);
+      assertEquals(
+          List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"),
           r.table().stringColumn("node").asList());
 
       CalibrationStats.NodeStats w = r.of("W_HzCalibration");
@@ -91,14 +104,21 @@ class CalibrationStatsTest {
       Path out = tmp.resolve("out");
       r.save(out);
       String csv = Files.readString(out.resolve("cali_nodes_stat_info.csv"));
-      assertTrue(csv.startsWith("node,tensor,type,granularity,qtype,axis,thresholds,scales,zero-points,max-vals,min-nz-vals\n"), csv);
+      assertTrue(
+          csv.startsWith(
+              "node,tensor,type,granularity,qtype,axis,thresholds,scales,zero-points,max-vals,min-nz-vals\n"),
+          csv);
       assertTrue(csv.contains("W_HzCalibration,W,weight,per-channel,int8,1,"), csv);
       String json = Files.readString(out.resolve("cali_nodes_stat_info.json"));
-      assertTrue(json.contains("\"W_HzCalibration\": {") && json.contains("\"max-vals\": [2, 0, 3]")
-          && json.contains("\"min-nz-vals\": [0.25, 0, 0.125]"), json);
+      assertTrue(
+          json.contains("\"W_HzCalibration\": {")
+              && json.contains("\"max-vals\": [2, 0, 3]")
+              && json.contains("\"min-nz-vals\": [0.25, 0, 0.125]"),
+          json);
       for (String f : List.of("weight_stat_info.html", "feature_stat_info.html")) {
         String page = Files.readString(out.resolve(f));
-        assertTrue(page.contains("log") && page.contains("threshold") && page.contains("node index"), f);
+        assertTrue(
+            page.contains("log") && page.contains("threshold") && page.contains("node index"), f);
       }
     }
   }
@@ -107,8 +127,12 @@ class CalibrationStatsTest {
   void aSubsetOfNodesAndSamples() {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, DistributionTest.X);
     try (CalibratedModel cal = calibrated()) {
-      CalibrationStats.Result r = CalibrationStats.run(cal, data,
-          CalibrationStats.Options.defaults().nodes(List.of("x_HzCalibration")).dataNum(1), Progress.NONE);
+      CalibrationStats.Result r =
+          CalibrationStats.run(
+              cal,
+              data,
+              CalibrationStats.Options.defaults().nodes(List.of("x_HzCalibration")).dataNum(1),
+              Progress.NONE);
       Table t = r.table();
       assertEquals(1, t.rowCount());
       // the first sample only: 19/16 and 5/16

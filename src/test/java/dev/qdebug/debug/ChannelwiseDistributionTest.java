@@ -38,10 +38,13 @@ class ChannelwiseDistributionTest {
             : QParams.perTensor(1f, 0, QType.INT8);
     List<CalibrationNode> nodes =
         List.of(
-            CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "test"),
+            CalibrationNode.of(
+                "x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "test"),
             CalibrationNode.of("W", TensorKind.WEIGHT, w, true, "test"),
-            CalibrationNode.of("y", TensorKind.ACTIVATION, QParams.perTensor(1f, 0, QType.INT8), true, "test"));
-    return new CalibratedModel(model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
+            CalibrationNode.of(
+                "y", TensorKind.ACTIVATION, QParams.perTensor(1f, 0, QType.INT8), true, "test"));
+    return new CalibratedModel(
+        model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
   }
 
   SampleSet data() {
@@ -56,8 +59,11 @@ class ChannelwiseDistributionTest {
   void weightBoxesOnItsQuantizationAxis() {
     try (CalibratedModel cal = calibrated(true)) {
       ChannelwiseDistribution.Result r =
-          ChannelwiseDistribution.run(cal, data(),
-              ChannelwiseDistribution.Options.defaults().nodes(List.of("W_HzCalibration")), Progress.NONE);
+          ChannelwiseDistribution.run(
+              cal,
+              data(),
+              ChannelwiseDistribution.Options.defaults().nodes(List.of("W_HzCalibration")),
+              Progress.NONE);
       ChannelwiseDistribution.Boxes b = r.of("W_HzCalibration");
       assertEquals(1, b.axis());
       Table t = b.stats();
@@ -82,16 +88,25 @@ class ChannelwiseDistributionTest {
     try (CalibratedModel cal = calibrated(false)) {
       var o = ChannelwiseDistribution.Options.defaults().nodes(List.of("W_HzCalibration"));
       // per-tensor weight: the axis calibration would use per channel (MatMul: the last)
-      assertEquals(1, ChannelwiseDistribution.run(cal, data(), o, Progress.NONE).of("W_HzCalibration").axis());
-      Table t = ChannelwiseDistribution.run(cal, data(), o.axis(0), Progress.NONE).of("W_HzCalibration").stats();
+      assertEquals(
+          1,
+          ChannelwiseDistribution.run(cal, data(), o, Progress.NONE).of("W_HzCalibration").axis());
+      Table t =
+          ChannelwiseDistribution.run(cal, data(), o.axis(0), Progress.NONE)
+              .of("W_HzCalibration")
+              .stats();
       assertEquals(4, t.rowCount());
       // row 3 = [4, 100, 3]
       assertEquals(3.5, col(t, "q1")[3], 1e-12);
       assertEquals(4, col(t, "median")[3], 1e-12);
       assertEquals(52, col(t, "q3")[3], 1e-12);
       assertEquals(107 / 3.0, col(t, "mean")[3], 1e-12);
-      assertEquals(t.rowCount(), ChannelwiseDistribution.run(cal, data(), o.axis(-2), Progress.NONE)
-          .of("W_HzCalibration").stats().rowCount());
+      assertEquals(
+          t.rowCount(),
+          ChannelwiseDistribution.run(cal, data(), o.axis(-2), Progress.NONE)
+              .of("W_HzCalibration")
+              .stats()
+              .rowCount());
     }
   }
 
@@ -99,8 +114,12 @@ class ChannelwiseDistributionTest {
   void activationChannelsOnAxisOnePooledOverSamples() {
     try (CalibratedModel cal = calibrated(true)) {
       ChannelwiseDistribution.Result r =
-          ChannelwiseDistribution.run(cal, data(),
-              ChannelwiseDistribution.Options.defaults().nodes(List.of("x_HzCalibration", "y_HzCalibration")).dataNum(3),
+          ChannelwiseDistribution.run(
+              cal,
+              data(),
+              ChannelwiseDistribution.Options.defaults()
+                  .nodes(List.of("x_HzCalibration", "y_HzCalibration"))
+                  .dataNum(3),
               Progress.NONE);
       Table x = r.of("x_HzCalibration").stats();
       assertEquals(1, r.of("x_HzCalibration").axis());
@@ -141,16 +160,25 @@ class ChannelwiseDistributionTest {
     try (CalibratedModel cal = calibrated(true)) {
       var o = ChannelwiseDistribution.Options.defaults().nodes(List.of("W_HzCalibration"));
       ChannelwiseDistribution.run(cal, data(), o, Progress.NONE).save(tmp.resolve("out"));
-      assertTrue(Files.readString(tmp.resolve("out/W_HzCalibration_boxplot.csv"))
-          .startsWith("channel,count,min,q1,median,mean,q3,max,lower-whisker,upper-whisker,outliers\n"));
+      assertTrue(
+          Files.readString(tmp.resolve("out/W_HzCalibration_boxplot.csv"))
+              .startsWith(
+                  "channel,count,min,q1,median,mean,q3,max,lower-whisker,upper-whisker,outliers\n"));
       String page = Files.readString(tmp.resolve("out/W_HzCalibration_boxplot.html"));
       assertTrue(page.contains("\"q1\"") && page.contains("Range of data in channel"), "box page");
 
-      QdebugException e = assertThrows(QdebugException.class,
-          () -> ChannelwiseDistribution.run(cal, data(), o.axis(2), Progress.NONE));
-      assertTrue(e.getMessage().contains("--axis") && e.getMessage().contains("'W'"), e.getMessage());
-      e = assertThrows(QdebugException.class, () -> ChannelwiseDistribution.run(cal, data(),
-          o.nodes(List.of("W_HzCalibratio")), Progress.NONE));
+      QdebugException e =
+          assertThrows(
+              QdebugException.class,
+              () -> ChannelwiseDistribution.run(cal, data(), o.axis(2), Progress.NONE));
+      assertTrue(
+          e.getMessage().contains("--axis") && e.getMessage().contains("'W'"), e.getMessage());
+      e =
+          assertThrows(
+              QdebugException.class,
+              () ->
+                  ChannelwiseDistribution.run(
+                      cal, data(), o.nodes(List.of("W_HzCalibratio")), Progress.NONE));
       assertTrue(e.getMessage().contains("W_HzCalibration"), e.getMessage());
     }
   }

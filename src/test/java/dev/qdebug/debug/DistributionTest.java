@@ -23,18 +23,26 @@ import tech.tablesaw.api.Table;
 
 /**
  * Histograms on a hand-built MatMul + Relu graph whose every value the test computes itself: the
- * data of each kind of plot, bin counts by brute force over the bins, zeros left out, the
- * threshold from known parameters, the cosine similarities, Horizon's file names.
+ * data of each kind of plot, bin counts by brute force over the bins, zeros left out, the threshold
+ * from known parameters, the cosine similarities, Horizon's file names.
  */
 class DistributionTest {
   @TempDir Path tmp;
 
   // dyadic values: every product and sum is exact in float32, in any order
   static final float[] W = {
-    40 / 128f, -15 / 128f, 218 / 128f,
-    -56 / 128f, 6 / 128f, -294 / 128f,
-    0, 35 / 128f, 115 / 128f,
-    106 / 128f, -77 / 128f, 51 / 128f
+    40 / 128f,
+    -15 / 128f,
+    218 / 128f,
+    -56 / 128f,
+    6 / 128f,
+    -294 / 128f,
+    0,
+    35 / 128f,
+    115 / 128f,
+    106 / 128f,
+    -77 / 128f,
+    51 / 128f
   };
   static final float[][] X = {
     {8 / 16f, -19 / 16f, 13 / 16f, 5 / 16f},
@@ -50,10 +58,26 @@ class DistributionTest {
   CalibratedModel calibrated() {
     List<CalibrationNode> nodes =
         List.of(
-            CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(X_SCALE, 0, QType.INT8), true, "test"),
-            CalibrationNode.of("W", TensorKind.WEIGHT, new QParams(W_SCALE, new long[3], 1, QType.INT8), true, "test"),
-            CalibrationNode.of("y", TensorKind.ACTIVATION, QParams.perTensor(Y_SCALE, 10, QType.UINT8), false, "test"));
-    return new CalibratedModel(model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
+            CalibrationNode.of(
+                "x",
+                TensorKind.ACTIVATION,
+                QParams.perTensor(X_SCALE, 0, QType.INT8),
+                true,
+                "test"),
+            CalibrationNode.of(
+                "W",
+                TensorKind.WEIGHT,
+                new QParams(W_SCALE, new long[3], 1, QType.INT8),
+                true,
+                "test"),
+            CalibrationNode.of(
+                "y",
+                TensorKind.ACTIVATION,
+                QParams.perTensor(Y_SCALE, 10, QType.UINT8),
+                false,
+                "test"));
+    return new CalibratedModel(
+        model, nodes, List.of("x_HzCalibration", "W_HzCalibration", "y_HzCalibration"));
   }
 
   static float[] fqW() {
@@ -103,7 +127,8 @@ class DistributionTest {
     double width = (hi - lo) / Distribution.BINS;
     long total = 0;
     for (int i = 0; i < counts.length; i++) {
-      assertEquals(width, right[i] - left[i], 1e-9 * Math.max(1, Math.abs(hi)), series + " bin width");
+      assertEquals(
+          width, right[i] - left[i], 1e-9 * Math.max(1, Math.abs(hi)), series + " bin width");
       long expect = 0;
       for (float v : values) {
         boolean last = i == counts.length - 1;
@@ -119,7 +144,9 @@ class DistributionTest {
 
   static double summary(Distribution.Result r, String file, String series, String column) {
     Table t = r.summary();
-    Table row = t.where(t.stringColumn("file").isEqualTo(file).and(t.stringColumn("series").isEqualTo(series)));
+    Table row =
+        t.where(
+            t.stringColumn("file").isEqualTo(file).and(t.stringColumn("series").isEqualTo(series)));
     assertEquals(1, row.rowCount(), file + " / " + series);
     return row.numberColumn(column).getDouble(0);
   }
@@ -129,10 +156,17 @@ class DistributionTest {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, X);
     try (CalibratedModel cal = calibrated()) {
       Distribution.Result r =
-          Distribution.run(cal, data,
-              Distribution.Options.defaults().nodes(List.of("y_HzCalibration", "W_HzCalibration", "blk/relu")),
+          Distribution.run(
+              cal,
+              data,
+              Distribution.Options.defaults()
+                  .nodes(List.of("y_HzCalibration", "W_HzCalibration", "blk/relu")),
               Progress.NONE);
-      assertEquals(List.of("activation_y_HzCalibration", "weight_W_HzCalibration", "node_output_blk_z_of_blk_relu"),
+      assertEquals(
+          List.of(
+              "activation_y_HzCalibration",
+              "weight_W_HzCalibration",
+              "node_output_blk_z_of_blk_relu"),
           r.plots().stream().map(Distribution.Plot::file).toList());
 
       // activation: y in the calibrated model (x and W quantized), one sample
@@ -154,7 +188,10 @@ class DistributionTest {
       assertHistogram(w.histogram(), "before calibration", W, true);
       assertHistogram(w.histogram(), "after calibration", fqW(), true);
       assertEquals(11, summary(r, w.file(), "before calibration", "values"));
-      assertEquals(Fixture.cosine(W, fqW()), summary(r, w.file(), "before calibration", "cosine-similarity"), 1e-9);
+      assertEquals(
+          Fixture.cosine(W, fqW()),
+          summary(r, w.file(), "before calibration", "cosine-similarity"),
+          1e-9);
 
       // normal node: float vs fully calibrated output and their difference (zeros kept)
       float[] zf = Fixture.relu(Fixture.matvec(X[0], W));
@@ -169,7 +206,10 @@ class DistributionTest {
       assertHistogram(node.histogram(), "after calibration", zq, true);
       assertHistogram(node.histogram(), "quantization error distribution", err, false);
       assertEquals(3, summary(r, node.file(), "quantization error distribution", "values"));
-      assertEquals(Fixture.cosine(zf, zq), summary(r, node.file(), "after calibration", "cosine-similarity"), 1e-6);
+      assertEquals(
+          Fixture.cosine(zf, zq),
+          summary(r, node.file(), "after calibration", "cosine-similarity"),
+          1e-6);
     }
   }
 
@@ -178,17 +218,27 @@ class DistributionTest {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, X);
     try (CalibratedModel cal = calibrated()) {
       Distribution.Result r =
-          Distribution.run(cal, data,
-              Distribution.Options.defaults().nodes(List.of("y_HzCalibration", "x_HzCalibration")).dataNum(3),
+          Distribution.run(
+              cal,
+              data,
+              Distribution.Options.defaults()
+                  .nodes(List.of("y_HzCalibration", "x_HzCalibration"))
+                  .dataNum(3),
               Progress.NONE);
       float[] y = Fixture.concat(yCalibrated(X[0]), yCalibrated(X[1]), yCalibrated(X[2]));
-      assertHistogram(r.plot("activation_y_HzCalibration").histogram(), "input data distribution", y, true);
+      assertHistogram(
+          r.plot("activation_y_HzCalibration").histogram(), "input data distribution", y, true);
       // x is the graph input: the input of its calibration node is the data itself (one zero)
       float[] x = Fixture.concat(X[0], X[1], X[2]);
-      assertHistogram(r.plot("activation_x_HzCalibration").histogram(), "input data distribution", x, true);
-      assertEquals(11, summary(r, "activation_x_HzCalibration", "input data distribution", "values"));
+      assertHistogram(
+          r.plot("activation_x_HzCalibration").histogram(), "input data distribution", x, true);
+      assertEquals(
+          11, summary(r, "activation_x_HzCalibration", "input data distribution", "values"));
       // x: int8 scale 1/8 represents [-16, 15.875]
-      assertEquals(16, summary(r, "activation_x_HzCalibration", "input data distribution", "threshold"), 1e-5);
+      assertEquals(
+          16,
+          summary(r, "activation_x_HzCalibration", "input data distribution", "threshold"),
+          1e-5);
     }
   }
 
@@ -197,8 +247,11 @@ class DistributionTest {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, X);
     try (CalibratedModel cal = calibrated()) {
       Distribution.Result r =
-          Distribution.run(cal, data,
-              Distribution.Options.defaults().nodes(List.of("blk/relu", "W_HzCalibration")), Progress.NONE);
+          Distribution.run(
+              cal,
+              data,
+              Distribution.Options.defaults().nodes(List.of("blk/relu", "W_HzCalibration")),
+              Progress.NONE);
       Path out = tmp.resolve("out");
       r.save(out);
       for (String f : List.of("node_output_blk_z_of_blk_relu", "weight_W_HzCalibration")) {
@@ -208,7 +261,9 @@ class DistributionTest {
       }
       String page = Files.readString(out.resolve("weight_W_HzCalibration.html"));
       assertTrue(page.contains("before calibration") && page.contains("data range"), "labels");
-      assertTrue(Files.readString(out.resolve("distribution_summary.csv")).startsWith("file,node,kind,tensor,series"));
+      assertTrue(
+          Files.readString(out.resolve("distribution_summary.csv"))
+              .startsWith("file,node,kind,tensor,series"));
     }
   }
 
@@ -217,13 +272,31 @@ class DistributionTest {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, X);
     try (CalibratedModel cal = calibrated()) {
       QdebugException e =
-          assertThrows(QdebugException.class, () -> Distribution.run(cal, data,
-              Distribution.Options.defaults().nodes(List.of("blk/relx")), Progress.NONE));
-      assertTrue(e.getMessage().contains("'blk/relx'") && e.getMessage().contains("blk/relu"), e.getMessage());
-      e = assertThrows(QdebugException.class, () -> Distribution.run(cal, data, Distribution.Options.defaults(), Progress.NONE));
+          assertThrows(
+              QdebugException.class,
+              () ->
+                  Distribution.run(
+                      cal,
+                      data,
+                      Distribution.Options.defaults().nodes(List.of("blk/relx")),
+                      Progress.NONE));
+      assertTrue(
+          e.getMessage().contains("'blk/relx'") && e.getMessage().contains("blk/relu"),
+          e.getMessage());
+      e =
+          assertThrows(
+              QdebugException.class,
+              () -> Distribution.run(cal, data, Distribution.Options.defaults(), Progress.NONE));
       assertTrue(e.getMessage().contains("--nodes"), e.getMessage());
-      e = assertThrows(QdebugException.class, () -> Distribution.run(cal, data,
-          Distribution.Options.defaults().nodes(List.of("mm")).dataNum(4), Progress.NONE));
+      e =
+          assertThrows(
+              QdebugException.class,
+              () ->
+                  Distribution.run(
+                      cal,
+                      data,
+                      Distribution.Options.defaults().nodes(List.of("mm")).dataNum(4),
+                      Progress.NONE));
       assertTrue(e.getMessage().contains("--data-num"), e.getMessage());
     }
   }

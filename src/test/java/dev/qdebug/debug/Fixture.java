@@ -32,7 +32,8 @@ final class Fixture {
   static SampleSet data(Path dir, OnnxModel model, float[][] samples) {
     String input = model.inputs().get(0).name();
     for (int i = 0; i < samples.length; i++) {
-      Npy.write(dir.resolve(input).resolve(i + ".npy"), Nd4j.createFromArray(new float[][] {samples[i]}));
+      Npy.write(
+          dir.resolve(input).resolve(i + ".npy"), Nd4j.createFromArray(new float[][] {samples[i]}));
     }
     return SampleSet.open(dir, model.inputs());
   }

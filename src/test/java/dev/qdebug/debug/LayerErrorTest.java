@@ -89,9 +89,12 @@ class LayerErrorTest {
     SampleSet data = Fixture.data(tmp.resolve("d"), model, X);
     List<CalibrationNode> nodes =
         List.of(
-            CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(0.25f, 0, QType.INT8), true, "t"),
-            CalibrationNode.of("y", TensorKind.ACTIVATION, QParams.perTensor(1 / 16f, 0, QType.INT8), true, "t"));
-    try (CalibratedModel cal = new CalibratedModel(model, nodes, List.of("x_HzCalibration", "y_HzCalibration"))) {
+            CalibrationNode.of(
+                "x", TensorKind.ACTIVATION, QParams.perTensor(0.25f, 0, QType.INT8), true, "t"),
+            CalibrationNode.of(
+                "y", TensorKind.ACTIVATION, QParams.perTensor(1 / 16f, 0, QType.INT8), true, "t"));
+    try (CalibratedModel cal =
+        new CalibratedModel(model, nodes, List.of("x_HzCalibration", "y_HzCalibration"))) {
       LayerError.Result r =
           LayerError.run(cal, data, LayerError.Options.defaults().dataNum(0), Progress.NONE);
       String a = "x_HzCalibration";
@@ -106,12 +109,17 @@ class LayerErrorTest {
       assertEquals(mseA, r.value(a, "accumulated", "mse"), e);
       assertEquals(mean(X, x -> sqnrDb(x, fqA(x))), r.value(a, "local", LayerError.SQNR_DB), 1e-6);
       assertEquals(r.value(a, "local", LayerError.SQNR_DB) / 2, r.value(a, "local", "sqnr"), 1e-6);
-      assertEquals(mean(X, x -> Fixture.cosine(x, fqA(x))), r.value(a, "local", "cosine-similarity"), e);
-      assertEquals(mean(X, x -> rms(x, fqA(x), 0.25)), r.value(a, "local", LayerError.RMSE_SCALE), e);
+      assertEquals(
+          mean(X, x -> Fixture.cosine(x, fqA(x))), r.value(a, "local", "cosine-similarity"), e);
+      assertEquals(
+          mean(X, x -> rms(x, fqA(x), 0.25)), r.value(a, "local", LayerError.RMSE_SCALE), e);
       // A's consumer (Mul by 2) doubles the error; y has B's scale 1/16
       assertEquals(4 * mseA, r.value(a, "local-output", "mse"), e);
       assertEquals(4 * mseA, r.value(a, "accumulated-output", "mse"), e);
-      assertEquals(mean(X, x -> 32 * rms(x, fqA(x), 1)), r.value(a, "local-output", LayerError.RMSE_SCALE), e);
+      assertEquals(
+          mean(X, x -> 32 * rms(x, fqA(x), 1)),
+          r.value(a, "local-output", LayerError.RMSE_SCALE),
+          e);
 
       // B: its grid holds every float y, so alone it changes nothing ...
       assertEquals(0, r.value(b, "local", "mse"), 0);
@@ -120,18 +128,27 @@ class LayerErrorTest {
       assertEquals(0, r.value(b, "local-output", "mse"), 0);
       // ... but in the calibrated model it carries A's error, doubled
       assertEquals(4 * mseA, r.value(b, "accumulated", "mse"), e);
-      assertEquals(mean(X, x -> rms(map(x, v -> 2 * v), map(fqA(x), v -> 2 * v), 1 / 16.0)),
-          r.value(b, "accumulated", LayerError.RMSE_SCALE), e);
       assertEquals(
-          mean(X, x -> Fixture.mse(Fixture.relu(map(x, v -> 2 * v)), Fixture.relu(map(fqA(x), v -> 2 * v)))),
-          r.value(b, "accumulated-output", "mse"), e);
+          mean(X, x -> rms(map(x, v -> 2 * v), map(fqA(x), v -> 2 * v), 1 / 16.0)),
+          r.value(b, "accumulated", LayerError.RMSE_SCALE),
+          e);
+      assertEquals(
+          mean(
+              X,
+              x ->
+                  Fixture.mse(
+                      Fixture.relu(map(x, v -> 2 * v)), Fixture.relu(map(fqA(x), v -> 2 * v)))),
+          r.value(b, "accumulated-output", "mse"),
+          e);
       // z has no calibration node: no scale to measure its error in
       assertTrue(Double.isNaN(r.value(b, "local-output", LayerError.RMSE_SCALE)));
 
       r.save(tmp.resolve("out"));
       String csv = Files.readString(tmp.resolve("out/layer_error.csv"));
-      assertTrue(csv.startsWith("node,tensor,type,consumers,local-cosine-similarity,local-mse"), csv);
-      assertTrue(Files.readString(tmp.resolve("out/layer_error_rmse_scale.html")).contains("1/sqrt(12)"));
+      assertTrue(
+          csv.startsWith("node,tensor,type,consumers,local-cosine-similarity,local-mse"), csv);
+      assertTrue(
+          Files.readString(tmp.resolve("out/layer_error_rmse_scale.html")).contains("1/sqrt(12)"));
       assertTrue(Files.exists(tmp.resolve("out/layer_error.html")));
     }
   }
@@ -143,12 +160,21 @@ class LayerErrorTest {
     float[] ws = DistributionTest.W_SCALE;
     List<CalibrationNode> nodes =
         List.of(
-            CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "t"),
-            CalibrationNode.of("W", TensorKind.WEIGHT, new QParams(ws, new long[3], 1, QType.INT8), true, "t"));
-    try (CalibratedModel cal = new CalibratedModel(model, nodes, List.of("x_HzCalibration", "W_HzCalibration"))) {
-      LayerError.Result r = LayerError.run(cal, data,
-          LayerError.Options.defaults().nodes(List.of("W_HzCalibration")).dataNum(3).metric("sqnr-db"),
-          Progress.NONE);
+            CalibrationNode.of(
+                "x", TensorKind.ACTIVATION, QParams.perTensor(0.125f, 0, QType.INT8), true, "t"),
+            CalibrationNode.of(
+                "W", TensorKind.WEIGHT, new QParams(ws, new long[3], 1, QType.INT8), true, "t"));
+    try (CalibratedModel cal =
+        new CalibratedModel(model, nodes, List.of("x_HzCalibration", "W_HzCalibration"))) {
+      LayerError.Result r =
+          LayerError.run(
+              cal,
+              data,
+              LayerError.Options.defaults()
+                  .nodes(List.of("W_HzCalibration"))
+                  .dataNum(3)
+                  .metric("sqnr-db"),
+              Progress.NONE);
       assertEquals(1, r.table().rowCount());
       float[] w = DistributionTest.W;
       float[] wq = DistributionTest.fqW();
@@ -163,12 +189,19 @@ class LayerErrorTest {
       }
       assertEquals(Math.sqrt(s / 12), r.value(n, "local", LayerError.RMSE_SCALE), 1e-9);
       float[][] xs = DistributionTest.X;
-      assertEquals(mean(xs, x -> Fixture.mse(Fixture.matvec(x, w), Fixture.matvec(x, wq))),
-          r.value(n, "local-output", "mse"), 1e-9);
       assertEquals(
-          mean(xs, x -> Fixture.mse(Fixture.matvec(x, w),
-              Fixture.matvec(map(x, v -> fq((float) v, 0.125f, 0, QType.INT8)), wq))),
-          r.value(n, "accumulated-output", "mse"), 1e-9);
+          mean(xs, x -> Fixture.mse(Fixture.matvec(x, w), Fixture.matvec(x, wq))),
+          r.value(n, "local-output", "mse"),
+          1e-9);
+      assertEquals(
+          mean(
+              xs,
+              x ->
+                  Fixture.mse(
+                      Fixture.matvec(x, w),
+                      Fixture.matvec(map(x, v -> fq((float) v, 0.125f, 0, QType.INT8)), wq))),
+          r.value(n, "accumulated-output", "mse"),
+          1e-9);
       assertTrue(r.value(n, "accumulated-output", "mse") > r.value(n, "local-output", "mse"));
     }
   }

@@ -47,30 +47,38 @@ class SensitiveSamplesTest {
   }
 
   CalibratedModel model(OnnxModel m) {
-    return new CalibratedModel(m,
-        List.of(CalibrationNode.of("x", TensorKind.ACTIVATION, QParams.perTensor(1 / 64f, 0, QType.INT8), true, "t")),
+    return new CalibratedModel(
+        m,
+        List.of(
+            CalibrationNode.of(
+                "x", TensorKind.ACTIVATION, QParams.perTensor(1 / 64f, 0, QType.INT8), true, "t")),
         List.of("x_HzCalibration"));
   }
 
   @Test
   void theSaturatedSampleComesFirst() throws Exception {
-    OnnxModel m = TestModels.graph()
-        .input("x", -1, 4)
-        .node("Identity", "id", new String[] {"x"}, new String[] {"out"})
-        .output("out", -1, 4)
-        .model();
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, 4)
+            .node("Identity", "id", new String[] {"x"}, new String[] {"out"})
+            .output("out", -1, 4)
+            .model();
     SampleSet data = Fixture.data(tmp.resolve("d"), m, X);
     try (CalibratedModel cal = model(m)) {
-      SensitiveSamples.Result r = SensitiveSamples.run(cal, data,
-          SensitiveSamples.Options.defaults().numSample(2), Progress.NONE);
+      SensitiveSamples.Result r =
+          SensitiveSamples.run(
+              cal, data, SensitiveSamples.Options.defaults().numSample(2), Progress.NONE);
       double[] cos = new double[X.length];
       double[] mse = new double[X.length];
       for (int s = 0; s < X.length; s++) {
         cos[s] = Fixture.cosine(X[s], fq(X[s]));
         mse[s] = Fixture.mse(X[s], fq(X[s]));
       }
-      List<Integer> byCos = IntStream.range(0, X.length).boxed()
-          .sorted(Comparator.comparingDouble(s -> cos[s])).toList();
+      List<Integer> byCos =
+          IntStream.range(0, X.length)
+              .boxed()
+              .sorted(Comparator.comparingDouble(s -> cos[s]))
+              .toList();
       assertEquals(3, byCos.get(0), "sanity: the saturated sample has the lowest cosine");
       assertEquals(byCos.subList(0, 2), r.samples());
       assertEquals(byCos, r.all().intColumn("sample").asList());
@@ -81,18 +89,31 @@ class SensitiveSamplesTest {
       }
 
       // by mse, larger is worse
-      SensitiveSamples.Result byMse = SensitiveSamples.run(cal, data,
-          SensitiveSamples.Options.defaults().metric(Metric.MSE).numSample(3).dataNum(3), Progress.NONE);
-      List<Integer> expect = IntStream.range(0, 3).boxed()
-          .sorted(Comparator.comparingDouble((Integer s) -> mse[s]).reversed()).toList();
+      SensitiveSamples.Result byMse =
+          SensitiveSamples.run(
+              cal,
+              data,
+              SensitiveSamples.Options.defaults().metric(Metric.MSE).numSample(3).dataNum(3),
+              Progress.NONE);
+      List<Integer> expect =
+          IntStream.range(0, 3)
+              .boxed()
+              .sorted(Comparator.comparingDouble((Integer s) -> mse[s]).reversed())
+              .toList();
       assertEquals(expect, byMse.samples());
 
       // the selected samples are written as calibration data, worst first
       r.save(tmp.resolve("out"));
-      assertArrayEquals(X[3], Npy.read(tmp.resolve("out/badcase_data/x/0.npy")).dup('c').data().asFloat());
-      assertArrayEquals(X[byCos.get(1)], Npy.read(tmp.resolve("out/badcase_data/x/1.npy")).dup('c').data().asFloat());
-      assertEquals(List.of(3, byCos.get(1)),
-          SampleSet.open(tmp.resolve("out/badcase_data"), m.inputs()).size() == 2 ? r.samples() : List.of());
+      assertArrayEquals(
+          X[3], Npy.read(tmp.resolve("out/badcase_data/x/0.npy")).dup('c').data().asFloat());
+      assertArrayEquals(
+          X[byCos.get(1)],
+          Npy.read(tmp.resolve("out/badcase_data/x/1.npy")).dup('c').data().asFloat());
+      assertEquals(
+          List.of(3, byCos.get(1)),
+          SampleSet.open(tmp.resolve("out/badcase_data"), m.inputs()).size() == 2
+              ? r.samples()
+              : List.of());
       String csv = Files.readString(tmp.resolve("out/sensitive_samples.csv"));
       assertTrue(csv.startsWith("rank,sample,cosine-similarity,mse,mre,sqnr,chebyshev\n1,3,"), csv);
       assertTrue(Files.exists(tmp.resolve("out/sensitive_samples.html")));
