@@ -21,6 +21,10 @@ import picocli.CommandLine.Command;
       CalibrateCommand.class,
       EvaluateCommand.class,
       GetSensitivityOfNodesCommand.class,
+      PlotDistributionCommand.class,
+      GetChannelwiseDataDistributionCommand.class,
+      LayerErrorCommand.class,
+      SelectSensitiveSamplesCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -71,6 +71,42 @@ public final class Debugger implements AutoCloseable {
     return getSensitivityOfNodes(NodeSensitivity.Options.defaults());
   }
 
+  /** Histograms at calibration nodes and node outputs (Horizon's a.7, {@code plot_distribution}). */
+  public Distribution.Result plotDistribution(Distribution.Options options) {
+    return Distribution.run(model, data, options, progress);
+  }
+
+  /** Per-channel box plots of calibration nodes' tensors (Horizon's a.8). */
+  public ChannelwiseDistribution.Result getChannelwiseDataDistribution(
+      ChannelwiseDistribution.Options options) {
+    return ChannelwiseDistribution.run(model, data, options, progress);
+  }
+
+  /** Every calibration node's parameters beside its data's statistics (Horizon's a.10). */
+  public CalibrationStats.Result getCalibrationNodesStatInfo(CalibrationStats.Options options) {
+    return CalibrationStats.run(model, data, options, progress);
+  }
+
+  /** {@link #getCalibrationNodesStatInfo(CalibrationStats.Options)} for every node and sample. */
+  public CalibrationStats.Result getCalibrationNodesStatInfo() {
+    return getCalibrationNodesStatInfo(CalibrationStats.Options.defaults());
+  }
+
+  /** Local and accumulated error of every calibration node (beyond Horizon). */
+  public LayerError.Result layerError(LayerError.Options options) {
+    return LayerError.run(model, data, options, progress);
+  }
+
+  /** {@link #layerError(LayerError.Options)} with its defaults. */
+  public LayerError.Result layerError() {
+    return layerError(LayerError.Options.defaults());
+  }
+
+  /** The samples whose outputs degrade most when quantized (HMCT's bad-case mining). */
+  public SensitiveSamples.Result selectSensitiveSamples(SensitiveSamples.Options options) {
+    return SensitiveSamples.run(model, data, options, progress);
+  }
+
   @Override
   public void close() {
     if (owned) {

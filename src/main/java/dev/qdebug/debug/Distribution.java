@@ -1,0 +1,410 @@
+package dev.qdebug.debug;
+
+import dev.qdebug.Progress;
+import dev.qdebug.UsageException;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.metrics.Metric;
+import dev.qdebug.onnx.OnnxNode;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationNode;
+import dev.qdebug.quant.FakeQuant;
+import dev.qdebug.quant.TensorKind;
+import dev.qdebug.viz.Html;
+import dev.qdebug.viz.Traces;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.LongColumn;
+import tech.tablesaw.api.StringColumn;
+import tech.tablesaw.api.Table;
+import tech.tablesaw.plotly.components.Figure;
+import tech.tablesaw.plotly.traces.Trace;
+
+/**
+ * {@code plot_distribution}: histograms of the data at chosen nodes (Horizon's semantics, reference
+ * a.7), one figure per plot, each also as numbers (CSV). The kind of each name is decided in
+ * Horizon's order:
+ *
+ * <ul>
+ *   <li>an <b>activation calibration node</b>: its input tensor in the calibrated model (every
+ *       calibration node upstream as switched on), one histogram, a red dashed line at {@code
+ *       max(thresholds)}; file {@code activation_<node>};
+ *   <li>a <b>weight calibration node</b>: the float weight and the fake-quantized weight
+ *       ("before/after calibration"), their cosine similarity in the title; file {@code
+ *       weight_<node>};
+ *   <li>any other graph node: for each of its output tensors, the float model's value, the
+ *       calibrated model's value and the error {@code float - calibrated}, the cosine similarity in
+ *       the title; file {@code node_output_<output>_of_<node>}.
+ * </ul>
+ *
+ * Histograms have {@value #BINS} equal bins over the data's range (NumPy's rule); zeros are left
+ * out of the data histograms, not of the error histogram. A blue triangle marks {@code max |x|} of
+ * the first (float) series. {@code /} in names becomes {@code _} in file names.
+ *
+ * <p>Deviations from Horizon: the weights are fake-quantized exactly as the model runs them ({@link
+ * FakeQuant}, ONNX QuantizeLinear/DequantizeLinear semantics) rather than by Horizon's Python
+ * mirror, which rescales the stored scales by {@code 127 / qmax} and so misquantizes int16 weights;
+ * a calibrated model's output tensor is taken before its own calibration node, as Horizon's graph
+ * has it. {@code dataNum} may take more than Horizon's one sample (their values are pooled); the
+ * default is one.
+ */
+public final class Distribution {
+  /** Bins per histogram (Horizon's). */
+  public static final int BINS = 1024;
+
+  static final int BATCH = 16;
+  static final String FLOAT_COLOR = "#99ffbb";
+  static final String QUANT_COLOR = "#FA8072";
+  static final String ERROR_COLOR = "#33A1C9";
+
+  /**
+   * Options.
+   *
+   * @param nodes calibration-node or graph-node names (required)
+   * @param dataNum the first N samples, pooled; 0 for all
+   */
+  public record Options(List<String> nodes, int dataNum) {
+    public Options {
+      nodes = List.copyOf(nodes);
+    }
+
+    /** No nodes yet, one sample (Horizon's). */
+    public static Options defaults() {
+      return new Options(List.of(), 1);
+    }
+
+    public Options nodes(List<String> n) {
+      return new Options(n, dataNum);
+    }
+
+    public Options dataNum(int n) {
+      return new Options(nodes, n);
+    }
+  }
+
+  /**
+   * One figure.
+   *
+   * @param file the file name without extension ({@code activation_<node>}, ...)
+   * @param node the name asked for
+   * @param kind {@code activation}, {@code weight} or {@code node}
+   * @param tensor the tensor plotted
+   * @param figure the histograms
+   * @param histogram {@code series, bin-left, bin-right, count}: every bar of the figure
+   */
+  public record Plot(
+      String file, String node, String kind, String tensor, Figure figure, Table histogram) {}
+
+  /**
+   * The figures and a summary.
+   *
+   * @param plots in the order of the nodes asked for (a node's outputs in order)
+   * @param summary one row per series: {@code file, node, kind, tensor, series, values, min, max,
+   *     max-abs, threshold, cosine-similarity} ({@code values}: how many went into the histogram)
+   */
+  public record Result(List<Plot> plots, Table summary, Options options) implements Report {
+    /** The plot written as {@code file}. */
+    public Plot plot(String file) {
+      return plots.stream()
+          .filter(p -> p.file().equals(file))
+          .findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("no plot '" + file + "'"));
+    }
+
+    @Override
+    public void save(Path dir) {
+      for (Plot p : plots) {
+        Html.writeCsv(dir.resolve(p.file() + ".csv"), p.histogram());
+        Html.writeFigure(dir.resolve(p.file() + ".html"), p.file(), p.figure());
+      }
+      Html.writeCsv(dir.resolve("distribution_summary.csv"), summary);
+    }
+  }
+
+  private Distribution() {}
+
+  private enum Kind {
+    ACTIVATION,
+    WEIGHT,
+    NODE;
+
+    String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  private record Target(
+      String name, Kind kind, Optional<CalibrationNode> cal, Optional<OnnxNode> node) {}
+
+  /** The calibration node named exactly {@code name}, if any. */
+  static Optional<CalibrationNode> calibrationNode(CalibratedModel model, String name) {
+    return model.nodes().stream().filter(c -> c.name().equals(name)).findFirst();
+  }
+
+  private static Target resolve(CalibratedModel model, String name) {
+    Optional<CalibrationNode> c = calibrationNode(model, name);
+    if (c.isPresent()) {
+      Kind k = c.get().kind() == TensorKind.WEIGHT ? Kind.WEIGHT : Kind.ACTIVATION;
+      return new Target(name, k, c, Optional.empty());
+    }
+    Optional<OnnxNode> n = model.floatModel().findNode(name);
+    if (n.isEmpty()) {
+      model.calibrationsOf(name); // throws, listing the closest names
+      throw new UsageException("--nodes: no node '" + name + "'");
+    }
+    return new Target(name, Kind.NODE, Optional.empty(), n);
+  }
+
+  /** Plots the nodes of {@code o}. */
+  public static Result run(CalibratedModel model, SampleSet data, Options o, Progress progress) {
+    if (o.nodes().isEmpty()) {
+      throw new UsageException("--nodes: give at least one node");
+    }
+    List<Target> targets = new ArrayList<>();
+    for (String name : o.nodes()) {
+      targets.add(resolve(model, name));
+    }
+    int n = Capture.samples(data, o.dataNum());
+
+    Set<String> floatTensors = new LinkedHashSet<>();
+    Set<String> calTensors = new LinkedHashSet<>();
+    for (Target t : targets) {
+      switch (t.kind()) {
+        case ACTIVATION -> calTensors.add(t.cal().get().tensor());
+        case NODE -> {
+          for (String out : t.node().get().outputs()) {
+            if (!out.isEmpty()) {
+              floatTensors.add(out);
+              calTensors.add(out);
+            }
+          }
+        }
+        case WEIGHT -> {}
+      }
+    }
+    Map<String, List<float[]>> floats = new LinkedHashMap<>();
+    Map<String, List<float[]>> quants = new LinkedHashMap<>();
+    if (!calTensors.isEmpty()) {
+      Set<String> enabled = model.enabled();
+      int batches = (n + BATCH - 1) / BATCH;
+      for (int from = 0, b = 0; from < n; from += BATCH, b++) {
+        Map<String, INDArray> in = data.batch(from, Math.min(BATCH, n - from));
+        if (!floatTensors.isEmpty()) {
+          Map<String, INDArray> f =
+              model.run(in, List.of(), RunOptions.outputs(new ArrayList<>(floatTensors)));
+          f.forEach(
+              (k, v) -> floats.computeIfAbsent(k, x -> new ArrayList<>()).add(Capture.flat(v)));
+        }
+        Capture.Values q = Capture.run(model, in, enabled, calTensors);
+        for (String t : calTensors) {
+          quants.computeIfAbsent(t, x -> new ArrayList<>()).add(Capture.flat(q.before().get(t)));
+        }
+        progress.update("plot-distribution", b + 1, batches);
+      }
+    }
+
+    List<Plot> plots = new ArrayList<>();
+    Summary summary = new Summary();
+    for (Target t : targets) {
+      switch (t.kind()) {
+        case ACTIVATION -> {
+          CalibrationNode c = t.cal().get();
+          float[] x = Capture.concat(quants.get(c.tensor()));
+          float threshold = max(c.thresholds());
+          String file = "activation_" + Capture.fileName(t.name());
+          plots.add(
+              plot(
+                  file,
+                  t.name(),
+                  Kind.ACTIVATION,
+                  c.tensor(),
+                  t.name() + " activation distribution",
+                  List.of(new Series("input data distribution", x, true, FLOAT_COLOR)),
+                  threshold,
+                  Double.NaN,
+                  summary));
+        }
+        case WEIGHT -> {
+          CalibrationNode c = t.cal().get();
+          INDArray w = model.session().plan().constant(c.tensor());
+          float[] before = Capture.flat(w);
+          float[] after = Capture.flat(FakeQuant.apply(w, c.params()));
+          double cos = Metric.cosine(before, after);
+          String file = "weight_" + Capture.fileName(t.name());
+          plots.add(
+              plot(
+                  file,
+                  t.name(),
+                  Kind.WEIGHT,
+                  c.tensor(),
+                  t.name() + " weight distribution, cosine-similarity: " + fmt(cos),
+                  List.of(
+                      new Series("before calibration", before, true, FLOAT_COLOR),
+                      new Series("after calibration", after, true, QUANT_COLOR)),
+                  Double.NaN,
+                  cos,
+                  summary));
+        }
+        case NODE -> {
+          for (String out : t.node().get().outputs()) {
+            if (out.isEmpty()) {
+              continue;
+            }
+            float[] f = Capture.concat(floats.get(out));
+            float[] q = Capture.concat(quants.get(out));
+            float[] err = new float[f.length];
+            for (int i = 0; i < f.length; i++) {
+              err[i] = f[i] - q[i];
+            }
+            double cos = Metric.cosine(f, q);
+            String file =
+                "node_output_" + Capture.fileName(out) + "_of_" + Capture.fileName(t.name());
+            plots.add(
+                plot(
+                    file,
+                    t.name(),
+                    Kind.NODE,
+                    out,
+                    out
+                        + " of "
+                        + t.name()
+                        + " output distribution, cosine-similarity: "
+                        + fmt(cos),
+                    List.of(
+                        new Series("before calibration", f, true, FLOAT_COLOR),
+                        new Series("after calibration", q, true, QUANT_COLOR),
+                        new Series("quantization error distribution", err, false, ERROR_COLOR)),
+                    Double.NaN,
+                    cos,
+                    summary));
+          }
+        }
+      }
+    }
+    return new Result(plots, summary.table(), o);
+  }
+
+  private record Series(String name, float[] values, boolean skipZeros, String color) {}
+
+  private static final class Summary {
+    final StringColumn file = StringColumn.create("file");
+    final StringColumn node = StringColumn.create("node");
+    final StringColumn kind = StringColumn.create("kind");
+    final StringColumn tensor = StringColumn.create("tensor");
+    final StringColumn series = StringColumn.create("series");
+    final LongColumn values = LongColumn.create("values");
+    final DoubleColumn min = DoubleColumn.create("min");
+    final DoubleColumn max = DoubleColumn.create("max");
+    final DoubleColumn maxAbs = DoubleColumn.create("max-abs");
+    final DoubleColumn threshold = DoubleColumn.create("threshold");
+    final DoubleColumn cosine = DoubleColumn.create(Metric.COSINE_SIMILARITY.label());
+
+    Table table() {
+      return Table.create(
+          "distribution summary",
+          file,
+          node,
+          kind,
+          tensor,
+          series,
+          values,
+          min,
+          max,
+          maxAbs,
+          threshold,
+          cosine);
+    }
+  }
+
+  private static Plot plot(
+      String file,
+      String node,
+      Kind kind,
+      String tensor,
+      String title,
+      List<Series> series,
+      double threshold,
+      double cosine,
+      Summary summary) {
+    List<Trace> traces = new ArrayList<>();
+    StringColumn sName = StringColumn.create("series");
+    DoubleColumn left = DoubleColumn.create("bin-left");
+    DoubleColumn right = DoubleColumn.create("bin-right");
+    LongColumn count = LongColumn.create("count");
+    long top = 1;
+    for (Series s : series) {
+      Hist h = Hist.of(s.values(), BINS, s.skipZeros());
+      top = Math.max(top, h.max());
+      traces.add(Traces.histogram(s.name(), h.edges(), h.counts(), s.color(), 0.75));
+      for (int i = 0; i < BINS; i++) {
+        sName.append(s.name());
+        left.append(h.edges()[i]);
+        right.append(h.edges()[i + 1]);
+        count.append(h.counts()[i]);
+      }
+      double lo = Double.NaN;
+      double hi = Double.NaN;
+      for (float v : s.values()) {
+        if (Float.isFinite(v) && !(s.skipZeros() && v == 0)) {
+          lo = Double.isNaN(lo) ? v : Math.min(lo, v);
+          hi = Double.isNaN(hi) ? v : Math.max(hi, v);
+        }
+      }
+      summary.file.append(file);
+      summary.node.append(node);
+      summary.kind.append(kind.label());
+      summary.tensor.append(tensor);
+      summary.series.append(s.name());
+      summary.values.append(h.total());
+      summary.min.append(lo);
+      summary.max.append(hi);
+      summary.maxAbs.append(maxAbs(s.values()));
+      summary.threshold.append(threshold);
+      summary.cosine.append(cosine);
+    }
+    if (!Double.isNaN(threshold)) {
+      traces.add(Traces.verticalLine("threshold " + fmt(threshold), threshold, top, "red", true));
+    }
+    double m = maxAbs(series.get(0).values());
+    traces.add(
+        Traces.points(
+            "max |x| " + fmt(m), new double[] {m}, new double[] {0}, "triangle-up", "blue", 12));
+    Figure fig =
+        new Figure(
+            Traces.layout(title, "data range", "Total number of data", false, true, 1000),
+            traces.toArray(Trace[]::new));
+    Table hist = Table.create(file, sName, left, right, count);
+    return new Plot(file, node, kind.label(), tensor, fig, hist);
+  }
+
+  static double maxAbs(float[] v) {
+    double m = 0;
+    for (float x : v) {
+      if (Float.isFinite(x)) {
+        m = Math.max(m, Math.abs(x));
+      }
+    }
+    return m;
+  }
+
+  private static float max(float[] v) {
+    float m = Float.NEGATIVE_INFINITY;
+    for (float x : v) {
+      m = Math.max(m, x);
+    }
+    return m;
+  }
+
+  private static String fmt(double d) {
+    return String.format(Locale.ROOT, "%.6g", d);
+  }
+}

@@ -1,0 +1,289 @@
+package dev.qdebug.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.TestModels;
+import dev.qdebug.cli.InferCommandTest.Result;
+import dev.qdebug.data.Npy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code plot-distribution}, {@code get-channelwise-data-distribution}, {@code layer-error} and
+ * {@code select-sensitive-samples} through {@link Main#run}, on a model calibrated by the {@code
+ * calibrate} command (QDQ file): the files each writes, and a bad input each (exit 2, one line
+ * naming the option or node).
+ */
+class AnalysisCommandsTest {
+  @TempDir Path tmp;
+  String model;
+  String data;
+
+  static Result cli(String... args) {
+    return InferCommandTest.cli(args);
+  }
+
+  @BeforeEach
+  void calibrate() {
+    Path f = tmp.resolve("float.onnx");
+    float[] w = new float[12];
+    for (int i = 0; i < 12; i++) {
+      w[i] = (i * 7 % 11 - 5) / 4f;
+    }
+    TestModels.graph()
+        .input("x", -1, 4)
+        .initializer("W", w, 4, 3)
+        .node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"y"})
+        .node("Relu", "blk/relu", new String[] {"y"}, new String[] {"blk/z"})
+        .output("blk/z", -1, 3)
+        .model()
+        .save(f);
+    Nd4j.getRandom().setSeed(7);
+    for (int i = 0; i < 6; i++) {
+      Npy.write(tmp.resolve("data/x/" + i + ".npy"), Nd4j.randn(DataType.FLOAT, 1, 4));
+    }
+    data = tmp.resolve("data").toString();
+    model = tmp.resolve("cal.onnx").toString();
+    Result r =
+        cli(
+            "calibrate",
+            "--model",
+            f.toString(),
+            "--calibration-data",
+            data,
+            "--output",
+            model,
+            "--method",
+            "max");
+    assertEquals(0, r.status(), r.err());
+  }
+
+  static void assertBadInput(Result r, String... mentions) {
+    assertEquals(2, r.status(), r.out() + r.err());
+    for (String m : mentions) {
+      assertTrue(r.err().contains(m), "'" + m + "' in: " + r.err());
+    }
+    assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+  }
+
+  @Test
+  void plotDistribution() {
+    Path out = tmp.resolve("dist");
+    Result r =
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "x_HzCalibration,W_HzCalibration,blk/relu",
+            "--data-num",
+            "2",
+            "--save-dir",
+            out.toString());
+    assertEquals(0, r.status(), r.err());
+    for (String f :
+        new String[] {
+          "activation_x_HzCalibration", "weight_W_HzCalibration", "node_output_blk_z_of_blk_relu"
+        }) {
+      assertTrue(Files.exists(out.resolve(f + ".html")), f);
+      assertTrue(Files.exists(out.resolve(f + ".csv")), f);
+      assertTrue(r.out().contains(f + ".html"), r.out());
+    }
+    assertTrue(Files.exists(out.resolve("distribution_summary.csv")));
+
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "blk/relx",
+            "--save-dir",
+            out.toString()),
+        "'blk/relx'",
+        "blk/relu");
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--save-dir",
+            out.toString()),
+        "--nodes");
+    assertBadInput(
+        cli(
+            "plot-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "mm",
+            "--data-num",
+            "7",
+            "--save-dir",
+            out.toString()),
+        "--data-num");
+  }
+
+  @Test
+  void channelwiseDistribution() throws Exception {
+    Path out = tmp.resolve("cw");
+    Result r =
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration,x_HzCalibration",
+            "--save-dir",
+            out.toString());
+    assertEquals(0, r.status(), r.err());
+    assertTrue(
+        r.out().contains("(3 channels on axis 1)") && r.out().contains("(4 channels on axis 1)"),
+        r.out());
+    assertTrue(
+        Files.readString(out.resolve("W_HzCalibration_boxplot.csv"))
+            .startsWith("channel,count,min,q1,median,mean,q3,max"));
+    assertTrue(Files.exists(out.resolve("x_HzCalibration_boxplot.html")));
+
+    r =
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration",
+            "--axis",
+            "0",
+            "--save-dir",
+            out.toString());
+    assertEquals(0, r.status(), r.err());
+    assertTrue(r.out().contains("(4 channels on axis 0)"), r.out());
+
+    assertBadInput(
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "W_HzCalibration",
+            "--axis",
+            "3",
+            "--save-dir",
+            out.toString()),
+        "--axis");
+    assertBadInput(
+        cli(
+            "get-channelwise-data-distribution",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--nodes",
+            "mm",
+            "--save-dir",
+            out.toString()),
+        "'mm'",
+        "x_HzCalibration");
+  }
+
+  @Test
+  void layerError() {
+    Path out = tmp.resolve("le");
+    Result r =
+        cli(
+            "layer-error",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--data-num",
+            "0",
+            "--metric",
+            "sqnr-db",
+            "--save-dir",
+            out.toString());
+    assertEquals(0, r.status(), r.err());
+    assertTrue(
+        r.out().contains("x_HzCalibration")
+            && r.out().contains("W_HzCalibration")
+            && r.out().contains("accumulated-sqnr-db"),
+        r.out());
+    assertTrue(Files.exists(out.resolve("layer_error.csv")));
+    assertTrue(Files.exists(out.resolve("layer_error.html")));
+
+    assertBadInput(
+        cli("layer-error", "--model", model, "--calibration-data", data, "--metric", "snr"),
+        "--metric",
+        "sqnr-db");
+    assertBadInput(
+        cli("layer-error", "--model", model, "--calibration-data", data, "--nodes", "W_Hz"),
+        "'W_Hz'",
+        "W_HzCalibration");
+  }
+
+  @Test
+  void selectSensitiveSamples() throws Exception {
+    Path out = tmp.resolve("ss");
+    Result r =
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--metric",
+            "mse",
+            "--num-sample",
+            "2",
+            "--save-dir",
+            out.toString());
+    assertEquals(0, r.status(), r.err());
+    assertEquals(3, r.out().strip().lines().count(), r.out()); // header + 2 samples
+    assertTrue(Files.readString(out.resolve("sample_metrics.csv")).lines().count() == 7);
+    assertTrue(
+        Files.exists(out.resolve("badcase_data/x/0.npy"))
+            && Files.exists(out.resolve("badcase_data/x/1.npy")));
+    assertTrue(!Files.exists(out.resolve("badcase_data/x/2.npy")));
+
+    assertBadInput(
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--num-sample",
+            "0"),
+        "--num-sample");
+    assertBadInput(
+        cli(
+            "select-sensitive-samples",
+            "--model",
+            model,
+            "--calibration-data",
+            data,
+            "--metric",
+            "psnr"),
+        "--metric");
+  }
+}
