@@ -21,6 +21,9 @@ import picocli.CommandLine.Command;
       CalibrateCommand.class,
       EvaluateCommand.class,
       GetSensitivityOfNodesCommand.class,
+      PlotAccErrorCommand.class,
+      SensitivityAnalysisCommand.class,
+      PartialQuantizationCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
