@@ -69,7 +69,8 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
       for (int r = 0; r < t.rowCount(); r++) {
         String s;
         if (t.column(c).type() == ColumnType.DOUBLE) {
-          s = String.format(Locale.ROOT, "%.6f", t.doubleColumn(c).get(r));
+          double v = t.doubleColumn(c).getDouble(r);
+          s = Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.6f", v);
         } else {
           s = t.getString(r, c);
           if (s.length() > 60) {

@@ -439,13 +439,12 @@ public final class AutoPartialQuantization {
     return t.addColumns(meets, step);
   }
 
-  private static String strategy(int k, Restore restore, List<String> ranking) {
+  private static String strategy(int k, Restore restore) {
     if (k == 0) {
       return "calibrated (all calibration nodes quantized)";
     }
-    String what = restore == Restore.FLOAT ? "left in float" : "raised to int16";
-    return "top " + k + " sensitive node" + (k == 1 ? "" : "s") + " " + what + " ("
-        + String.join("; ", ranking.subList(0, k)) + ")";
+    String what = restore == Restore.FLOAT ? "in float" : "in int16";
+    return "top " + k + " sensitive node" + (k == 1 ? "" : "s") + " " + what;
   }
 
   private static Table summary(
@@ -481,7 +480,7 @@ public final class AutoPartialQuantization {
     rows.add(k);
     for (int r : rows) {
       mc.append(name);
-      sc.append(strategy(r, restore, ranking));
+      sc.append(strategy(r, restore));
       fc.append(floatAcc);
       cm.append(method);
       qc.append(ev.value(r));
