@@ -30,33 +30,44 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
   @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
   Path data;
 
-  @Option(names = "--dataset",
+  @Option(
+      names = "--dataset",
       description = "labeled data (samples plus DIR/labels.npy) for an accuracy target")
   Path dataset;
 
-  @Option(names = "--target", defaultValue = "0.99",
+  @Option(
+      names = "--target",
+      defaultValue = "0.99",
       description = "fraction of float top-1 with --dataset, else output cosine similarity")
   double target;
 
   @Option(names = "--int16", description = "raise the chosen nodes to int16 instead of float")
   boolean int16;
 
-  @Option(names = "--data-num", defaultValue = "0",
+  @Option(
+      names = "--data-num",
+      defaultValue = "0",
       description = "calibration samples for the ranking and the cosine target (0: all)")
   int dataNum;
 
-  @Option(names = "--eval-num", defaultValue = "0",
+  @Option(
+      names = "--eval-num",
+      defaultValue = "0",
       description = "labeled samples for accuracy (0: all)")
   int evalNum;
 
-  @Option(names = "--sensitive-nodes", split = ",",
+  @Option(
+      names = "--sensitive-nodes",
+      split = ",",
       description = "use this ranking (most sensitive first) instead of computing it")
   List<String> sensitiveNodes;
 
   @Option(names = "--exhaustive", description = "evaluate every k instead of bisecting")
   boolean exhaustive;
 
-  @Option(names = "--save-dir", required = true,
+  @Option(
+      names = "--save-dir",
+      required = true,
       description = "write the tables, the figure and partial_quantized_model.onnx here")
   Path saveDir;
 
@@ -75,10 +86,14 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
         AutoPartialQuantization.Options.defaults()
             .dataset(dataset)
             .target(target)
-            .restore(int16 ? AutoPartialQuantization.Restore.INT16 : AutoPartialQuantization.Restore.FLOAT)
+            .restore(
+                int16
+                    ? AutoPartialQuantization.Restore.INT16
+                    : AutoPartialQuantization.Restore.FLOAT)
             .dataNum(dataNum)
             .evalNum(evalNum)
-            .sensitiveNodes(sensitiveNodes == null ? null : sensitiveNodes.stream().map(String::strip).toList())
+            .sensitiveNodes(
+                sensitiveNodes == null ? null : sensitiveNodes.stream().map(String::strip).toList())
             .exhaustive(exhaustive);
     PrintWriter out = spec.commandLine().getOut();
     try (Debugger dbg = Debugger.open(model, data)) {
@@ -94,17 +109,26 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
       out.println();
       String what = int16 ? "raised to int16" : "left in float";
       if (r.reached()) {
-        out.println("k = " + r.k() + ": " + (r.k() == 0
-            ? "the calibrated model meets the target"
-            : what + ": " + String.join(", ", r.chosenNodes())));
+        out.println(
+            "k = "
+                + r.k()
+                + ": "
+                + (r.k() == 0
+                    ? "the calibrated model meets the target"
+                    : what + ": " + String.join(", ", r.chosenNodes())));
       } else {
         out.println("target not reached even with all " + r.k() + " nodes " + what);
       }
       if (!r.monotone()) {
-        out.println("note: the metric is not monotone in k (a smaller k passes, a larger one fails)");
+        out.println(
+            "note: the metric is not monotone in k (a smaller k passes, a larger one fails)");
       }
-      out.println("wrote " + saveDir.resolve("partial_quantized_model.onnx")
-          + (output != null ? ", " + output : "") + " and the search tables and figure in " + saveDir);
+      out.println(
+          "wrote "
+              + saveDir.resolve("partial_quantized_model.onnx")
+              + (output != null ? ", " + output : "")
+              + " and the search tables and figure in "
+              + saveDir);
     }
     return 0;
   }

@@ -48,7 +48,9 @@ public final class PlotAccErrorCommand implements Callable<Integer> {
               + " and makes every item a partial model, e.g. a,a+b")
   List<String> nonQuantize;
 
-  @Option(names = "--metric", defaultValue = "cosine-similarity",
+  @Option(
+      names = "--metric",
+      defaultValue = "cosine-similarity",
       description = "cosine-similarity, mse, mre, sqnr or chebyshev")
   String metric;
 
@@ -128,8 +130,11 @@ public final class PlotAccErrorCommand implements Callable<Integer> {
               worst < 0 ? Double.NaN : y[worst],
               worst < 0 ? "-" : r.points().get(worst).node());
         }
-        out.println("  wrote " + saveDir.resolve(p.fileStem() + ".html") + ", "
-            + saveDir.resolve(p.fileStem() + ".csv"));
+        out.println(
+            "  wrote "
+                + saveDir.resolve(p.fileStem() + ".html")
+                + ", "
+                + saveDir.resolve(p.fileStem() + ".csv"));
       }
     }
     return 0;

@@ -27,14 +27,18 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
   @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
   Path data;
 
-  @Option(names = "--pick-threshold", defaultValue = "0.999",
+  @Option(
+      names = "--pick-threshold",
+      defaultValue = "0.999",
       description = "sensitive nodes: output cosine at most this when quantized alone")
   double pickThreshold;
 
   @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
   int dataNum;
 
-  @Option(names = "--sensitive-nodes", split = ",",
+  @Option(
+      names = "--sensitive-nodes",
+      split = ",",
       description = "analyse these nodes in this order instead of picking them")
   List<String> sensitiveNodes;
 
@@ -47,15 +51,22 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
         PartialQuantization.Options.defaults()
             .pickThreshold(pickThreshold)
             .dataNum(dataNum)
-            .sensitiveNodes(sensitiveNodes == null ? null : sensitiveNodes.stream().map(String::strip).toList());
+            .sensitiveNodes(
+                sensitiveNodes == null
+                    ? null
+                    : sensitiveNodes.stream().map(String::strip).toList());
     try (Debugger dbg = Debugger.open(model, data)) {
       dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
       PartialQuantization.Result r = dbg.sensitivityAnalysis(o);
       r.save(saveDir);
       spec.commandLine().getOut().print(format(r.table()));
-      spec.commandLine().getOut().println(
-          "wrote " + saveDir.resolve("partial_quantization.html") + ", "
-              + saveDir.resolve("partial_quantization.csv"));
+      spec.commandLine()
+          .getOut()
+          .println(
+              "wrote "
+                  + saveDir.resolve("partial_quantization.html")
+                  + ", "
+                  + saveDir.resolve("partial_quantization.csv"));
     }
     return 0;
   }

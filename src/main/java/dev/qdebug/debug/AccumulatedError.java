@@ -58,14 +58,14 @@ import tech.tablesaw.plotly.traces.Trace;
  * every later point moves one place left and no longer lines up with its node (a bug: sqnr is
  * {@code inf} wherever a tensor is still exactly float, so sqnr curves lose their first points).
  * Here every point keeps its x position: the tables hold {@code inf} and NaN as they are, the
- * figures draw them as gaps, and the running mean skips them. Flat node lists keep the order
- * given (Horizon's {@code set()} loses it). A node without calibration nodes is an error rather
- * than a curve identical to float.
+ * figures draw them as gaps, and the running mean skips them. Flat node lists keep the order given
+ * (Horizon's {@code set()} loses it). A node without calibration nodes is an error rather than a
+ * curve identical to float.
  *
  * <p>Beyond Horizon: any number of samples (Horizon uses exactly one; the default here is one as
  * well), each point the mean over samples of the per-sample metric (NaN samples dropped); the
- * numbers as CSV beside each figure; and speed: the float run is done once per batch, and each
- * test model re-runs only the graph downstream of its calibration nodes.
+ * numbers as CSV beside each figure; and speed: the float run is done once per batch, and each test
+ * model re-runs only the graph downstream of its calibration nodes.
  */
 public final class AccumulatedError {
   /** Horizon's keyword for every weight calibration node. */
@@ -120,12 +120,19 @@ public final class AccumulatedError {
     /** One curve per node (or {@code weight}/{@code activation}), quantized alone. */
     public Options quantizeNode(List<String> nodes) {
       return new Options(
-          singletons(nodes), false, nonQuantizeNode, nonQuantizeGroups, metric, averageMode, dataNum);
+          singletons(nodes),
+          false,
+          nonQuantizeNode,
+          nonQuantizeGroups,
+          metric,
+          averageMode,
+          dataNum);
     }
 
     /** One partial model per group, each group quantized together (Horizon's nested list). */
     public Options quantizeNodeGroups(List<List<String>> groups) {
-      return new Options(groups, true, nonQuantizeNode, nonQuantizeGroups, metric, averageMode, dataNum);
+      return new Options(
+          groups, true, nonQuantizeNode, nonQuantizeGroups, metric, averageMode, dataNum);
     }
 
     /** One curve per node, the calibrated model with that node left in float. */
@@ -141,7 +148,13 @@ public final class AccumulatedError {
 
     public Options metric(Metric m) {
       return new Options(
-          quantizeNode, quantizeGroups, nonQuantizeNode, nonQuantizeGroups, m, averageMode, dataNum);
+          quantizeNode,
+          quantizeGroups,
+          nonQuantizeNode,
+          nonQuantizeGroups,
+          m,
+          averageMode,
+          dataNum);
     }
 
     public Options averageMode(boolean b) {
@@ -200,7 +213,9 @@ public final class AccumulatedError {
           .orElseThrow(
               () ->
                   new IllegalArgumentException(
-                      "no plot '" + prefix + "'; plots: "
+                      "no plot '"
+                          + prefix
+                          + "'; plots: "
                           + plots.stream().map(Plot::prefix).toList()));
     }
 
@@ -238,8 +253,8 @@ public final class AccumulatedError {
   /**
    * The figures {@code o} asks for, with their test models.
    *
-   * @throws UsageException when nothing is asked, or {@code weight}/{@code activation} is given
-   *     as a node to leave in float
+   * @throws UsageException when nothing is asked, or {@code weight}/{@code activation} is given as
+   *     a node to leave in float
    */
   static List<Mode> modes(CalibratedModel model, Options o) {
     List<String> q = o.quantizeNode().stream().flatMap(List::stream).toList();
@@ -271,12 +286,12 @@ public final class AccumulatedError {
               : w ? "weight_quantized" : "activation_quantized";
       modes.add(new Mode(prefix, ms));
     } else if (!q.isEmpty()) {
-      modes.add(
-          nodeMode(model, o.quantizeNode(), o.quantizeGroups(), true, "--quantize-node"));
+      modes.add(nodeMode(model, o.quantizeNode(), o.quantizeGroups(), true, "--quantize-node"));
     }
     if (!nq.isEmpty()) {
       modes.add(
-          nodeMode(model, o.nonQuantizeNode(), o.nonQuantizeGroups(), false, "--non-quantize-node"));
+          nodeMode(
+              model, o.nonQuantizeNode(), o.nonQuantizeGroups(), false, "--non-quantize-node"));
     }
     return modes;
   }
@@ -292,7 +307,8 @@ public final class AccumulatedError {
     if (nested) {
       ms.add(new TestModel(DEFAULT_CALIBRATED, model.enabled()));
       for (int i = 0; i < groups.size(); i++) {
-        ms.add(new TestModel("partial_qmodel_" + i, variant(model, groups.get(i), quantize, option)));
+        ms.add(
+            new TestModel("partial_qmodel_" + i, variant(model, groups.get(i), quantize, option)));
       }
       return new Mode(side + "_accumulate_err_of_partial_qmodel", ms);
     }
@@ -344,7 +360,8 @@ public final class AccumulatedError {
         ref.add(PartialModels.perSample(base.get(p.tensor()), c));
       }
       for (int m = 0; m < all.size(); m++) {
-        INDArray[] got = outputsBeforeQuantization(model, base, all.get(m).enabled(), points, pointsOfTensor);
+        INDArray[] got =
+            outputsBeforeQuantization(model, base, all.get(m).enabled(), points, pointsOfTensor);
         for (int p = 0; p < points.size(); p++) {
           if (got[p] == null) { // not downstream of any change: identical to float
             got[p] = base.get(points.get(p).tensor());
@@ -380,8 +397,8 @@ public final class AccumulatedError {
 
   /**
    * Runs one test model from the float snapshot, re-executing only what its calibration nodes
-   * change, and returns each point's tensor as its node produced it, before any calibration node
-   * on it (null where the run did not recompute it).
+   * change, and returns each point's tensor as its node produced it, before any calibration node on
+   * it (null where the run did not recompute it).
    */
   private static INDArray[] outputsBeforeQuantization(
       CalibratedModel model,
@@ -407,13 +424,14 @@ public final class AccumulatedError {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     model
         .session()
-        .rerun(base, changed, RunOptions.outputs(outputs).hook(capture.andThen(model.hook(enabled))));
+        .rerun(
+            base, changed, RunOptions.outputs(outputs).hook(capture.andThen(model.hook(enabled))));
     return got;
   }
 
   /**
-   * Horizon's average mode: {@code y'[i] = mean(y[0..i])}, over the finite values so far (an
-   * {@code inf} or NaN point is skipped, and is NaN itself while no finite value precedes it).
+   * Horizon's average mode: {@code y'[i] = mean(y[0..i])}, over the finite values so far (an {@code
+   * inf} or NaN point is skipped, and is NaN itself while no finite value precedes it).
    */
   public static double[] prefixMean(double[] y) {
     double[] out = new double[y.length];
@@ -429,7 +447,8 @@ public final class AccumulatedError {
     return out;
   }
 
-  private static Plot plot(String prefix, List<Point> points, Map<String, double[]> curves, Options o) {
+  private static Plot plot(
+      String prefix, List<Point> points, Map<String, double[]> curves, Options o) {
     String stem = (o.averageMode() ? "average_" : "") + prefix + "_" + o.metric().label();
     int np = points.size();
     IntColumn index = IntColumn.create("index");

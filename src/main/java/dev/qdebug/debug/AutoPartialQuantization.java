@@ -38,14 +38,14 @@ import tech.tablesaw.plotly.traces.Trace;
  * partially quantized model.
  *
  * <p>The target is either top-1 accuracy on a labeled set, as a fraction of the float model's
- * (default 0.99: at most 1% lost, Horizon's usual criterion), or, without a labeled set, the
- * output cosine similarity on the calibration data. Nodes are ranked by {@link NodeSensitivity}
- * (output cosine with the node alone quantized, worst first; or the nodes given). Variant k is the
+ * (default 0.99: at most 1% lost, Horizon's usual criterion), or, without a labeled set, the output
+ * cosine similarity on the calibration data. Nodes are ranked by {@link NodeSensitivity} (output
+ * cosine with the node alone quantized, worst first; or the nodes given). Variant k is the
  * calibrated model with the calibration nodes of the first k nodes left in float ({@link
  * Restore#FLOAT}) or raised to int16 over the same range ({@link Restore#INT16}); variant 0 is the
  * calibrated model. Accuracy is close to monotone in k, so k is found by bisection between a
- * failing and a passing variant (about log2 of the number of nodes evaluations), which ends with
- * k passing and k - 1 failing, both evaluated and shown. {@code exhaustive} evaluates every k
+ * failing and a passing variant (about log2 of the number of nodes evaluations), which ends with k
+ * passing and k - 1 failing, both evaluated and shown. {@code exhaustive} evaluates every k
  * instead, takes the smallest passing one, and reports whether the metric was monotone.
  *
  * <p>Results: the evaluated variants (table and figure of the metric against k), a summary shaped
@@ -136,15 +136,15 @@ public final class AutoPartialQuantization {
    * @param k how many of them the partially quantized model changes ({@code ranking.size()} when
    *     the target is not reached)
    * @param reached whether variant k meets the target
-   * @param monotone whether the evaluated k agree with the search's assumption: once one meets
-   *     the target, every larger evaluated k does too (only an exhaustive search can show
-   *     otherwise; then k is still the smallest passing one)
+   * @param monotone whether the evaluated k agree with the search's assumption: once one meets the
+   *     target, every larger evaluated k does too (only an exhaustive search can show otherwise;
+   *     then k is still the smallest passing one)
    * @param threshold the metric value to reach (accuracy: target times float accuracy)
    * @param floatAccuracy top-1 of the float model (NaN for a cosine target)
    * @param values the metric of every evaluated k
    * @param search {@code k}, {@code node} (the k-th node), {@code calibration-nodes} (how many are
-   *     changed), the metric ({@code top-1} or {@code cosine-similarity}), {@code
-   *     percent-of-float} (accuracy only), {@code meets-target}, {@code step} (evaluation order)
+   *     changed), the metric ({@code top-1} or {@code cosine-similarity}), {@code percent-of-float}
+   *     (accuracy only), {@code meets-target}, {@code step} (evaluation order)
    * @param summary the tutorial-shaped table: calibrated, k - 1 and k
    * @param figure the metric against k, with the target
    * @param nodes the calibration nodes of the partially quantized model (int16 where raised)
@@ -196,14 +196,16 @@ public final class AutoPartialQuantization {
   private AutoPartialQuantization() {}
 
   /** Searches the fewest nodes to change so that the model meets {@code o}'s target. */
-  public static Result run(CalibratedModel model, SampleSet calibration, Options o, Progress progress) {
+  public static Result run(
+      CalibratedModel model, SampleSet calibration, Options o, Progress progress) {
     boolean accuracy = o.dataset() != null;
     if (accuracy && !(o.target() > 0 && o.target() <= 1)) {
       throw new UsageException(
           "--target: " + o.target() + " is not a fraction of float accuracy in (0, 1]");
     }
     if (!accuracy && !(o.target() >= -1 && o.target() <= 1)) {
-      throw new UsageException("--target: " + o.target() + " is not a cosine similarity in [-1, 1]");
+      throw new UsageException(
+          "--target: " + o.target() + " is not a cosine similarity in [-1, 1]");
     }
     int n = PartialModels.sampleCount(calibration, o.dataNum());
     SampleSet labeled = accuracy ? SampleSet.open(o.dataset(), model.floatModel().inputs()) : null;
@@ -219,7 +221,8 @@ public final class AutoPartialQuantization {
                   model, calibration, NodeSensitivity.Options.defaults().dataNum(n), progress)
               .ranking();
     }
-    List<Set<String>> prefix = new ArrayList<>(); // prefix.get(k): calibration nodes of nodes 0..k-1
+    List<Set<String>> prefix =
+        new ArrayList<>(); // prefix.get(k): calibration nodes of nodes 0..k-1
     prefix.add(Set.of());
     Set<String> acc = new LinkedHashSet<>();
     for (String node : ranking) {
@@ -354,7 +357,10 @@ public final class AutoPartialQuantization {
     List<CalibrationNode> nodesOf(int k) {
       List<CalibrationNode> out = new ArrayList<>();
       for (CalibrationNode c : original.values()) {
-        out.add(o.restore() == Restore.INT16 && prefix.get(k).contains(c.name()) ? raised.get(c.name()) : c);
+        out.add(
+            o.restore() == Restore.INT16 && prefix.get(k).contains(c.name())
+                ? raised.get(c.name())
+                : c);
       }
       return out;
     }
@@ -376,8 +382,9 @@ public final class AutoPartialQuantization {
           labeled != null && enabled.isEmpty() && floatAccuracy != null
               ? floatAccuracy // the float model itself
               : labeled != null
-              ? Accuracy.top1(m, labeled, enabled, o.evalNum(), Progress.NONE)
-              : PartialModels.outputCosines(m, calibration, n, List.of(enabled), Progress.NONE, "")[0];
+                  ? Accuracy.top1(m, labeled, enabled, o.evalNum(), Progress.NONE)
+                  : PartialModels.outputCosines(
+                      m, calibration, n, List.of(enabled), Progress.NONE, "")[0];
       values.put(k, x);
       tick();
       return x;
@@ -456,7 +463,11 @@ public final class AutoPartialQuantization {
       boolean accuracy,
       Restore restore) {
     String name =
-        model.floatModel().path().map(p -> p.getFileName().toString()).orElse(model.floatModel().source());
+        model
+            .floatModel()
+            .path()
+            .map(p -> p.getFileName().toString())
+            .orElse(model.floatModel().source());
     Set<String> methods = new LinkedHashSet<>();
     for (CalibrationNode c : model.nodes()) {
       if (c.kind() == TensorKind.ACTIVATION) {
@@ -471,7 +482,8 @@ public final class AutoPartialQuantization {
     StringColumn sc = StringColumn.create("strategy");
     DoubleColumn fc = DoubleColumn.create("float-accuracy");
     StringColumn cm = StringColumn.create("calibration-method");
-    DoubleColumn qc = DoubleColumn.create(accuracy ? "quantized-accuracy" : "output-cosine-similarity");
+    DoubleColumn qc =
+        DoubleColumn.create(accuracy ? "quantized-accuracy" : "output-cosine-similarity");
     DoubleColumn pc = DoubleColumn.create("percent-of-float");
     Set<Integer> rows = new LinkedHashSet<>(List.of(0));
     if (k > 1) {

@@ -19,8 +19,8 @@ import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * What the partial-quantization analyses share: Horizon's whitelist and blacklist models as sets
- * of switched-on calibration nodes, normal nodes, and the output cosine similarity of a set of
+ * What the partial-quantization analyses share: Horizon's whitelist and blacklist models as sets of
+ * switched-on calibration nodes, normal nodes, and the output cosine similarity of a set of
  * variants.
  */
 final class PartialModels {
@@ -50,13 +50,17 @@ final class PartialModels {
    * @throws dev.qdebug.ModelException listing the closest names for an unknown name
    * @throws UsageException naming {@code option} for a node without calibration nodes
    */
-  static Set<String> calibrationsOf(CalibratedModel model, Collection<String> nodes, String option) {
+  static Set<String> calibrationsOf(
+      CalibratedModel model, Collection<String> nodes, String option) {
     Set<String> out = new LinkedHashSet<>();
     for (String n : nodes) {
       List<CalibrationNode> c = model.calibrationsOf(n);
       if (c.isEmpty()) {
         throw new UsageException(
-            option + ": node '" + n + "' has no calibration node on its inputs (nothing to quantize)");
+            option
+                + ": node '"
+                + n
+                + "' has no calibration node on its inputs (nothing to quantize)");
       }
       c.forEach(x -> out.add(x.name()));
     }
@@ -88,8 +92,8 @@ final class PartialModels {
   }
 
   /**
-   * Splits a batch tensor into one flat array per sample. A tensor whose first dimension is not
-   * the batch (a {@code Shape} output, a scalar) is compared whole: every sample gets all of it.
+   * Splits a batch tensor into one flat array per sample. A tensor whose first dimension is not the
+   * batch (a {@code Shape} output, a scalar) is compared whole: every sample gets all of it.
    */
   static float[][] perSample(INDArray a, int count) {
     float[] all = a.dup('c').data().asFloat();

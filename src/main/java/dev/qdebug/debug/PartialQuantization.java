@@ -27,22 +27,22 @@ import tech.tablesaw.plotly.traces.ScatterTrace;
 /**
  * {@code sensitivity_analysis}: the partial-quantization curve (Horizon's semantics, reference
  * a.9). The sensitive nodes are those whose {@link NodeSensitivity} output cosine similarity is at
- * most {@code pickThreshold}, most sensitive first (or the nodes given). Over x = {@code none},
- * n0, n1, ...:
+ * most {@code pickThreshold}, most sensitive first (or the nodes given). Over x = {@code none}, n0,
+ * n1, ...:
  *
  * <ul>
  *   <li>the red line ({@code partial quantization cumulative error}): the output cosine similarity
  *       of the calibrated model with nodes n0..ni all left in float ({@code none}: the calibrated
  *       model);
- *   <li>the green crosses ({@code per-node quantization sensitivity}): the output cosine
- *       similarity of the float model with only node ni quantized;
+ *   <li>the green crosses ({@code per-node quantization sensitivity}): the output cosine similarity
+ *       of the float model with only node ni quantized;
  *   <li>a dashed baseline at 1.0.
  * </ul>
  *
- * Cosine similarity of the graph outputs, per output tensor averaged over the first {@code
- * dataNum} samples, then over output tensors. It answers "how many of the most sensitive nodes
- * must stay float to reach cosine X"; {@link AutoPartialQuantization} searches that number
- * automatically, also against accuracy.
+ * Cosine similarity of the graph outputs, per output tensor averaged over the first {@code dataNum}
+ * samples, then over output tensors. It answers "how many of the most sensitive nodes must stay
+ * float to reach cosine X"; {@link AutoPartialQuantization} searches that number automatically,
+ * also against accuracy.
  *
  * <p>Beyond Horizon: the numbers as CSV (Horizon writes only the picture), and speed: the float
  * model runs once per batch and each variant re-runs only the graph downstream of its calibration
@@ -170,7 +170,8 @@ public final class PartialQuantization {
       red.append(cos[2 + 2 * i]);
     }
     Table table = Table.create("partial quantization", x, count, red, green);
-    return new Result(table, figure(x.asObjectArray(), red.asDoubleArray(), green.asDoubleArray()), nodes, o);
+    return new Result(
+        table, figure(x.asObjectArray(), red.asDoubleArray(), green.asDoubleArray()), nodes, o);
   }
 
   static Figure figure(String[] x, double[] red, double[] green) {
