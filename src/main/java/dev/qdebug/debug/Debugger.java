@@ -72,8 +72,8 @@ public final class Debugger implements AutoCloseable {
   }
 
   /**
-   * Accumulated error curves: each test model's error at every normal node's output, in graph
-   * order (Horizon's a.6 {@code plot_acc_error}).
+   * Accumulated error curves: each test model's error at every normal node's output, in graph order
+   * (Horizon's a.6 {@code plot_acc_error}).
    */
   public AccumulatedError.Result plotAccError(AccumulatedError.Options options) {
     return AccumulatedError.run(model, data, options, progress);
