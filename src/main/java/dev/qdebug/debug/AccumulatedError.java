@@ -355,22 +355,31 @@ public final class AccumulatedError {
     for (int from = 0; from < n; from += PartialModels.BATCH) {
       int c = Math.min(PartialModels.BATCH, n - from);
       Snapshot base = model.floatSnapshot(data.batch(from, c));
-      List<float[][]> ref = new ArrayList<>();
-      for (Point p : points) {
-        ref.add(PartialModels.perSample(base.get(p.tensor()), c));
-      }
       for (int m = 0; m < all.size(); m++) {
-        INDArray[] got =
-            outputsBeforeQuantization(model, base, all.get(m).enabled(), points, pointsOfTensor);
+        // per point, the per-sample metric of the tensor as its node produced it, before any
+        // calibration node on it; a tensor can pass the hook twice (its own calibration node
+        // switched on, then recomputed downstream of another): the last value is the one used.
+        // Only metric values are kept, so memory stays that of one run.
+        double[][] scores = new double[points.size()][];
+        TensorHook score =
+            (tensor, value) -> {
+              List<Integer> ps = pointsOfTensor.get(tensor);
+              if (ps != null) {
+                double[] v = perSample(o.metric(), base.get(tensor), value, c);
+                ps.forEach(p -> scores[p] = v);
+              }
+              return value;
+            };
+        rerun(model, base, all.get(m).enabled(), score);
         for (int p = 0; p < points.size(); p++) {
-          if (got[p] == null) { // not downstream of any change: identical to float
-            got[p] = base.get(points.get(p).tensor());
+          double[] v = scores[p];
+          if (v == null) { // not downstream of any change: identical to float
+            INDArray f = base.get(points.get(p).tensor());
+            v = perSample(o.metric(), f, f, c);
           }
-          float[][] q = PartialModels.perSample(got[p], c);
-          for (int s = 0; s < c; s++) {
-            double v = o.metric().compute(ref.get(p)[s], q[s]);
-            if (!Double.isNaN(v)) {
-              sum[m][p] += v;
+          for (double x : v) {
+            if (!Double.isNaN(x)) {
+              sum[m][p] += x;
               count[m][p]++;
             }
           }
@@ -397,26 +406,10 @@ public final class AccumulatedError {
 
   /**
    * Runs one test model from the float snapshot, re-executing only what its calibration nodes
-   * change, and returns each point's tensor as its node produced it, before any calibration node on
-   * it (null where the run did not recompute it).
+   * change; {@code score} sees every recomputed tensor before the calibration node on it.
    */
-  private static INDArray[] outputsBeforeQuantization(
-      CalibratedModel model,
-      Snapshot base,
-      Set<String> enabled,
-      List<Point> points,
-      Map<String, List<Integer>> pointsOfTensor) {
-    INDArray[] got = new INDArray[points.size()];
-    TensorHook capture =
-        (tensor, value) -> {
-          List<Integer> ps = pointsOfTensor.get(tensor);
-          if (ps != null) {
-            for (int p : ps) {
-              got[p] = value;
-            }
-          }
-          return value;
-        };
+  private static void rerun(
+      CalibratedModel model, Snapshot base, Set<String> enabled, TensorHook score) {
     List<String> changed = new ArrayList<>();
     for (String c : enabled) {
       changed.add(model.node(c).tensor());
@@ -424,9 +417,18 @@ public final class AccumulatedError {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     model
         .session()
-        .rerun(
-            base, changed, RunOptions.outputs(outputs).hook(capture.andThen(model.hook(enabled))));
-    return got;
+        .rerun(base, changed, RunOptions.outputs(outputs).hook(score.andThen(model.hook(enabled))));
+  }
+
+  /** The metric of {@code q} against {@code f}, per sample. */
+  private static double[] perSample(Metric metric, INDArray f, INDArray q, int count) {
+    float[][] fs = PartialModels.perSample(f, count);
+    float[][] qs = PartialModels.perSample(q, count);
+    double[] v = new double[count];
+    for (int s = 0; s < count; s++) {
+      v[s] = metric.compute(fs[s], qs[s]);
+    }
+    return v;
   }
 
   /**
