@@ -25,6 +25,9 @@ import picocli.CommandLine.Command;
       GetChannelwiseDataDistributionCommand.class,
       LayerErrorCommand.class,
       SelectSensitiveSamplesCommand.class,
+      PlotAccErrorCommand.class,
+      SensitivityAnalysisCommand.class,
+      PartialQuantizationCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -105,6 +105,29 @@ public final class Debugger implements AutoCloseable {
   /** The samples whose outputs degrade most when quantized (HMCT's bad-case mining). */
   public SensitiveSamples.Result selectSensitiveSamples(SensitiveSamples.Options options) {
     return SensitiveSamples.run(model, data, options, progress);
+  /**
+   * Accumulated error curves: each test model's error at every normal node's output, in graph order
+   * (Horizon's a.6 {@code plot_acc_error}).
+   */
+  public AccumulatedError.Result plotAccError(AccumulatedError.Options options) {
+    return AccumulatedError.run(model, data, options, progress);
+  }
+
+  /**
+   * The partial-quantization curve: output cosine with the most sensitive nodes left in float one
+   * by one, and with each quantized alone (Horizon's a.9 {@code sensitivity_analysis}).
+   */
+  public PartialQuantization.Result sensitivityAnalysis(PartialQuantization.Options options) {
+    return PartialQuantization.run(model, data, options, progress);
+  }
+
+  /**
+   * The fewest most-sensitive nodes to leave in float (or raise to int16) to meet an accuracy or
+   * output-cosine target, and the partially quantized model (beyond Horizon).
+   */
+  public AutoPartialQuantization.Result autoPartialQuantization(
+      AutoPartialQuantization.Options options) {
+    return AutoPartialQuantization.run(model, data, options, progress);
   }
 
   @Override

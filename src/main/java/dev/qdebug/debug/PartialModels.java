@@ -1,0 +1,166 @@
+package dev.qdebug.debug;
+
+import dev.qdebug.Progress;
+import dev.qdebug.UsageException;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.Plan;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.engine.Snapshot;
+import dev.qdebug.metrics.Metric;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationNode;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * What the partial-quantization analyses share: Horizon's whitelist and blacklist models as sets of
+ * switched-on calibration nodes, normal nodes, and the output cosine similarity of a set of
+ * variants.
+ */
+final class PartialModels {
+  /** Samples per forward pass. */
+  static final int BATCH = 16;
+
+  private PartialModels() {}
+
+  /**
+   * Horizon's normal nodes, in graph order: every node with at least one calibration node on its
+   * inputs.
+   */
+  static List<String> normalNodes(CalibratedModel model) {
+    List<String> out = new ArrayList<>();
+    for (Plan.Step s : model.session().plan().steps()) {
+      if (!model.calibrationsOf(s.node().name()).isEmpty()) {
+        out.add(s.node().name());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The calibration nodes that quantize {@code nodes} (a node's input calibration nodes, a
+   * calibration node itself), in first-seen order.
+   *
+   * @throws dev.qdebug.ModelException listing the closest names for an unknown name
+   * @throws UsageException naming {@code option} for a node without calibration nodes
+   */
+  static Set<String> calibrationsOf(
+      CalibratedModel model, Collection<String> nodes, String option) {
+    Set<String> out = new LinkedHashSet<>();
+    for (String n : nodes) {
+      List<CalibrationNode> c = model.calibrationsOf(n);
+      if (c.isEmpty()) {
+        throw new UsageException(
+            option
+                + ": node '"
+                + n
+                + "' has no calibration node on its inputs (nothing to quantize)");
+      }
+      c.forEach(x -> out.add(x.name()));
+    }
+    return out;
+  }
+
+  /** Horizon's whitelist model: the float model with only {@code calibrations} switched on. */
+  static Set<String> whitelist(Collection<String> calibrations) {
+    return new LinkedHashSet<>(calibrations);
+  }
+
+  /** Horizon's blacklist model: the calibrated model with {@code calibrations} switched off. */
+  static Set<String> blacklist(CalibratedModel model, Collection<String> calibrations) {
+    Set<String> on = new LinkedHashSet<>(model.enabled());
+    on.removeAll(calibrations);
+    return on;
+  }
+
+  /** How many samples {@code dataNum} selects (0: all), checked against the data. */
+  static int sampleCount(SampleSet data, int dataNum) {
+    if (dataNum < 0) {
+      throw new UsageException("--data-num: " + dataNum + " is negative");
+    }
+    int n = dataNum > 0 ? dataNum : data.size();
+    if (n > data.size()) {
+      throw new UsageException("--data-num: " + n + " samples asked, the data has " + data.size());
+    }
+    return n;
+  }
+
+  /**
+   * Splits a batch tensor into one flat array per sample. A tensor whose first dimension is not the
+   * batch (a {@code Shape} output, a scalar) is compared whole: every sample gets all of it.
+   */
+  static float[][] perSample(INDArray a, int count) {
+    float[] all = a.dup('c').data().asFloat();
+    float[][] out = new float[count][];
+    if (a.rank() == 0 || a.size(0) != count) {
+      Arrays.fill(out, all);
+      return out;
+    }
+    int per = all.length / count;
+    for (int s = 0; s < count; s++) {
+      out[s] = Arrays.copyOfRange(all, s * per, (s + 1) * per);
+    }
+    return out;
+  }
+
+  /**
+   * The graph outputs' cosine similarity with the float model for each variant (a set of
+   * switched-on calibration nodes), as Horizon scores a model: per output tensor the mean over
+   * samples (NaN samples dropped), then the mean over output tensors. Each batch runs the float
+   * model once and each variant re-runs only the graph downstream of its nodes.
+   */
+  static double[] outputCosines(
+      CalibratedModel model,
+      SampleSet data,
+      int n,
+      List<? extends Collection<String>> variants,
+      Progress progress,
+      String task) {
+    List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
+    double[][] sum = new double[variants.size()][outputs.size()];
+    int[][] count = new int[variants.size()][outputs.size()];
+    long total = (long) variants.size() * ((n + BATCH - 1) / BATCH);
+    long done = 0;
+    for (int from = 0; from < n; from += BATCH) {
+      int c = Math.min(BATCH, n - from);
+      Snapshot base = model.floatSnapshot(data.batch(from, c));
+      List<float[][]> ref = new ArrayList<>();
+      for (String t : outputs) {
+        ref.add(perSample(base.get(t), c));
+      }
+      for (int v = 0; v < variants.size(); v++) {
+        Map<String, INDArray> got = model.rerun(base, variants.get(v), RunOptions.outputs(outputs));
+        for (int k = 0; k < outputs.size(); k++) {
+          float[][] q = perSample(got.get(outputs.get(k)), c);
+          for (int s = 0; s < c; s++) {
+            double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
+            if (!Double.isNaN(x)) {
+              sum[v][k] += x;
+              count[v][k]++;
+            }
+          }
+        }
+        progress.update(task, ++done, total);
+      }
+    }
+    double[] out = new double[variants.size()];
+    for (int v = 0; v < variants.size(); v++) {
+      double s = 0;
+      int valid = 0;
+      for (int k = 0; k < outputs.size(); k++) {
+        if (count[v][k] > 0) {
+          s += sum[v][k] / count[v][k];
+          valid++;
+        }
+      }
+      out[v] = valid == 0 ? Double.NaN : s / valid;
+    }
+    return out;
+  }
+}
