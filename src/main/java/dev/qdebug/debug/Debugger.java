@@ -105,6 +105,8 @@ public final class Debugger implements AutoCloseable {
   /** The samples whose outputs degrade most when quantized (HMCT's bad-case mining). */
   public SensitiveSamples.Result selectSensitiveSamples(SensitiveSamples.Options options) {
     return SensitiveSamples.run(model, data, options, progress);
+  }
+
   /**
    * Accumulated error curves: each test model's error at every normal node's output, in graph order
    * (Horizon's a.6 {@code plot_acc_error}).
