@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
       PlotAccErrorCommand.class,
       SensitivityAnalysisCommand.class,
       PartialQuantizationCommand.class,
+      RunallCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -132,6 +132,14 @@ public final class Debugger implements AutoCloseable {
     return AutoPartialQuantization.run(model, data, options, progress);
   }
 
+  /**
+   * Every analysis, each in a sub-folder of {@code saveDir}, with an {@code index.html} linking
+   * every figure and table (Horizon's {@code runall}).
+   */
+  public RunAll.Result runall(Path saveDir, RunAll.Options options) {
+    return RunAll.run(this, saveDir, options);
+  }
+
   @Override
   public void close() {
     if (owned) {

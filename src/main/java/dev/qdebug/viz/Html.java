@@ -65,10 +65,26 @@ public final class Html {
         + "\n</body></html>\n";
   }
 
-  /** Writes {@code figure} as {@code file} (HTML) with plotly.js beside it. */
+  /**
+   * Writes {@code figure} as {@code file} (HTML). The page loads plotly.js from the nearest copy in
+   * its folder or up to three folders above (a report keeps one at its root), else from a copy
+   * written beside it.
+   */
   public static void writeFigure(Path file, String title, Figure figure) {
     Path dir = file.toAbsolutePath().getParent();
-    String js = ensurePlotly(dir);
+    String js = null;
+    Path d = dir;
+    String up = "";
+    for (int level = 0; level <= 3 && d != null && js == null; level++) {
+      if (Files.exists(d.resolve(PLOTLY_FILE))) {
+        js = up + PLOTLY_FILE;
+      }
+      d = d.getParent();
+      up += "../";
+    }
+    if (js == null) {
+      js = ensurePlotly(dir);
+    }
     writeAtomically(file, page(title, figure, js));
   }
 

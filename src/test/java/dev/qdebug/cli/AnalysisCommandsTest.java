@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qdebug.TestModels;
-import dev.qdebug.cli.InferCommandTest.Result;
+import dev.qdebug.Cli.Result;
 import dev.qdebug.data.Npy;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -20,7 +20,7 @@ class PlotAccErrorCommandTest {
     net = TwoBranch.write(tmp, 4, 2);
   }
 
-  static InferCommandTest.Result cli(String... extra) {
+  static dev.qdebug.Cli.Result cli(String... extra) {
     String[] base = {"plot-acc-error", "--model", net.calibratedModel.toString(),
         "--calibration-data", net.calibration.toString()};
     String[] all = new String[base.length + extra.length];

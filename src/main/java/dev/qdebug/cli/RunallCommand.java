@@ -1,0 +1,73 @@
+package dev.qdebug.cli;
+
+import dev.qdebug.UsageException;
+import dev.qdebug.debug.Debugger;
+import dev.qdebug.debug.NodeSensitivity;
+import dev.qdebug.debug.RunAll;
+import dev.qdebug.metrics.Metric;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code runall}: every analysis into sub-folders of the save folder, with an index page. */
+@Command(
+    name = "runall",
+    description = "Runs every analysis; writes sub-folders and an index.html report.")
+public final class RunallCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
+  Path model;
+
+  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
+  Path data;
+
+  @Option(names = "--save-dir", defaultValue = "debug_result", description = "report folder")
+  Path saveDir;
+
+  @Option(names = "--node-type", description = "rank 'node's instead of weights and activations")
+  String nodeType;
+
+  @Option(names = "--metrics", split = ",", defaultValue = "cosine-similarity",
+      description = "sensitivity metrics; the first sorts")
+  List<String> metrics;
+
+  @Option(names = "--data-num", defaultValue = "1", description = "samples per analysis (0: all)")
+  int dataNum;
+
+  @Option(names = "--pick-threshold", defaultValue = "0.999",
+      description = "nodes with output cosine at most this enter the partial-quantization curve")
+  double pickThreshold;
+
+  @Option(names = "--average-mode", description = "accumulated-error curves as running means")
+  boolean averageMode;
+
+  @Override
+  public Integer call() {
+    List<Metric> ms = new ArrayList<>();
+    for (String m : metrics) {
+      try {
+        ms.add(Metric.parse(m));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--metrics: " + e.getMessage());
+      }
+    }
+    RunAll.Options o =
+        RunAll.Options.defaults()
+            .metrics(ms)
+            .dataNum(dataNum)
+            .pickThreshold(pickThreshold)
+            .averageMode(averageMode)
+            .nodeType(nodeType == null ? null : NodeSensitivity.NodeType.parse(nodeType));
+    try (Debugger dbg = Debugger.open(model, data)) {
+      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+      RunAll.Result r = dbg.runall(saveDir, o);
+      spec.commandLine().getOut().println("report: " + r.index());
+    }
+    return 0;
+  }
+}
