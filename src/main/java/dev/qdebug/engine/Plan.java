@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A model compiled for execution: every node's {@link Op} built once, nodes in an order where each
@@ -212,7 +213,7 @@ public final class Plan {
 
   private INDArray[] execute(Step step, INDArray[] in) {
     try {
-      INDArray[] out = step.op().run(in);
+      INDArray[] out = runOp(step.op(), in);
       if (out.length < step.out().length && step.out().length > 0) {
         // optional trailing outputs (e.g. Dropout's mask) may be omitted when unused
         for (int i = out.length; i < step.out().length; i++) {
@@ -241,6 +242,24 @@ public final class Plan {
               + "): "
               + e.getMessage(),
           e);
+    }
+  }
+
+  /**
+   * Runs {@code op}; when it fails inside a workspace it runs once more outside it, so that the
+   * few ND4J paths that cannot allocate in a workspace (empty arrays) behave as without one, and
+   * a real error is reported as it always was.
+   */
+  private static INDArray[] runOp(Op op, INDArray[] in) {
+    try {
+      return op.run(in);
+    } catch (QdebugException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      if (Nd4j.getMemoryManager().getCurrentWorkspace() == null) {
+        throw e;
+      }
+      return Workspaces.outside(() -> op.run(in));
     }
   }
 

@@ -5,6 +5,7 @@ import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Session;
 import dev.qdebug.engine.TensorHook;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.Names;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.OnnxNode;
@@ -252,7 +253,9 @@ public final class CalibratedModel implements AutoCloseable {
         return value;
       }
       if (n.kind() == TensorKind.WEIGHT) {
-        return weightCache.computeIfAbsent(n, k -> FakeQuant.apply(value, k.params()));
+        // kept across runs (and sessions): outside the session's workspace
+        return weightCache.computeIfAbsent(
+            n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
       }
       return FakeQuant.apply(value, n.params());
     };
