@@ -233,6 +233,36 @@ class WorkspaceTest {
   }
 
   @Test
+  void shapeArithmeticIsReusedOnlyWhileShapesAndArraysStayTheSame() {
+    OnnxModel m =
+        dev.qdebug.TestModels.graph()
+            .input("x", -1, 6)
+            .output("y", -1, 6)
+            .node("Shape", "shape", new String[] {"x"}, new String[] {"s"})
+            .node("Abs", "abs", new String[] {"s"}, new String[] {"t"})
+            .node("Reshape", "reshape", new String[] {"x", "t"}, new String[] {"y"})
+            .model();
+    try (Session s = Session.open(m)) {
+      INDArray x2 = Nd4j.rand(DataType.FLOAT, 2, 6);
+      INDArray x3 = Nd4j.rand(DataType.FLOAT, 3, 6);
+      TensorHook swap =
+          (name, v) -> name.equals("s") ? Nd4j.createFromArray(4L, 3L) : v;
+      assertArrayEquals(new long[] {2, 6}, s.run(Map.of("x", x2)).get("y").shape());
+      INDArray swapped = s.run(Map.of("x", x2), RunOptions.hooked(swap)).get("y");
+      assertArrayEquals(new long[] {4, 3}, swapped.shape());
+      assertArrayEquals(x2.dup('c').data().asFloat(), swapped.dup('c').data().asFloat());
+      assertArrayEquals(new long[] {2, 6}, s.run(Map.of("x", x2)).get("y").shape());
+      assertArrayEquals(new long[] {3, 6}, s.run(Map.of("x", x3)).get("y").shape());
+      // a returned shape tensor is the caller's copy
+      INDArray t = s.run(Map.of("x", x3), RunOptions.outputs("t")).get("t");
+      t.putScalar(0, 18L);
+      t.putScalar(1, 1L);
+      assertArrayEquals(new long[] {3, 6}, s.run(Map.of("x", x3)).get("y").shape());
+      assertArrayEquals(new long[] {3, 6}, s.run(Map.of("x", x3), RunOptions.outputs("t")).get("t").toLongVector());
+    }
+  }
+
+  @Test
   void closeReleasesTheWorkspaceAndRefusesRuns() throws Exception {
     OnnxModel m = model("repvgg_like_op13.onnx");
     Session s = Session.open(m);
