@@ -4,6 +4,7 @@ import dev.qdebug.DataException;
 import dev.qdebug.onnx.ElemType;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.ValueInfo;
+import java.lang.ref.Cleaner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -58,11 +59,15 @@ public final class Session implements AutoCloseable {
 
   private static final AtomicLong IDS = new AtomicLong();
 
+  /** Frees the workspaces of sessions that were never closed once they are unreachable. */
+  private static final Cleaner CLEANER = Cleaner.create();
+
   private final Plan plan;
   private final String workspaceId;
   private final WorkspaceConfiguration workspace;
   /** Every workspace this session activated (one per thread that ran it). */
   private final List<MemoryWorkspace> workspaces = new CopyOnWriteArrayList<>();
+  private final Cleaner.Cleanable release;
   private int running;
   private boolean closed;
 
@@ -81,6 +86,7 @@ public final class Session implements AutoCloseable {
                 .policySpill(SpillPolicy.REALLOCATE)
                 .build()
             : null;
+    this.release = CLEANER.register(this, new Release(workspaces, workspaceId));
   }
 
   /** Compiles {@code model} with every standard op. */
@@ -163,7 +169,7 @@ public final class Session implements AutoCloseable {
     } finally {
       running--;
       if (closed && running == 0) {
-        release();
+        release.clean();
       }
     }
   }
@@ -263,19 +269,23 @@ public final class Session implements AutoCloseable {
   public void close() {
     closed = true;
     if (running == 0) {
-      release();
+      release.clean(); // once: later calls (and the cleaner) do nothing
     }
   }
 
-  private void release() {
-    for (MemoryWorkspace ws : workspaces) {
-      if (Nd4j.getWorkspaceManager().checkIfWorkspaceExists(workspaceId)
-          && Nd4j.getWorkspaceManager().getWorkspaceForCurrentThread(workspaceId) == ws) {
-        Nd4j.getWorkspaceManager().destroyWorkspace(ws); // also forgets it for this thread
-      } else {
-        ws.destroyWorkspace(true);
+  /** Frees a session's workspace memory (on close, or once an unclosed session is unreachable). */
+  private record Release(List<MemoryWorkspace> workspaces, String id) implements Runnable {
+    @Override
+    public void run() {
+      for (MemoryWorkspace ws : workspaces) {
+        if (Nd4j.getWorkspaceManager().checkIfWorkspaceExists(id)
+            && Nd4j.getWorkspaceManager().getWorkspaceForCurrentThread(id) == ws) {
+          Nd4j.getWorkspaceManager().destroyWorkspace(ws); // also forgets it for this thread
+        } else {
+          ws.destroyWorkspace(true);
+        }
       }
+      workspaces.clear();
     }
-    workspaces.clear();
   }
 }
