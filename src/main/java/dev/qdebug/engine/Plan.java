@@ -18,12 +18,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A model compiled for execution: every node's {@link Op} built once, nodes in an order where each
  * runs after its inputs exist, constant subgraphs (Constant nodes, Identity of an initializer,
  * shape arithmetic on constants) evaluated once, and each tensor's last use known so that
  * intermediate arrays are dropped as soon as no later node needs them.
+ *
+ * <p>Shape arithmetic that depends on the input's shape (a {@code Shape} or {@code Size} node and
+ * everything computed from its output and constants alone, as exported transformers reshape by
+ * the runtime batch) cannot be folded at compile time; it is computed on the first run and reused
+ * while the shapes read stay the same (and every input is the same array as last time, so a hook
+ * that replaces one gets a fresh computation).
  *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
  */
@@ -39,6 +46,23 @@ public final class Plan {
   private final int[] inputSlots;
   private final int[] outputSlots;
   private int[] lastUse;
+  /** Per step: whether its outputs depend only on constants and the shapes Shape/Size read. */
+  private boolean[] shapeOnly;
+  /** Per slot: whether a shape-only step produces it (its value may be reused across runs). */
+  private boolean[] reusedSlot;
+  /** Per step: the last inputs and outputs of a shape-only step. */
+  private Memo[] memos;
+  /** Per step: whether a shape-only step's output proved too large to keep. */
+  private boolean[] tooLarge;
+
+  /**
+   * What a shape-only step computed: for Shape/Size the shape it read, else its input arrays
+   * (compared by identity: constants and other memos' outputs are the same arrays every run).
+   */
+  private record Memo(long[] shape, INDArray[] inputs, INDArray[] outputs) {}
+
+  /** Shape-only outputs larger than this are recomputed every run rather than kept. */
+  private static final long MEMO_MAX_LENGTH = 4096;
 
   /**
    * Compiles {@code model} with the ops of {@code registry}.
@@ -110,6 +134,78 @@ public final class Plan {
       outputSlots[i] = s;
     }
     computeLastUse();
+    findShapeOnlySteps();
+  }
+
+  /**
+   * Marks the shape-only steps: Shape and Size, and steps that read only constants and shape-only
+   * outputs; a step whose output turned out too large to keep ({@code tooLarge}) is not one.
+   */
+  private void findShapeOnlySteps() {
+    if (memos == null) {
+      memos = new Memo[steps.size()];
+      tooLarge = new boolean[steps.size()];
+    }
+    shapeOnly = new boolean[steps.size()];
+    reusedSlot = new boolean[names.size()];
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
+      if (tooLarge[k]) {
+        continue;
+      }
+      String type = step.node().opType();
+      boolean only = type.equals("Shape") || type.equals("Size");
+      if (!only) {
+        only = true;
+        for (int s : step.in()) {
+          only &= s < 0 || constants.containsKey(s) || reusedSlot[s];
+        }
+      }
+      shapeOnly[k] = only;
+      if (only) {
+        for (int s : step.out()) {
+          if (s >= 0) {
+            reusedSlot[s] = true;
+          }
+        }
+      }
+    }
+  }
+
+  /** Runs shape-only step {@code k}, or reuses what it computed last time for the same inputs. */
+  private INDArray[] reuseOrExecute(int k, Step step, INDArray[] in) {
+    boolean readsShape = step.node().opType().equals("Shape") || step.node().opType().equals("Size");
+    Memo m = memos[k];
+    if (m != null && (readsShape ? Arrays.equals(m.shape(), in[0].shape()) : sameArrays(m.inputs(), in))) {
+      return m.outputs();
+    }
+    // kept across runs: outside the session's workspace
+    INDArray[] out = Workspaces.outside(() -> execute(step, in));
+    boolean small = true;
+    for (INDArray o : out) {
+      small &= o != null && o.length() <= MEMO_MAX_LENGTH;
+    }
+    if (small) {
+      memos[k] = readsShape ? new Memo(in[0].shape(), null, out) : new Memo(null, in.clone(), out);
+    } else {
+      // e.g. ConstantOfShape of the input's shape: computed in the workspace every run from now on
+      tooLarge[k] = true;
+      memos[k] = null;
+      findShapeOnlySteps();
+    }
+    return out;
+  }
+
+  private static boolean sameArrays(INDArray[] a, INDArray[] b) {
+    if (a.length != b.length) {
+      return false;
+    }
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] != b[i]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void computeLastUse() {
@@ -212,7 +308,7 @@ public final class Plan {
 
   private INDArray[] execute(Step step, INDArray[] in) {
     try {
-      INDArray[] out = step.op().run(in);
+      INDArray[] out = runOp(step.op(), in);
       if (out.length < step.out().length && step.out().length > 0) {
         // optional trailing outputs (e.g. Dropout's mask) may be omitted when unused
         for (int i = out.length; i < step.out().length; i++) {
@@ -241,6 +337,24 @@ public final class Plan {
               + "): "
               + e.getMessage(),
           e);
+    }
+  }
+
+  /**
+   * Runs {@code op}; when it fails inside a workspace it runs once more outside it, so that the
+   * few ND4J paths that cannot allocate in a workspace (empty arrays) behave as without one, and
+   * a real error is reported as it always was.
+   */
+  private static INDArray[] runOp(Op op, INDArray[] in) {
+    try {
+      return op.run(in);
+    } catch (QdebugException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      if (Nd4j.getMemoryManager().getCurrentWorkspace() == null) {
+        throw e;
+      }
+      return Workspaces.outside(() -> op.run(in));
     }
   }
 
@@ -285,7 +399,8 @@ public final class Plan {
     }
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
-      INDArray[] out = execute(step, gather(step, s -> values[s]));
+      INDArray[] in = gather(step, s -> values[s]);
+      INDArray[] out = shapeOnly[k] ? reuseOrExecute(k, step, in) : execute(step, in);
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
@@ -300,7 +415,9 @@ public final class Plan {
     }
     INDArray[] result = new INDArray[wanted.length];
     for (int i = 0; i < wanted.length; i++) {
-      result[i] = values[wanted[i]];
+      INDArray v = values[wanted[i]];
+      // a reused shape value is the plan's own: the caller gets a copy
+      result[i] = reusedSlot[wanted[i]] && v != null ? Workspaces.outside(v::dup) : v;
     }
     return result;
   }

@@ -4,13 +4,23 @@ import dev.qdebug.DataException;
 import dev.qdebug.onnx.ElemType;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.ValueInfo;
+import java.lang.ref.Cleaner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.ResetPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Runs one compiled model. The three-step path:
@@ -26,18 +36,63 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Inputs carry a batch dimension (the first); a model declaring a fixed size there still runs any
  * batch. Other dimensions and the element type must match the model's declaration. A session is
  * not thread-safe; use one per thread.
+ *
+ * <p><b>Memory.</b> Each session runs inside an ND4J workspace of its own (see {@link Workspaces}):
+ * the first run learns how much memory a forward pass allocates, later runs reuse that one block,
+ * so a steady-state run allocates no new off-heap memory. The block grows when a run needs more
+ * (a larger batch), up to {@value #MAX_BYTES_PROPERTY} bytes (default {@value
+ * #DEFAULT_MAX_BYTES}; beyond it the excess is allocated and freed per run); {@link #close}
+ * releases it. The arrays {@link #run} returns live outside the workspace; the arrays a {@link
+ * TensorHook} sees live inside it and are valid only during the run. A run started from inside
+ * one of its own hooks (re-entrant) allocates ordinary arrays. {@code -D}{@value
+ * #WORKSPACE_PROPERTY}{@code =false} turns workspaces off for sessions opened afterwards.
  */
 public final class Session implements AutoCloseable {
+  /** System property: {@code false} opens sessions without a workspace. */
+  public static final String WORKSPACE_PROPERTY = "qdebug.workspace";
+
+  /** System property: the most bytes a session's workspace keeps between runs. */
+  public static final String MAX_BYTES_PROPERTY = "qdebug.workspace.maxBytes";
+
+  /** Default of {@value #MAX_BYTES_PROPERTY}: 2 GiB. */
+  public static final long DEFAULT_MAX_BYTES = 2L << 30;
+
+  private static final AtomicLong IDS = new AtomicLong();
+
+  /** Frees the workspaces of sessions that were never closed once they are unreachable. */
+  private static final Cleaner CLEANER = Cleaner.create();
+
   private final Plan plan;
+  private final String workspaceId;
+  private final WorkspaceConfiguration workspace;
+  /** Every workspace this session activated (one per thread that ran it). */
+  private final List<MemoryWorkspace> workspaces = new CopyOnWriteArrayList<>();
+  private final Cleaner.Cleanable release;
+  private int running;
   private boolean closed;
 
   private Session(Plan plan) {
     this.plan = plan;
+    this.workspaceId = "qdebug-session-" + IDS.incrementAndGet();
+    boolean on = !"false".equalsIgnoreCase(System.getProperty(WORKSPACE_PROPERTY, "true"));
+    this.workspace =
+        on
+            ? WorkspaceConfiguration.builder()
+                .initialSize(0)
+                .maxSize(Long.getLong(MAX_BYTES_PROPERTY, DEFAULT_MAX_BYTES))
+                .policyAllocation(AllocationPolicy.STRICT)
+                .policyLearning(LearningPolicy.FIRST_LOOP)
+                .policyReset(ResetPolicy.BLOCK_LEFT)
+                .policySpill(SpillPolicy.REALLOCATE)
+                .build()
+            : null;
+    this.release = CLEANER.register(this, new Release(workspaces, workspaceId));
   }
 
   /** Compiles {@code model} with every standard op. */
   public static Session open(OnnxModel model) {
-    return new Session(new Plan(model, OpRegistry.standard()));
+    // constants folded at compile time outlive every run: never in a workspace
+    return new Session(Workspaces.outside(() -> new Plan(model, OpRegistry.standard())));
   }
 
   /** Loads and compiles the model file at {@code path}. */
@@ -82,7 +137,7 @@ public final class Session implements AutoCloseable {
       names = outputs().stream().map(ValueInfo::name).toList();
     }
     int[] wanted = plan.slotsOf(names);
-    INDArray[] values = plan.run(feeds, wanted, options.hook());
+    INDArray[] values = execute(feeds, wanted, options.hook());
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
       result.put(names.get(i), values[i]);
@@ -96,7 +151,9 @@ public final class Session implements AutoCloseable {
    */
   public Snapshot snapshot(Map<String, INDArray> inputs) {
     checkOpen();
-    return new Snapshot(plan, plan.runAll(feeds(inputs)), Map.copyOf(inputs));
+    INDArray[] feeds = feeds(inputs);
+    // kept across runs: never inside a workspace
+    return new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds)), Map.copyOf(inputs));
   }
 
   /**
@@ -121,12 +178,60 @@ public final class Session implements AutoCloseable {
       names = outputs().stream().map(ValueInfo::name).toList();
     }
     int[] wanted = plan.slotsOf(names);
-    INDArray[] values = plan.rerun(base.values(), changed, wanted, options.hook());
+    TensorHook hook = options.hook();
+    INDArray[] values = Workspaces.outside(() -> plan.rerun(base.values(), changed, wanted, hook));
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
       result.put(names.get(i), values[i]);
     }
     return result;
+  }
+
+  /**
+   * Runs the plan in this session's workspace (or with ordinary arrays when workspaces are off or
+   * the run is re-entrant) and returns {@code wanted} copied out of the workspace.
+   */
+  private INDArray[] execute(INDArray[] feeds, int[] wanted, TensorHook hook) {
+    if (workspace == null) {
+      return plan.run(feeds, wanted, hook);
+    }
+    running++;
+    try {
+      if (running > 1) {
+        // re-entered from one of our own hooks: our workspace holds the outer run's tensors
+        return Workspaces.outside(() -> detach(plan.run(feeds, wanted, hook)));
+      }
+      try (MemoryWorkspace ws =
+          Nd4j.getWorkspaceManager().getAndActivateWorkspace(workspace, workspaceId)) {
+        if (!workspaces.contains(ws)) {
+          workspaces.add(ws);
+        }
+        return detach(plan.run(feeds, wanted, hook));
+      }
+    } finally {
+      running--;
+      if (closed && running == 0) {
+        release.clean();
+      }
+    }
+  }
+
+  /** {@code values} with every workspace array replaced by a copy outside it (once per array). */
+  private static INDArray[] detach(INDArray[] values) {
+    INDArray[] out = values.clone();
+    for (int i = 0; i < out.length; i++) {
+      INDArray v = out[i];
+      if (v == null || !v.isAttached()) {
+        continue;
+      }
+      INDArray d = v.detach();
+      for (int j = i; j < out.length; j++) {
+        if (values[j] == v) {
+          out[j] = d;
+        }
+      }
+    }
+    return out;
   }
 
   private INDArray[] feeds(Map<String, INDArray> inputs) {
@@ -201,9 +306,28 @@ public final class Session implements AutoCloseable {
     }
   }
 
-  /** Releases the session; later calls to {@link #run} fail. */
+  /** Releases the session and its workspace memory; later calls to {@link #run} fail. */
   @Override
   public void close() {
     closed = true;
+    if (running == 0) {
+      release.clean(); // once: later calls (and the cleaner) do nothing
+    }
+  }
+
+  /** Frees a session's workspace memory (on close, or once an unclosed session is unreachable). */
+  private record Release(List<MemoryWorkspace> workspaces, String id) implements Runnable {
+    @Override
+    public void run() {
+      for (MemoryWorkspace ws : workspaces) {
+        if (Nd4j.getWorkspaceManager().checkIfWorkspaceExists(id)
+            && Nd4j.getWorkspaceManager().getWorkspaceForCurrentThread(id) == ws) {
+          Nd4j.getWorkspaceManager().destroyWorkspace(ws); // also forgets it for this thread
+        } else {
+          ws.destroyWorkspace(true);
+        }
+      }
+      workspaces.clear();
+    }
   }
 }

@@ -7,6 +7,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * node's outputs in execution order) and returns the value the rest of the graph uses: the same
  * array to observe, another of the same shape to replace (fake quantization). A hook must not
  * modify the array it is given.
+ *
+ * <p><b>Lifetime.</b> The arrays a hook is given, and the arrays it creates during the call, live
+ * in the running {@link Session}'s workspace: they are valid only until that run returns, after
+ * which the next run reuses their memory. So a hook that keeps a tensor beyond its call (to
+ * compare it after the run, to collect it across runs) must keep {@link Workspaces#keep
+ * Workspaces.keep(value)} (a copy outside the workspace, or {@code value} itself when it already
+ * is), never {@code value}; and an array it caches across runs (e.g. a fake-quantized weight
+ * reused on every run) must be created inside {@link Workspaces#outside}. Reading the value inside
+ * the call (statistics, copying to a Java array) and returning a new array need nothing special.
+ * A hook may run another session (or this one) from inside the call.
  */
 @FunctionalInterface
 public interface TensorHook {

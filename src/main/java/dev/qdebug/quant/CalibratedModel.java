@@ -6,6 +6,7 @@ import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Session;
 import dev.qdebug.engine.Snapshot;
 import dev.qdebug.engine.TensorHook;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.Names;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.OnnxNode;
@@ -273,7 +274,9 @@ public final class CalibratedModel implements AutoCloseable {
         return value;
       }
       if (n.kind() == TensorKind.WEIGHT) {
-        return weightCache.computeIfAbsent(n, k -> FakeQuant.apply(value, k.params()));
+        // kept across runs (and sessions): outside the session's workspace
+        return weightCache.computeIfAbsent(
+            n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
       }
       return FakeQuant.apply(value, n.params());
     };

@@ -162,12 +162,13 @@ public final class Calibrator {
               }
               return value;
             });
-    for (int from = 0; from < n; from += o.batchSize()) {
-      int count = Math.min(o.batchSize(), n - from);
-      session.run(data.batch(from, count), observe);
-      progress.update("calibrate", from + count, n);
+    try (session) {
+      for (int from = 0; from < n; from += o.batchSize()) {
+        int count = Math.min(o.batchSize(), n - from);
+        session.run(data.batch(from, count), observe);
+        progress.update("calibrate", from + count, n);
+      }
     }
-    session.close();
 
     Map<CalibrationMethod, CalibratedModel> candidates = new EnumMap<>(CalibrationMethod.class);
     for (CalibrationMethod m : methods) {

@@ -1,9 +1,11 @@
 package dev.qdebug.quant;
 
 import dev.qdebug.DataException;
+import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -23,10 +25,14 @@ public final class FakeQuant {
     if (x.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
     }
-    float[] v = x.dup('c').data().asFloat();
     long[] shape = x.shape();
+    long length = x.length();
+    if (length > Integer.MAX_VALUE) {
+      throw new DataException("tensor of " + length + " values is too large to fake-quantize");
+    }
+    int n = (int) length;
     int channels = 1;
-    int inner = v.length;
+    int inner = n;
     if (p.perChannel()) {
       int axis = p.axis();
       if (axis >= shape.length || shape[axis] != p.channels()) {
@@ -44,32 +50,81 @@ public final class FakeQuant {
         inner *= (int) shape[d];
       }
     }
+    if (n == 0 || shape.length == 0 || inner == 0) {
+      return applyOnCopy(x, shape, channels, inner, p);
+    }
+    // straight from x's memory into the result's: no Java-side copies
+    FloatBuffer in = floats(dense(x));
+    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+    FloatBuffer out = floats(y);
     final int ch = channels;
-    final int in = inner;
-    final float[] out = v;
-    int blocks = v.length / in; // outer * channels
-    IntStream range = IntStream.range(0, blocks);
-    if (v.length >= PARALLEL_MIN) {
+    final int len = inner;
+    IntStream range = IntStream.range(0, n / inner); // outer * channels blocks
+    if (n >= PARALLEL_MIN) {
       range = range.parallel();
     }
     range.forEach(
         b -> {
           int c = b % ch;
-          quantizeRange(out, b * in, in, p.scale()[c], p.zeroPoint()[c], p.type());
+          quantizeRange(in, out, b * len, len, p.scale()[c], p.zeroPoint()[c], p.type());
         });
-    INDArray y = Nd4j.createFromArray(out);
+    return y;
+  }
+
+  /** The rare shapes (scalars, empty tensors) through a Java array. */
+  private static INDArray applyOnCopy(INDArray x, long[] shape, int channels, int inner, QParams p) {
+    float[] v = x.dup('c').data().asFloat();
+    if (inner > 0) {
+      for (int b = 0; b < v.length / inner; b++) {
+        int c = b % channels;
+        FloatBuffer buf = FloatBuffer.wrap(v);
+        quantizeRange(buf, buf, b * inner, inner, p.scale()[c], p.zeroPoint()[c], p.type());
+      }
+    }
+    INDArray y = Nd4j.createFromArray(v);
     return shape.length == 0 ? y.reshape(new long[0]) : y.reshape('c', shape);
   }
 
-  private static void quantizeRange(float[] v, int from, int n, float scale, long zp, QType t) {
+  private static void quantizeRange(
+      FloatBuffer in, FloatBuffer out, int from, int n, float scale, long zp, QType t) {
     float lo = t.qmin();
     float hi = t.qmax();
     float z = zp;
     for (int i = from; i < from + n; i++) {
-      float q = (float) Math.rint(v[i] / scale) + z;
+      float q = (float) Math.rint(in.get(i) / scale) + z;
       q = q < lo ? lo : (q > hi ? hi : q);
-      v[i] = (q - z) * scale;
+      out.put(i, (q - z) * scale);
     }
+  }
+
+  /**
+   * {@code x} itself when its values lie in c order at the start of its buffer, else a c-ordered
+   * copy.
+   */
+  static INDArray dense(INDArray x) {
+    boolean contiguous =
+        x.ordering() == 'c'
+            && x.offset() == 0
+            && x.data().offset() == 0
+            && x.data().length() >= x.length()
+            && Shape.hasDefaultStridesForShape(x);
+    return contiguous ? x : x.dup('c');
+  }
+
+  /** The float values of a {@link #dense} array, read in place. */
+  private static FloatBuffer floats(INDArray dense) {
+    return dense.data().asNioFloat();
+  }
+
+  /** A copy of {@code x}'s values in c order (one copy, from its memory when it is dense). */
+  static float[] values(INDArray x) {
+    if (x.dataType() != DataType.FLOAT) {
+      return x.dup('c').data().asFloat();
+    }
+    INDArray d = dense(x);
+    float[] v = new float[(int) x.length()];
+    floats(d).get(0, v);
+    return v;
   }
 
   /** The integer codes {@code saturate(rint(x / scale) + zp)} of one value. */

@@ -23,7 +23,7 @@ abstract class HistogramObserver implements Observer {
 
   @Override
   public void observe(INDArray x) {
-    hist.add(x.dup('c').data().asFloat());
+    hist.add(FakeQuant.values(x));
   }
 
   @Override

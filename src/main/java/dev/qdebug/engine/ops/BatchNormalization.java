@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.OnnxNode;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -87,9 +88,15 @@ final class BatchNormalization implements Op {
         && k.a().dataType() == type) {
       return k;
     }
-    INDArray a = flat(scale, type).div(Transforms.sqrt(flat(var, type).add(epsilon), false));
-    INDArray b = flat(bias, type).sub(flat(mean, type).mul(a));
-    k = new Coefficients(scale, bias, mean, var, a, b);
+    // kept across runs: outside the session's workspace
+    k =
+        Workspaces.outside(
+            () -> {
+              INDArray a =
+                  flat(scale, type).div(Transforms.sqrt(flat(var, type).add(epsilon), false));
+              INDArray b = flat(bias, type).sub(flat(mean, type).mul(a));
+              return new Coefficients(scale, bias, mean, var, a, b);
+            });
     cache = k;
     return k;
   }

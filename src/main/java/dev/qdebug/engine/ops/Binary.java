@@ -107,12 +107,12 @@ final class Binary implements Op {
    * goes through a Java loop that wraps like numpy.
    */
   private INDArray integerDivide(INDArray a, INDArray b) {
-    if (b.length() > 0 && b.eq(0).any()) {
+    if (b.length() > 0 && contains(b, 0)) {
       throw node.error("integer division by zero");
     }
     DataType t = a.dataType();
     boolean signedWide = t == DataType.INT || t == DataType.LONG;
-    if (signedWide && b.length() > 0 && b.eq(-1).any()) {
+    if (signedWide && b.length() > 0 && contains(b, -1)) {
       long[] shape = Broadcast.shape(a.shape(), b.shape());
       long[] x = Broadcast.to(a, shape).dup('c').data().asLong();
       long[] y = Broadcast.to(b, shape).dup('c').data().asLong();
@@ -123,5 +123,21 @@ final class Binary implements Op {
       return Nd4j.createFromArray(q).castTo(t).reshape(shape);
     }
     return Broadcast.binary("divide", a, b, t);
+  }
+
+  /** Below this many elements a divisor is scanned in Java (shape arithmetic) instead of natively. */
+  private static final long SCAN_IN_JAVA = 64;
+
+  /** Whether integer array {@code b} holds {@code v} anywhere. */
+  private static boolean contains(INDArray b, long v) {
+    if (b.length() > SCAN_IN_JAVA) {
+      return b.eq(v).any();
+    }
+    for (long i = 0, n = b.length(); i < n; i++) {
+      if (b.getLong(i) == v) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.OnnxNode;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -227,6 +228,13 @@ final class Conv implements Op {
     if (p != null && p.source() == w) {
       return p.weights();
     }
+    // kept across runs: outside the session's workspace
+    INDArray[] ws = Workspaces.outside(() -> layout(w, oneD));
+    cache = new Prepared(w, ws);
+    return ws;
+  }
+
+  private INDArray[] layout(INDArray w, boolean oneD) {
     INDArray w4 = oneD ? w.reshape('c', w.size(0), w.size(1), 1, w.size(2)) : w;
     long m = w4.size(0);
     long cg = w4.size(1);
@@ -254,7 +262,6 @@ final class Conv implements Op {
                 .dup('c');
       }
     }
-    cache = new Prepared(w, ws);
     return ws;
   }
 

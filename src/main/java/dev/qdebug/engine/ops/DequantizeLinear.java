@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.OnnxNode;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -95,7 +96,10 @@ final class DequantizeLinear implements Op {
   private QuantArgs.Layout layout(
       INDArray scale, INDArray zp, long[] shape, DataType compute, DataType zpCompute) {
     if (scale != scaleSeen || zp != zeroPointSeen || !Arrays.equals(shape, shapeSeen)) {
-      layout = QuantArgs.layout(node, scale, zp, shape, axis, compute, zpCompute);
+      // kept across runs: outside the session's workspace
+      layout =
+          Workspaces.outside(
+              () -> QuantArgs.layout(node, scale, zp, shape, axis, compute, zpCompute));
       scaleSeen = scale;
       zeroPointSeen = zp;
       shapeSeen = shape;

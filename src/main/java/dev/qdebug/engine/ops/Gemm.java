@@ -58,34 +58,41 @@ final class Gemm implements Op {
     }
     long m = a2.size(0);
     long n = b2.size(1);
-    INDArray y = a2.mmul(b2);
+    if (c == null || beta == 0) {
+      INDArray y = a2.mmul(b2);
+      if (alpha != 1) {
+        y.muli(alpha);
+      }
+      return new INDArray[] {y.dataType() == type ? y : y.castTo(type)};
+    }
+    INDArray c2 = cast(c, work);
+    long[] cs = c2.shape();
+    boolean rowOrColumn =
+        (cs.length == 1 && cs[0] == n)
+            || (cs.length == 2 && (cs[0] == 1 || cs[0] == m) && (cs[1] == n || cs[1] == 1));
+    if (c2.length() != 1 && !rowOrColumn) {
+      throw node.error(
+          "C has shape "
+              + Arrays.toString(cs)
+              + ", which does not broadcast to the output ["
+              + m
+              + ", "
+              + n
+              + "]");
+    }
+    if (beta != 1) {
+      c2 = c2.mul(beta);
+    }
+    // BLAS writes a column-major product (mmul's row-major result is a copy of it); adding C
+    // straight into a row-major output does that copy's work: one pass instead of two
+    INDArray y = a2.mmul(b2, 'f');
     if (alpha != 1) {
       y.muli(alpha);
     }
-    if (c != null && beta != 0) {
-      INDArray c2 = cast(c, work);
-      if (beta != 1) {
-        c2 = c2.mul(beta);
-      }
-      long[] cs = c2.shape();
-      if (c2.length() == 1) {
-        y.addi(c2.getDouble(0));
-      } else if (cs.length == 2 && cs[0] == m && cs[1] == n) {
-        y.addi(c2);
-      } else if ((cs.length == 1 && cs[0] == n) || (cs.length == 2 && cs[0] == 1 && cs[1] == n)) {
-        y.addiRowVector(c2.reshape(n));
-      } else if (cs.length == 2 && cs[0] == m && cs[1] == 1) {
-        y.addiColumnVector(c2.reshape(m));
-      } else {
-        throw node.error(
-            "C has shape "
-                + Arrays.toString(cs)
-                + ", which does not broadcast to the output ["
-                + m
-                + ", "
-                + n
-                + "]");
-      }
+    if (c2.length() == 1) {
+      y = y.dup('c').addi(c2.getDouble(0));
+    } else {
+      y = Broadcast.binary("add", y, c2, work);
     }
     return new INDArray[] {y.dataType() == type ? y : y.castTo(type)};
   }

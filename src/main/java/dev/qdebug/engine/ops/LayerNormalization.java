@@ -17,11 +17,13 @@ final class LayerNormalization implements Op {
   private final OnnxNode node;
   private final long axis;
   private final double epsilon;
+  private final boolean wantsStatistics;
 
   LayerNormalization(OnnxNode node, int opset) {
     this.node = node;
     this.axis = node.attrInt("axis", -1);
     this.epsilon = node.attrFloat("epsilon", 1e-5f);
+    this.wantsStatistics = node.outputs().stream().skip(1).anyMatch(o -> !o.isEmpty());
   }
 
   @Override
@@ -48,10 +50,12 @@ final class LayerNormalization implements Op {
     DataType work = x.dataType() == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
     INDArray x2 = x.castTo(work).reshape('c', outer, inner);
     INDArray mean = x2.mean(true, 1);
-    INDArray centered = x2.subColumnVector(mean);
+    // elementwise steps as broadcasting custom ops: one rounding each, as the row/column vector
+    // ops gave, at a fraction of their cost
+    INDArray centered = Broadcast.binary("subtract", x2, mean, work);
     INDArray var = centered.mul(centered).mean(true, 1);
     INDArray inv = Transforms.pow(var.addi(epsilon), -0.5, false);
-    INDArray y = centered.muliColumnVector(inv);
+    INDArray y = Broadcast.binaryInPlace("multiply", centered, inv);
     y = applyAffine(y, scale, false, norm, shape, work);
     if (bias != null) {
       y = applyAffine(y, bias, true, norm, shape, work);
@@ -59,6 +63,9 @@ final class LayerNormalization implements Op {
     y = y.reshape('c', shape);
     if (y.dataType() != x.dataType()) {
       y = y.castTo(x.dataType());
+    }
+    if (!wantsStatistics) {
+      return new INDArray[] {y};
     }
     long[] statShape = shape.clone();
     Arrays.fill(statShape, ax, rank, 1);
@@ -72,10 +79,12 @@ final class LayerNormalization implements Op {
     if (q.rank() <= norm.length && broadcastable(q.shape(), norm)) {
       long[] full = withOnes(q.shape(), norm.length);
       INDArray row =
-          Arrays.equals(full, norm)
-              ? q.reshape(q.length())
-              : q.reshape(full).broadcast(norm).reshape(Window.product(norm));
-      return add ? y.addiRowVector(row) : y.muliRowVector(row);
+          q.rank() == 1 && q.length() == y.size(1)
+              ? q
+              : Arrays.equals(full, norm)
+                  ? q.reshape(q.length())
+                  : q.reshape(full).broadcast(norm).reshape(Window.product(norm));
+      return Broadcast.binaryInPlace(add ? "add" : "multiply", y, row);
     }
     if (!broadcastable(q.shape(), shape)) {
       throw node.error(

@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.OnnxNode;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -68,7 +69,9 @@ final class PRelu implements Op {
       if (s.length == shape.length) { // [1, ...]: drop the leading 1
         a = slope.reshape(Arrays.copyOfRange(s, 1, s.length));
       }
-      alpha = Broadcast.to(a, inner).dup('c');
+      INDArray slopeView = a;
+      // kept across runs: outside the session's workspace
+      alpha = Workspaces.outside(() -> Broadcast.to(slopeView, inner).dup('c'));
       slopeSeen = slope;
       shapeSeen = shape;
     }

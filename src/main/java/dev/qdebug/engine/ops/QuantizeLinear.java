@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.onnx.OnnxNode;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -104,7 +105,10 @@ final class QuantizeLinear implements Op {
             && divType == computeSeen
             && Arrays.equals(shape, shapeSeen);
     if (!same) {
-      layout = QuantArgs.layout(node, scale, zp, shape, axis, divType, compute);
+      // kept across runs: outside the session's workspace
+      layout =
+          Workspaces.outside(
+              () -> QuantArgs.layout(node, scale, zp, shape, axis, divType, compute));
       scaleSeen = scale;
       zeroPointSeen = zp;
       shapeSeen = shape;
