@@ -4,6 +4,7 @@ import dev.qdebug.UsageException;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.TensorHook;
+import dev.qdebug.engine.Workspaces;
 import dev.qdebug.quant.CalibratedModel;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -44,8 +45,9 @@ final class Capture {
         (t, v) -> {
           INDArray out = q.onTensor(t, v);
           if (want.contains(t)) {
-            before.put(t, v);
-            after.put(t, out);
+            // kept beyond the call: copies outside the session's workspace
+            before.put(t, Workspaces.keep(v));
+            after.put(t, Workspaces.keep(out));
           }
           return out;
         };
