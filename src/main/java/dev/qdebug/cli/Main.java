@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       CalibrateCommand.class,
       EvaluateCommand.class,
       GetSensitivityOfNodesCommand.class,
+      KernelCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
