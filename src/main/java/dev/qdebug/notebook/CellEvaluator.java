@@ -17,7 +17,8 @@ import jdk.jshell.UnresolvedReferenceException;
 
 /**
  * Evaluates cells with JShell in this JVM: splits a cell into snippets, evaluates them in order,
- * stops at the first that fails, and returns the value of the last one if it is an expression.
+ * stops at the first that fails, and returns the value of the last one if it is an expression not
+ * followed by a semicolon ({@code t} shows the table, {@code list.add(x);} shows nothing).
  * Failures come back as exceptions: {@link CompilationException} for code that does not compile,
  * the cell's own exception (the real object) for code that throws, {@link
  * CellInterruptedException} after {@link #interrupt()}.
@@ -88,8 +89,8 @@ final class CellEvaluator implements AutoCloseable {
   }
 
   /**
-   * Evaluates {@code code}; returns the value of its last snippet when that is an expression with
-   * a non-null value.
+   * Evaluates {@code code}; returns the value of its last snippet when that is an expression
+   * without a closing semicolon and its value is not null.
    *
    * @throws CompilationException if a snippet does not compile (earlier snippets have run)
    * @throws CellInterruptedException if {@link #interrupt()} was called while it ran
@@ -112,6 +113,9 @@ final class CellEvaluator implements AutoCloseable {
       String source = info.completeness() == Completeness.UNKNOWN ? remaining : info.source();
       remaining = info.completeness() == Completeness.UNKNOWN ? "" : info.remaining();
       last = evalSnippet(source);
+      if (source.strip().endsWith(";")) {
+        last = Optional.empty(); // shown only without a closing ';', as in IPython
+      }
       if (control.interrupted()) {
         throw new CellInterruptedException();
       }
@@ -219,7 +223,8 @@ final class CellEvaluator implements AutoCloseable {
       String line = src.substring(lineStart, lineEnd);
       report.add(line);
       report.add(" ".repeat(pos - lineStart) + "^" + "~".repeat(Math.max(0, Math.min(end, lineEnd) - pos - 1)));
-      report.addAll(msg.lines().toList());
+      // JShell wraps cells in a class without a name: its "location" line says nothing
+      report.addAll(msg.lines().filter(l -> !l.strip().equals("location: class")).toList());
     }
     if (first == null) {
       first = "the snippet was rejected: " + src.strip();

@@ -4,9 +4,12 @@ import java.lang.reflect.Array;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.WeakHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -42,10 +45,18 @@ final class IJavaFrontend implements Frontend {
     return l != null ? l : IJavaFrontend.class.getClassLoader();
   }
 
-  /** Registers qdebug's renderers with IJava's renderer. */
+  /** Renderers already holding qdebug's registrations. */
+  private static final Set<Object> INSTALLED = Collections.newSetFromMap(new WeakHashMap<>());
+
+  /** Registers qdebug's renderers with IJava's renderer, once. */
   void registerRenderers() {
     try {
       Object renderer = call(kernel, "getRenderer");
+      synchronized (INSTALLED) {
+        if (!INSTALLED.add(renderer)) {
+          return;
+        }
+      }
       Class<?> mimeType = Class.forName(BASE + "mime.MIMEType", true, loader);
       Class<?> renderFunction = Class.forName(BASE + "RenderFunction", true, loader);
       Method parse = mimeType.getMethod("parse", String.class);

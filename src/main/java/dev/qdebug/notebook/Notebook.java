@@ -34,16 +34,8 @@ public final class Notebook {
       Renderers.register(jjava.get().kernel().getRenderer());
       return;
     }
-    IJavaFrontend ijava = IJavaFrontend.find().orElseThrow(Notebook::noKernel);
-    synchronized (Notebook.class) {
-      if (!ijavaInstalled) {
-        ijava.registerRenderers();
-        ijavaInstalled = true;
-      }
-    }
+    IJavaFrontend.find().orElseThrow(Notebook::noKernel).registerRenderers();
   }
-
-  private static boolean ijavaInstalled;
 
   /**
    * Shows {@code value} below the running cell now, rendered as the cell's last expression would

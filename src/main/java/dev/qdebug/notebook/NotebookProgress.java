@@ -7,7 +7,8 @@ import java.util.Locale;
 /**
  * A progress bar in a notebook: one HTML display, created at the first update and replaced in
  * place ({@code update_display_data}) after that, at most every 200 ms and whenever a task ends.
- * Safe to call from several threads.
+ * A task's time counts from the bar's creation (the first task) or from the previous task's last
+ * update. Safe to call from several threads.
  */
 final class NotebookProgress implements Progress {
   private static final long MIN_INTERVAL_NANOS = 200_000_000L;
@@ -20,6 +21,7 @@ final class NotebookProgress implements Progress {
 
   NotebookProgress(Frontend frontend) {
     this.frontend = frontend;
+    this.taskStarted = System.nanoTime();
   }
 
   @Override
@@ -27,8 +29,10 @@ final class NotebookProgress implements Progress {
     long now = System.nanoTime();
     boolean finished = done >= total;
     if (!task.equals(this.task)) {
+      if (this.task != null) {
+        taskStarted = lastDraw; // a new task starts where the last one was last heard of
+      }
       this.task = task;
-      taskStarted = now;
     } else if (!finished && now - lastDraw < MIN_INTERVAL_NANOS) {
       return;
     }
