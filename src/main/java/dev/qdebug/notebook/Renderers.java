@@ -109,7 +109,9 @@ final class Renderers {
             + (shown < t.rowCount() ? ", first " + shown + " shown" : "")
             + ")";
     head.setName(caption);
-    return Html.table(head);
+    // the caption is as wide as the table otherwise: narrow tables wrapped it word by word
+    return Html.table(head)
+        .replaceFirst("<caption>", "<caption style=\"white-space:nowrap;text-align:left\">");
   }
 
   /** HTML that draws {@code f}: plotly.js itself first when this is the session's first figure. */

@@ -67,7 +67,7 @@ class IJavaFrontendTest {
 
     DisplayData table =
         k.getRenderer().render(Table.create("t", DoubleColumn.create("x", 1.5)));
-    assertTrue(((String) table.getData(MIMEType.TEXT_HTML)).contains("<caption>t (1 rows × 1 columns)</caption>"));
+    assertTrue(((String) table.getData(MIMEType.TEXT_HTML)).contains("t (1 rows × 1 columns)</caption>"));
 
     DisplayData fig =
         k.getRenderer()

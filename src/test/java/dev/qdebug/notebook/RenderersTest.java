@@ -50,7 +50,7 @@ class RenderersTest {
     DisplayData d = renderer.render(t);
     String html = (String) d.getData(MIMEType.TEXT_HTML);
     assertTrue(html.startsWith("<table"), html);
-    assertTrue(html.contains("<caption>nodes (2 rows × 2 columns)</caption>"), html);
+    assertTrue(html.contains("nodes (2 rows × 2 columns)</caption>"), html);
     assertTrue(html.contains("<th>node</th><th>mse</th>"), html);
     assertTrue(html.contains("<td>a&lt;b</td>"), "escaped: " + html);
     assertTrue(((String) d.getData(MIMEType.TEXT_PLAIN)).contains("mse"));
@@ -125,7 +125,7 @@ class RenderersTest {
     DisplayData d = renderer.render(r);
     String html = (String) d.getData(MIMEType.TEXT_HTML);
     assertTrue(html.indexOf("<h5>table</h5>") < html.indexOf("<h5>figure</h5>"), html);
-    assertTrue(html.contains("<caption>ranking (1 rows × 1 columns)</caption>"));
+    assertTrue(html.contains("ranking (1 rows × 1 columns)</caption>"));
     assertEquals(1, count(html, PLOTLY_HEADER));
     assertEquals(
         "RenderersTest.Demo\ntable: 1 rows × 1 columns\nfigure: Figure 'f' (1 trace)",
