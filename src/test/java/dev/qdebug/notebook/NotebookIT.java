@@ -7,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.image.BufferedImage;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -84,7 +86,7 @@ class NotebookIT {
     Path src = ROOT.resolve("src/test/resources/notebooks").resolve(name);
     Path work = OUT.resolve("work");
     Files.createDirectories(work);
-    Files.copy(src, work.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(src, work.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -249,6 +251,54 @@ class NotebookIT {
     }
     System.out.println("NotebookIT: " + png.getFileName() + ": " + blue + " plotly-blue pixels");
     return blue;
+  }
+
+  /**
+   * qdebug's jar in a stock jjava kernel ({@code %jars}), where {@code QDEBUG_JJAVA_KERNELSPEC}
+   * names an unpacked jjava kernelspec folder (jjava's release {@code jjava-*-kernelspec.zip}; it
+   * is not on Maven Central, so this part is opt-in).
+   */
+  @Test
+  @Order(4)
+  void aStockJjavaKernelRendersWithTheJar() throws Exception {
+    String spec = System.getenv("QDEBUG_JJAVA_KERNELSPEC");
+    if (spec == null || spec.isBlank()) {
+      System.out.println(
+          "NotebookIT: stock jjava kernel not checked (set QDEBUG_JJAVA_KERNELSPEC to an unpacked"
+              + " jjava kernelspec folder)");
+      Assumptions.abort("QDEBUG_JJAVA_KERNELSPEC is not set");
+    }
+    Path kernel = OUT.resolve("prefix/share/jupyter/kernels/jjava-it");
+    Files.createDirectories(kernel);
+    try (Stream<Path> files = Files.list(Path.of(spec))) {
+      for (Path f : files.toList()) {
+        Files.copy(f, kernel.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    ObjectNode kernelJson = (ObjectNode) JSON.readTree(kernel.resolve("kernel.json").toFile());
+    kernelJson.putObject("env").put("OMP_WAIT_POLICY", "PASSIVE");
+    JSON.writeValue(kernel.resolve("kernel.json").toFile(), kernelJson);
+
+    Path jar = Path.of(System.getProperty("qdebug.jar", "target/qdebug.jar")).toAbsolutePath();
+    Path work = OUT.resolve("work");
+    Files.createDirectories(work);
+    String nbText =
+        Files.readString(ROOT.resolve("src/test/resources/notebooks/stock-jjava.ipynb"))
+            .replace("QDEBUG_JAR", jar.toString());
+    Files.writeString(work.resolve("stock-jjava.ipynb"), nbText);
+    Result r =
+        run(env, 600, "jupyter", "nbconvert", "--to", "notebook", "--execute",
+            "--ExecutePreprocessor.kernel_name=jjava-it", "--ExecutePreprocessor.timeout=300",
+            "--output-dir", OUT.toString(), work.resolve("stock-jjava.ipynb").toString());
+    assertEquals(0, r.status, r.output);
+    JsonNode nb = JSON.readTree(OUT.resolve("stock-jjava.ipynb").toFile());
+    assertTrue(outputs(nb).stream().noneMatch(o -> o.get("output_type").asText().equals("error")));
+    assertTrue(text(cell(nb, "co02").at("/outputs/0/data/text~1html")).contains("stock (2 rows × 1 columns)"));
+    JsonNode fig = cell(nb, "co03").at("/outputs/0/data");
+    assertTrue(fig.get("application/vnd.plotly.v1+json").isObject());
+    assertEquals(1, count(text(fig.get("text/html")), PLOTLY_HEADER));
+    assertTrue(text(cell(nb, "co04").at("/outputs/0/data/text~1plain")).startsWith("stock task: 2/2 done"));
+    assertTrue(text(cell(nb, "co05").at("/outputs/0/data/text~1html")).contains("shown (1 rows × 1 columns)"));
   }
 
   // ---------------------------------------------------------------- helpers
