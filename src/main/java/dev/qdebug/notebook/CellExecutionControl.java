@@ -87,6 +87,9 @@ final class CellExecutionControl extends DirectExecutionControl {
         () -> {
           running = Thread.currentThread();
           try {
+            if (interrupted) {
+              throw new CellInterruptedException(); // stopped before it started
+            }
             done.complete(doit.invoke(null));
           } catch (Throwable t) { // everything cell code throws, ThreadDeath included
             done.completeExceptionally(t);
@@ -140,9 +143,9 @@ final class CellExecutionControl extends DirectExecutionControl {
    * escalates on a helper thread.
    */
   void interrupt() {
+    interrupted = true; // snippets that start from now on do not run
     CompletableFuture<Object> c = current;
     Thread t = running;
-    interrupted = true;
     if (c == null || t == null) {
       return;
     }

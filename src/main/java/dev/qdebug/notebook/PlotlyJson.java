@@ -44,15 +44,16 @@ final class PlotlyJson {
     return STRICT.convertValue(tree(figure), LinkedHashMap.class);
   }
 
-  /** The figure as a JSON text that is safe inside an HTML {@code <script>} element. */
-  static String scriptSafe(Figure figure) {
+  /** A figure's JSON as a text that is safe inside an HTML {@code <script>} element. */
+  static String scriptSafe(ObjectNode figure) {
     try {
-      return STRICT.writeValueAsString(tree(figure)).replace("</", "<\\/");
+      return STRICT.writeValueAsString(figure).replace("</", "<\\/");
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
   }
 
+  /** The figure as a JSON tree. */
   static ObjectNode tree(Figure figure) {
     ObjectNode fig = JsonNodeFactory.instance.objectNode();
     ArrayNode data = fig.putArray("data");

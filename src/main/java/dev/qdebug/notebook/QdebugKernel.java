@@ -13,7 +13,6 @@ import java.util.Optional;
 import jdk.jshell.SourceCodeAnalysis.Completeness;
 import org.dflib.jjava.jupyter.channels.JupyterConnection;
 import org.dflib.jjava.jupyter.kernel.BaseKernel;
-import org.dflib.jjava.jupyter.kernel.HelpLink;
 import org.dflib.jjava.jupyter.kernel.JupyterIO;
 import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
 import org.dflib.jjava.jupyter.kernel.LanguageInfo;
@@ -51,7 +50,7 @@ public final class QdebugKernel extends BaseKernel {
             .pygments("java")
             .codemirror("text/x-java")
             .build(),
-        List.of(new HelpLink("qdebug", "https://github.com/")),
+        List.of(),
         null,
         new JupyterIO(StandardCharsets.UTF_8),
         new CommManager(),
@@ -155,11 +154,6 @@ public final class QdebugKernel extends BaseKernel {
   @Override
   public void interrupt() {
     evaluator.interrupt();
-  }
-
-  @Override
-  public void onShutdown(boolean isRestarting) {
-    super.onShutdown(isRestarting);
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.qdebug.notebook;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qdebug.debug.Report;
 import dev.qdebug.viz.Html;
 import java.lang.reflect.RecordComponent;
@@ -13,7 +15,6 @@ import org.dflib.jjava.jupyter.kernel.display.Renderer;
 import org.dflib.jjava.jupyter.kernel.display.mime.MIMEType;
 import tech.tablesaw.api.Table;
 import tech.tablesaw.plotly.components.Figure;
-import tech.tablesaw.plotly.components.Layout;
 
 /**
  * How qdebug's values look in a notebook: a Tablesaw {@link Table} as an HTML table (the first
@@ -117,19 +118,16 @@ final class Renderers {
   /** HTML that draws {@code f}: plotly.js itself first when this is the session's first figure. */
   static String figureHtml(Figure f) {
     String id = "qdebug-figure-" + UUID.randomUUID();
-    Layout layout = f.getLayout();
-    String size = "";
-    if (layout != null) {
-      var json = PlotlyJson.literal(layout.asJavascript());
-      if (json.has("width") && json.has("height")) {
-        size =
-            String.format(
+    ObjectNode json = PlotlyJson.tree(f);
+    JsonNode layout = json.get("layout");
+    String size =
+        layout.has("width") && layout.has("height")
+            ? String.format(
                 Locale.ROOT,
                 " style=\"width:%dpx;height:%dpx\"",
-                json.get("width").asInt(),
-                json.get("height").asInt());
-      }
-    }
+                layout.get("width").asInt(),
+                layout.get("height").asInt())
+            : "";
     String head = PlotlyScript.claimEmbedding() ? PlotlyScript.embedded() : "";
     return head
         + "<div id=\""
@@ -139,7 +137,7 @@ final class Renderers {
         + "></div>\n<script type=\"text/javascript\">\n"
         + "(function () {\n"
         + "  var figure = "
-        + PlotlyJson.scriptSafe(f)
+        + PlotlyJson.scriptSafe(json)
         + ";\n"
         + "  var tries = 0;\n"
         + "  function draw() {\n"
