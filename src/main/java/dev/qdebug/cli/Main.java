@@ -29,6 +29,7 @@ import picocli.CommandLine.Command;
       SensitivityAnalysisCommand.class,
       PartialQuantizationCommand.class,
       RunallCommand.class,
+      KernelCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -1,0 +1,398 @@
+package dev.qdebug.notebook;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.awt.image.BufferedImage;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The kernel as Jupyter runs it: installs {@code target/qdebug.jar} as a kernel into a private
+ * Jupyter folder, executes the notebooks in {@code src/test/resources/notebooks} headless with
+ * {@code jupyter nbconvert --execute}, checks their outputs, exports HTML and, where Chromium is
+ * installed, screenshots the page to check the figures draw offline. Needs {@code jupyter} (Debian:
+ * {@code jupyter-nbconvert jupyter-client jupyter-core python3-nbclient}); fails without it on CI
+ * ({@code CI=true}), skips with a note elsewhere. Outputs stay in {@code target/notebook-it}.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class NotebookIT {
+  static final String KERNEL = "qdebug-it";
+  static final String PLOTLY_HEADER = "plotly.js v2.35.3";
+  static final Path ROOT = Path.of("").toAbsolutePath();
+  static final Path OUT = ROOT.resolve("target/notebook-it");
+  static final JsonMapper JSON = JsonMapper.builder().build();
+
+  static Map<String, String> env;
+
+  @BeforeAll
+  static void installKernel() throws Exception {
+    if (which("jupyter").isEmpty()) {
+      String why =
+          "jupyter is not installed (Debian: apt-get install --no-install-recommends jupyter-nbconvert"
+              + " jupyter-client jupyter-core python3-nbclient)";
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+        fail(why + ": the notebook test cannot run on CI without it");
+      }
+      System.out.println("NotebookIT skipped: " + why);
+      Assumptions.abort(why);
+    }
+    Path jar = Path.of(System.getProperty("qdebug.jar", "target/qdebug.jar")).toAbsolutePath();
+    assertTrue(Files.isRegularFile(jar), "build the jar first (mvn verify does): " + jar);
+    deleteTree(OUT);
+    Files.createDirectories(OUT);
+    Path prefix = OUT.resolve("prefix");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Result install =
+        run(Map.of(), 120, java, "-jar", jar.toString(), "kernel", "install", "--prefix", prefix.toString(), "--name", KERNEL);
+    assertEquals(0, install.status, install.output);
+    assertTrue(Files.isRegularFile(prefix.resolve("share/jupyter/kernels/" + KERNEL + "/kernel.json")), install.output);
+    env =
+        Map.of(
+            "JUPYTER_PATH", prefix.resolve("share/jupyter").toString(),
+            "JUPYTER_CONFIG_DIR", OUT.resolve("config").toString(),
+            "JUPYTER_DATA_DIR", OUT.resolve("data").toString(),
+            "JUPYTER_RUNTIME_DIR", OUT.resolve("runtime").toString(),
+            "QDEBUG_HOME", ROOT.toString());
+    Result list = run(env, 120, "jupyter", "kernelspec", "list");
+    assertTrue(list.output.contains(KERNEL), list.output);
+  }
+
+  /** Executes {@code name} with {@code extra} nbconvert options; returns the executed notebook. */
+  static JsonNode execute(String name, String... extra) throws Exception {
+    Path src = ROOT.resolve("src/test/resources/notebooks").resolve(name);
+    Path work = OUT.resolve("work");
+    Files.createDirectories(work);
+    Files.copy(src, work.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                "--ExecutePreprocessor.kernel_name=" + KERNEL,
+                "--ExecutePreprocessor.startup_timeout=180",
+                "--output-dir", OUT.toString()));
+    cmd.addAll(Arrays.asList(extra));
+    cmd.add(work.resolve(name).toString());
+    Result r = run(env, 900, cmd.toArray(String[]::new));
+    assertEquals(0, r.status, "nbconvert --execute " + name + ":\n" + r.output);
+    return JSON.readTree(OUT.resolve(name).toFile());
+  }
+
+  @Test
+  @Order(1)
+  void smokeNotebookRendersTablesFiguresStreamsAndProgress() throws Exception {
+    JsonNode nb = execute("smoke.ipynb", "--ExecutePreprocessor.timeout=600");
+    assertEquals("java", nb.at("/metadata/language_info/name").asText());
+    List<JsonNode> outputs = outputs(nb);
+    assertTrue(outputs.stream().noneMatch(o -> o.get("output_type").asText().equals("error")), "no cell errored");
+    for (JsonNode c : nb.get("cells")) {
+      if (c.get("cell_type").asText().equals("code")) {
+        assertTrue(c.get("execution_count").isInt(), "every cell ran: " + c.get("id"));
+      }
+    }
+
+    // stdout and stderr stream
+    JsonNode first = cell(nb, "co01");
+    assertEquals("stdout", first.at("/outputs/0/name").asText());
+    assertTrue(text(first.at("/outputs/0/text")).startsWith("stdout: Java "));
+    assertEquals("stderr", first.at("/outputs/1/name").asText());
+
+    // the sensitivity ranking: a Tablesaw table as text/html, and the progress bar, finished
+    JsonNode ranking = cell(nb, "co04");
+    List<JsonNode> progress = byType(ranking, "display_data");
+    assertEquals(1, progress.size(), "one progress display, updated in place");
+    assertTrue(text(progress.get(0).at("/data/text~1plain")).matches("get-sensitivity-of-nodes: (\\d+)/\\1 done in .*"),
+        text(progress.get(0).at("/data/text~1plain")));
+    assertTrue(text(progress.get(0).at("/data/text~1html")).contains("<progress"));
+    String table = text(byType(ranking, "execute_result").get(0).at("/data/text~1html"));
+    assertTrue(table.startsWith("<table") && table.contains("<th>node</th><th>cosine-similarity</th>"), table);
+    assertTrue(table.contains("left\">node sensitivity ("), table);
+
+    // the figure: text/html and Plotly's JSON object
+    JsonNode figure = byType(cell(nb, "co05"), "execute_result").get(0).get("data");
+    JsonNode plotly = figure.get("application/vnd.plotly.v1+json");
+    assertTrue(plotly.isObject(), "a JSON object, not a string: " + plotly.getNodeType());
+    assertTrue(plotly.get("data").isArray() && plotly.get("data").size() > 0);
+    assertFalse(plotly.at("/layout/title/text").asText().isBlank(), "title as an object");
+    assertTrue(text(figure.get("text/html")).contains("window.Plotly.newPlot("));
+
+    // display() of a table and a figure, then stdout, then the value: in that order
+    JsonNode demo = cell(nb, "co06");
+    List<String> kinds = new ArrayList<>();
+    demo.get("outputs").forEach(o -> kinds.add(o.get("output_type").asText()));
+    assertEquals(List.of("display_data", "display_data", "stream", "execute_result"), kinds);
+    assertTrue(text(demo.at("/outputs/0/data/text~1html")).startsWith("<table"));
+    assertTrue(demo.at("/outputs/1/data/application~1vnd.plotly.v1+json").isObject());
+    assertEquals("printed after two displays\n", text(demo.at("/outputs/2/text")));
+    assertEquals("4", text(demo.at("/outputs/3/data/text~1plain")));
+
+    // plotly.js exactly once, in the session's first figure
+    int total = 0;
+    for (JsonNode o : outputs) {
+      total += count(text(o.at("/data/text~1html")), PLOTLY_HEADER);
+    }
+    assertEquals(1, total, "plotly.js embedded once");
+    assertEquals(1, count(text(figure.get("text/html")), PLOTLY_HEADER), "by the first figure");
+  }
+
+  @Test
+  @Order(2)
+  void errorsShowAsJupyterErrorsAndTheKernelLivesOn() throws Exception {
+    JsonNode nb =
+        execute(
+            "errors.ipynb",
+            "--allow-errors",
+            "--ExecutePreprocessor.timeout=20",
+            "--ExecutePreprocessor.interrupt_on_timeout=True");
+    JsonNode thrown = cell(nb, "co02");
+    assertEquals("before the exception\n", text(thrown.at("/outputs/0/text")));
+    JsonNode error = byType(thrown, "error").get(0);
+    assertEquals("IllegalStateException", error.get("ename").asText());
+    assertEquals("boom from a cell", error.get("evalue").asText());
+    assertTrue(lines(error.get("traceback")).contains("java.lang.IllegalStateException: boom from a cell"));
+    assertTrue(lines(error.get("traceback")).contains("do_it$"), "the cell's frame");
+    assertFalse(lines(error.get("traceback")).contains("CellExecutionControl"), "not the kernel's frames");
+
+    assertEquals("still alive, x = 42\n", text(cell(nb, "co03").at("/outputs/0/text")));
+
+    JsonNode compile = byType(cell(nb, "co04"), "error").get(0);
+    assertEquals("CompilationException", compile.get("ename").asText());
+    assertTrue(lines(compile.get("traceback")).contains("undefinedName + 1"));
+
+    JsonNode interrupted = cell(nb, "co05");
+    assertEquals("CellInterruptedException", byType(interrupted, "error").get(0).get("ename").asText());
+    assertEquals("alive after the interrupt, x = 42\n", text(cell(nb, "co06").at("/outputs/0/text")));
+  }
+
+  @Test
+  @Order(3)
+  void htmlExportDrawsTheFiguresOffline() throws Exception {
+    Path executed = OUT.resolve("smoke.ipynb");
+    Assumptions.assumeTrue(Files.exists(executed), "the smoke notebook ran");
+    Result r = run(env, 300, "jupyter", "nbconvert", "--to", "html", executed.toString(), "--output-dir", OUT.toString());
+    assertEquals(0, r.status, r.output);
+    Path html = OUT.resolve("smoke.html");
+    String page = Files.readString(html, StandardCharsets.UTF_8);
+    assertEquals(1, count(page, PLOTLY_HEADER), "plotly.js once in the page");
+    assertFalse(
+        java.util.regex.Pattern.compile("<(script|link)[^>]*(src|href)=[\"']?(https?:)?//").matcher(page).find(),
+        "no script or style sheet from the network");
+
+    Optional<String> chromium = which("chromium").or(() -> which("chromium-browser"));
+    if (chromium.isEmpty()) {
+      System.out.println(
+          "NotebookIT: Chromium is not installed, so the HTML export was not screenshotted"
+              + " (apt-get install --no-install-recommends chromium to check that figures draw)");
+      return;
+    }
+    long blue = plotlyBluePixels(chromium.get(), html, OUT.resolve("smoke.png"));
+    assertTrue(blue > 2000, "the figures drew offline (plotly-blue pixels: " + blue + "), see smoke.png");
+
+    // the same page with an AMD loader (require.js, as the classic Notebook has): plotly.js 2
+    // would register as a module and leave window.Plotly unset, unless qdebug hides define
+    Path amd = OUT.resolve("smoke-amd.html");
+    Files.writeString(
+        amd,
+        page.replaceFirst(
+            "<head>",
+            "<head><script>window.define = function () {}; window.define.amd = {};</script>"),
+        StandardCharsets.UTF_8);
+    long amdBlue = plotlyBluePixels(chromium.get(), amd, OUT.resolve("smoke-amd.png"));
+    assertTrue(amdBlue > 2000, "the figures drew with an AMD define on the page (" + amdBlue + ")");
+  }
+
+  /** Screenshots {@code html} with headless Chromium; counts pixels of plotly's first colour. */
+  static long plotlyBluePixels(String chromium, Path html, Path png) throws Exception {
+    Result shot =
+        run(
+            Map.of(),
+            180,
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--user-data-dir=" + OUT.resolve("chromium-profile"),
+            "--screenshot=" + png, "--window-size=1280,5200", "--virtual-time-budget=10000",
+            html.toUri().toString());
+    assertTrue(Files.isRegularFile(png), "no screenshot: " + shot.output);
+    BufferedImage img = ImageIO.read(png.toFile());
+    // #1f77b4 fills the bars and draws the lines only when plotly.js ran
+    long blue = 0;
+    for (int y = 0; y < img.getHeight(); y++) {
+      for (int x = 0; x < img.getWidth(); x++) {
+        int rgb = img.getRGB(x, y) & 0xffffff;
+        if (Math.abs(((rgb >> 16) & 0xff) - 0x1f) < 12
+            && Math.abs(((rgb >> 8) & 0xff) - 0x77) < 12
+            && Math.abs((rgb & 0xff) - 0xb4) < 12) {
+          blue++;
+        }
+      }
+    }
+    System.out.println("NotebookIT: " + png.getFileName() + ": " + blue + " plotly-blue pixels");
+    return blue;
+  }
+
+  /**
+   * qdebug's jar in a stock jjava kernel ({@code %jars}), where {@code QDEBUG_JJAVA_KERNELSPEC}
+   * names an unpacked jjava kernelspec folder (jjava's release {@code jjava-*-kernelspec.zip}; it
+   * is not on Maven Central, so this part is opt-in).
+   */
+  @Test
+  @Order(4)
+  void aStockJjavaKernelRendersWithTheJar() throws Exception {
+    String spec = System.getenv("QDEBUG_JJAVA_KERNELSPEC");
+    if (spec == null || spec.isBlank()) {
+      System.out.println(
+          "NotebookIT: stock jjava kernel not checked (set QDEBUG_JJAVA_KERNELSPEC to an unpacked"
+              + " jjava kernelspec folder)");
+      Assumptions.abort("QDEBUG_JJAVA_KERNELSPEC is not set");
+    }
+    Path kernel = OUT.resolve("prefix/share/jupyter/kernels/jjava-it");
+    Files.createDirectories(kernel);
+    try (Stream<Path> files = Files.list(Path.of(spec))) {
+      for (Path f : files.toList()) {
+        Files.copy(f, kernel.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    ObjectNode kernelJson = (ObjectNode) JSON.readTree(kernel.resolve("kernel.json").toFile());
+    kernelJson.putObject("env").put("OMP_WAIT_POLICY", "PASSIVE");
+    JSON.writeValue(kernel.resolve("kernel.json").toFile(), kernelJson);
+
+    Path jar = Path.of(System.getProperty("qdebug.jar", "target/qdebug.jar")).toAbsolutePath();
+    Path work = OUT.resolve("work");
+    Files.createDirectories(work);
+    String nbText =
+        Files.readString(ROOT.resolve("src/test/resources/notebooks/stock-jjava.ipynb"))
+            .replace("QDEBUG_JAR", jar.toString());
+    Files.writeString(work.resolve("stock-jjava.ipynb"), nbText);
+    Result r =
+        run(env, 600, "jupyter", "nbconvert", "--to", "notebook", "--execute",
+            "--ExecutePreprocessor.kernel_name=jjava-it", "--ExecutePreprocessor.timeout=300",
+            "--output-dir", OUT.toString(), work.resolve("stock-jjava.ipynb").toString());
+    assertEquals(0, r.status, r.output);
+    JsonNode nb = JSON.readTree(OUT.resolve("stock-jjava.ipynb").toFile());
+    assertTrue(outputs(nb).stream().noneMatch(o -> o.get("output_type").asText().equals("error")));
+    assertTrue(text(cell(nb, "co02").at("/outputs/0/data/text~1html")).contains("stock (2 rows × 1 columns)"));
+    JsonNode fig = cell(nb, "co03").at("/outputs/0/data");
+    assertTrue(fig.get("application/vnd.plotly.v1+json").isObject());
+    assertEquals(1, count(text(fig.get("text/html")), PLOTLY_HEADER));
+    assertTrue(text(cell(nb, "co04").at("/outputs/0/data/text~1plain")).startsWith("stock task: 2/2 done"));
+    assertTrue(text(cell(nb, "co05").at("/outputs/0/data/text~1html")).contains("shown (1 rows × 1 columns)"));
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  static JsonNode cell(JsonNode nb, String id) {
+    for (JsonNode c : nb.get("cells")) {
+      if (c.get("id").asText().equals(id)) {
+        return c;
+      }
+    }
+    throw new AssertionError("no cell " + id);
+  }
+
+  static List<JsonNode> outputs(JsonNode nb) {
+    List<JsonNode> out = new ArrayList<>();
+    for (JsonNode c : nb.get("cells")) {
+      if (c.has("outputs")) {
+        c.get("outputs").forEach(out::add);
+      }
+    }
+    return out;
+  }
+
+  static List<JsonNode> byType(JsonNode cell, String type) {
+    List<JsonNode> out = new ArrayList<>();
+    cell.get("outputs").forEach(o -> {
+      if (o.get("output_type").asText().equals(type)) {
+        out.add(o);
+      }
+    });
+    return out;
+  }
+
+  /** nbformat's multiline strings: one string, or a list of lines that keep their newlines. */
+  static String text(JsonNode n) {
+    if (n == null || n.isMissingNode() || n.isNull()) {
+      return "";
+    }
+    if (n.isArray()) {
+      StringBuilder b = new StringBuilder();
+      n.forEach(x -> b.append(x.asText()));
+      return b.toString();
+    }
+    return n.asText();
+  }
+
+  /** A traceback: a list of lines without newlines. */
+  static String lines(JsonNode n) {
+    List<String> out = new ArrayList<>();
+    n.forEach(x -> out.add(x.asText()));
+    return String.join("\n", out);
+  }
+
+  static int count(String s, String part) {
+    return RenderersTest.count(s, part);
+  }
+
+  record Result(int status, String output) {}
+
+  static Result run(Map<String, String> extraEnv, long timeoutSeconds, String... cmd) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().putAll(extraEnv);
+    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    Path log = Files.createTempFile(OUT, "run", ".log");
+    pb.redirectOutput(log.toFile());
+    Process p = pb.start();
+    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      fail(String.join(" ", cmd) + " ran over " + timeoutSeconds + " s:\n" + Files.readString(log));
+    }
+    return new Result(p.exitValue(), Files.readString(log));
+  }
+
+  static Optional<String> which(String program) {
+    String path = System.getenv("PATH");
+    if (path == null) {
+      return Optional.empty();
+    }
+    for (String dir : path.split(File.pathSeparator)) {
+      Path p = Path.of(dir, program);
+      if (Files.isExecutable(p)) {
+        return Optional.of(p.toString());
+      }
+    }
+    return Optional.empty();
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+}
