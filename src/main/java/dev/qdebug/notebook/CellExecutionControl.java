@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import jdk.jshell.execution.DirectExecutionControl;
 import jdk.jshell.spi.ExecutionControl;
 import jdk.jshell.spi.ExecutionControlProvider;
@@ -38,8 +39,7 @@ final class CellExecutionControl extends DirectExecutionControl {
   private final Map<String, Optional<Object>> values = new ConcurrentHashMap<>();
   private final AtomicLong keys = new AtomicLong();
   private volatile ExecutorService worker;
-  private volatile Thread running;
-  private volatile CompletableFuture<Object> current;
+  private volatile Run current;
   private volatile boolean interrupted;
   private volatile Throwable lastThrown;
 
@@ -76,29 +76,32 @@ final class CellExecutionControl extends DirectExecutionControl {
     };
   }
 
+  /** A snippet on its way: its outcome, and the thread running it once it started. */
+  private record Run(CompletableFuture<Object> done, AtomicReference<Thread> thread) {}
+
   @Override
   protected String invoke(Method doit) throws Exception {
     if (interrupted) {
       throw new InvocationTargetException(new CellInterruptedException());
     }
-    CompletableFuture<Object> done = new CompletableFuture<>();
-    current = done;
+    Run run = new Run(new CompletableFuture<>(), new AtomicReference<>());
+    current = run;
     worker.execute(
         () -> {
-          running = Thread.currentThread();
+          run.thread().set(Thread.currentThread());
           try {
             if (interrupted) {
               throw new CellInterruptedException(); // stopped before it started
             }
-            done.complete(doit.invoke(null));
+            run.done().complete(doit.invoke(null));
           } catch (Throwable t) { // everything cell code throws, ThreadDeath included
-            done.completeExceptionally(t);
+            run.done().completeExceptionally(t);
           } finally {
-            running = null;
+            run.thread().set(null);
           }
         });
     try {
-      Object value = done.get();
+      Object value = run.done().get();
       String key = KEY_PREFIX + keys.incrementAndGet();
       values.put(key, Optional.ofNullable(value));
       return key;
@@ -144,19 +147,19 @@ final class CellExecutionControl extends DirectExecutionControl {
    */
   void interrupt() {
     interrupted = true; // snippets that start from now on do not run
-    CompletableFuture<Object> c = current;
-    Thread t = running;
-    if (c == null || t == null) {
-      return;
+    Run run = current;
+    Thread t = run == null ? null : run.thread().get();
+    if (t == null) {
+      return; // nothing runs, or the snippet will see the flag when it starts
     }
     t.interrupt();
     Thread escalate =
         new Thread(
             () -> {
               try {
-                c.get(stopAfterMillis, TimeUnit.MILLISECONDS);
+                run.done().get(stopAfterMillis, TimeUnit.MILLISECONDS);
               } catch (TimeoutException e) {
-                stopForcibly(t, c);
+                stopForcibly(t, run.done());
               } catch (Exception e) {
                 // the cell ended
               }

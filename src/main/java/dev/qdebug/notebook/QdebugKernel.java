@@ -10,6 +10,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import jdk.jshell.SourceCodeAnalysis.Completeness;
 import org.dflib.jjava.jupyter.channels.JupyterConnection;
 import org.dflib.jjava.jupyter.kernel.BaseKernel;
@@ -35,6 +39,17 @@ import org.dflib.jjava.jupyter.kernel.util.TextColor;
 public final class QdebugKernel extends BaseKernel {
   /** How long an interrupted cell may take to notice before its thread is stopped. */
   static final long STOP_AFTER_MILLIS = 2000;
+
+  /** How often output without a newline is sent while a cell runs. */
+  static final long FLUSH_MILLIS = 200;
+
+  private static final ScheduledExecutorService FLUSHER =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "qdebug-output-flush");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final CellEvaluator evaluator;
 
@@ -113,15 +128,27 @@ public final class QdebugKernel extends BaseKernel {
     return evaluator.classLoader();
   }
 
+  /**
+   * Runs a cell. Output streams while it runs: lines at once, a partial line (a {@code print}
+   * without newline) within {@value #FLUSH_MILLIS} ms.
+   */
   @Override
   public Object evalRaw(String code) {
+    ScheduledFuture<?> flushing =
+        FLUSHER.scheduleWithFixedDelay(
+            QdebugKernel::flushOutput, FLUSH_MILLIS, FLUSH_MILLIS, TimeUnit.MILLISECONDS);
     try {
       Optional<Object> v = evaluator.eval(code);
       return v.orElse(null);
     } finally {
-      System.out.flush();
-      System.err.flush();
+      flushing.cancel(false);
+      flushOutput();
     }
+  }
+
+  private static void flushOutput() {
+    System.out.flush();
+    System.err.flush();
   }
 
   @Override

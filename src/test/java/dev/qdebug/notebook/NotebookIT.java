@@ -46,19 +46,22 @@ class NotebookIT {
   static final Path OUT = ROOT.resolve("target/notebook-it");
   static final JsonMapper JSON = JsonMapper.builder().build();
 
+  static final String NO_JUPYTER =
+      "jupyter is not installed (Debian: apt-get install --no-install-recommends jupyter-nbconvert"
+          + " jupyter-client jupyter-core python3-nbclient)";
+
   static Map<String, String> env;
+  static boolean jupyter;
 
   @BeforeAll
   static void installKernel() throws Exception {
-    if (which("jupyter").isEmpty()) {
-      String why =
-          "jupyter is not installed (Debian: apt-get install --no-install-recommends jupyter-nbconvert"
-              + " jupyter-client jupyter-core python3-nbclient)";
+    jupyter = which("jupyter").isPresent();
+    if (!jupyter) {
       if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-        fail(why + ": the notebook test cannot run on CI without it");
+        fail(NO_JUPYTER + ": the notebook test cannot run on CI without it");
       }
-      System.out.println("NotebookIT skipped: " + why);
-      Assumptions.abort(why);
+      System.out.println("NotebookIT skipped: " + NO_JUPYTER);
+      return; // each test skips
     }
     Path jar = Path.of(System.getProperty("qdebug.jar", "target/qdebug.jar")).toAbsolutePath();
     assertTrue(Files.isRegularFile(jar), "build the jar first (mvn verify does): " + jar);
@@ -104,6 +107,7 @@ class NotebookIT {
   @Test
   @Order(1)
   void smokeNotebookRendersTablesFiguresStreamsAndProgress() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
     JsonNode nb = execute("smoke.ipynb", "--ExecutePreprocessor.timeout=600");
     assertEquals("java", nb.at("/metadata/language_info/name").asText());
     List<JsonNode> outputs = outputs(nb);
@@ -161,6 +165,7 @@ class NotebookIT {
   @Test
   @Order(2)
   void errorsShowAsJupyterErrorsAndTheKernelLivesOn() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
     JsonNode nb =
         execute(
             "errors.ipynb",
@@ -190,6 +195,7 @@ class NotebookIT {
   @Test
   @Order(3)
   void htmlExportDrawsTheFiguresOffline() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
     Path executed = OUT.resolve("smoke.ipynb");
     Assumptions.assumeTrue(Files.exists(executed), "the smoke notebook ran");
     Result r = run(env, 300, "jupyter", "nbconvert", "--to", "html", executed.toString(), "--output-dir", OUT.toString());
@@ -261,6 +267,7 @@ class NotebookIT {
   @Test
   @Order(4)
   void aStockJjavaKernelRendersWithTheJar() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
     String spec = System.getenv("QDEBUG_JJAVA_KERNELSPEC");
     if (spec == null || spec.isBlank()) {
       System.out.println(
