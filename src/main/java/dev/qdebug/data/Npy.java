@@ -291,20 +291,8 @@ public final class Npy {
     writeAtomically(file, out.array());
   }
 
-  /** Writes {@code bytes} to {@code file} through a temporary file in the same folder. */
+  /** Writes {@code bytes} to {@code file} atomically. */
   static void writeAtomically(Path file, byte[] bytes) {
-    Path dir = file.toAbsolutePath().getParent();
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-      try {
-        Files.write(tmp, bytes);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new DataException(file + ": cannot write: " + e.getMessage(), e);
-    }
+    dev.qdebug.AtomicFiles.write(file, bytes);
   }
 }

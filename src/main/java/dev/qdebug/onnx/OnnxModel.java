@@ -175,25 +175,7 @@ public final class OnnxModel {
       throw new ModelException(
           file + ": refusing to overwrite the input model; choose another output path");
     }
-    Path dir = file.toAbsolutePath().getParent();
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-      try {
-        try (var out = Files.newOutputStream(tmp)) {
-          proto.writeTo(out);
-        }
-        Files.move(
-            tmp,
-            file,
-            java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new ModelException(file + ": cannot write: " + e.getMessage(), e);
-    }
+    dev.qdebug.AtomicFiles.write(file, proto::writeTo);
   }
 
   private static boolean sameFile(Path a, Path b) {

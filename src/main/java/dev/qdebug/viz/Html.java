@@ -39,14 +39,13 @@ public final class Html {
   public static String ensurePlotly(Path dir) {
     Path target = dir.resolve(PLOTLY_FILE);
     if (!Files.exists(target)) {
-      try (InputStream in = Html.class.getResourceAsStream(PLOTLY_RESOURCE)) {
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, ".plotly", ".tmp");
-        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (IOException e) {
-        throw new QdebugException(target + ": cannot write: " + e.getMessage(), e);
-      }
+      dev.qdebug.AtomicFiles.write(
+          target,
+          out -> {
+            try (InputStream in = Html.class.getResourceAsStream(PLOTLY_RESOURCE)) {
+              in.transferTo(out);
+            }
+          });
     }
     return PLOTLY_FILE;
   }
@@ -136,20 +135,8 @@ public final class Html {
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
   }
 
-  /** Writes {@code text} to {@code file} through a temporary file in the same folder. */
+  /** Writes {@code text} (UTF-8) to {@code file} atomically. */
   public static void writeAtomically(Path file, String text) {
-    Path dir = file.toAbsolutePath().getParent();
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-      try {
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new QdebugException(file + ": cannot write: " + e.getMessage(), e);
-    }
+    dev.qdebug.AtomicFiles.write(file, text.getBytes(StandardCharsets.UTF_8));
   }
 }
