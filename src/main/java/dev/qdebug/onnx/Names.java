@@ -8,15 +8,41 @@ import java.util.List;
 public final class Names {
   private Names() {}
 
-  /** Up to {@code n} of {@code candidates}, closest to {@code name} first. */
+  /**
+   * Up to {@code n} of {@code candidates}, closest to {@code name} first: edit distance, less three
+   * per word the two share (words split at anything but letters and digits), so that a long
+   * exported name like {@code /net/features.3/Conv} finds {@code /net/features.3/fused/Conv}
+   * before {@code /net/features.3/Relu}.
+   */
   public static List<String> closest(String name, Collection<String> candidates, int n) {
     String lower = name.toLowerCase();
+    java.util.Set<String> words = words(lower);
     return candidates.stream()
         .sorted(
-            Comparator.comparingInt((String c) -> distance(lower, c.toLowerCase()))
+            Comparator.comparingInt((String c) -> score(lower, words, c.toLowerCase()))
                 .thenComparing(c -> c))
         .limit(n)
         .toList();
+  }
+
+  private static int score(String name, java.util.Set<String> words, String candidate) {
+    int shared = 0;
+    for (String w : words(candidate)) {
+      if (words.contains(w)) {
+        shared++;
+      }
+    }
+    return distance(name, candidate) - 3 * shared;
+  }
+
+  private static java.util.Set<String> words(String s) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    for (String w : s.split("[^a-z0-9]+")) {
+      if (!w.isEmpty()) {
+        out.add(w);
+      }
+    }
+    return out;
   }
 
   /** Levenshtein distance; a candidate containing the name counts as close. */
