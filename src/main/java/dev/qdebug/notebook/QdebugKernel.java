@@ -96,7 +96,9 @@ public final class QdebugKernel extends BaseKernel {
     KernelConnectionProperties props;
     try {
       props = KernelConnectionProperties.parse(Files.readString(connectionFile));
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
+      throw new QdebugException(connectionFile + ": cannot read the connection file: " + e, e);
+    } catch (RuntimeException e) {
       throw new QdebugException(connectionFile + ": not a Jupyter connection file: " + e.getMessage(), e);
     }
     QdebugKernel kernel = new QdebugKernel(QdebugKernel.class.getClassLoader());
