@@ -297,14 +297,16 @@ public final class NodeSensitivity {
             p5);
     String[] x = names.asObjectArray();
     double[] y = cols.get(0).asDoubleArray();
+    // markers, not bars: scores cluster near one end (cosine 0.99x), and bars from 0 would hide
+    // the ranking; a marker plot's axis fits the data
     Figure fig =
-        Figures.bars(
+        Figures.categoryLines(
             "Node sensitivity (" + first.label() + ", most sensitive first)",
             "node",
             first.label(),
             x,
-            y,
-            first.label());
+            Map.of(),
+            Map.of(first.label(), y));
     return new Result(table, detail, fig, o);
   }
 }

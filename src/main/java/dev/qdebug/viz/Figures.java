@@ -25,8 +25,10 @@ public final class Figures {
         .xAxis(x.build())
         .yAxis(Axis.builder().title(yTitle).build())
         .showLegend(true)
-        .height(520)
+        .height(categoryX ? 640 : 520)
         .width(900)
+        // long category labels (node names) need room below the axis
+        .margin(tech.tablesaw.plotly.components.Margin.builder().bottom(categoryX ? 220 : 80).build())
         .build();
   }
 
