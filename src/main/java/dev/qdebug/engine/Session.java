@@ -39,10 +39,11 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p><b>Memory.</b> Each session runs inside an ND4J workspace of its own (see {@link Workspaces}):
  * the first run learns how much memory a forward pass allocates, later runs reuse that one block,
- * so a steady-state run allocates no new off-heap memory. The block grows when a run needs more
- * (a larger batch), up to {@value #MAX_BYTES_PROPERTY} bytes (default {@value
- * #DEFAULT_MAX_BYTES}; beyond it the excess is allocated and freed per run); {@link #close}
- * releases it. The arrays {@link #run} returns live outside the workspace; the arrays a {@link
+ * so a steady-state run allocates no new off-heap memory. The block holds everything one run
+ * allocates (about the sum of its tensors, not just those alive at once) and grows when a run
+ * needs more (a larger batch), up to the system property {@value #MAX_BYTES_PROPERTY} (default
+ * {@value #DEFAULT_MAX_BYTES} bytes; beyond it the excess is allocated and freed per run); {@link
+ * #close} releases it (so does the garbage collector, late, for a session never closed). The arrays {@link #run} returns live outside the workspace; the arrays a {@link
  * TensorHook} sees live inside it and are valid only during the run. A run started from inside
  * one of its own hooks (re-entrant) allocates ordinary arrays. {@code -D}{@value
  * #WORKSPACE_PROPERTY}{@code =false} turns workspaces off for sessions opened afterwards.

@@ -5,5 +5,9 @@
  * every tensor as it is produced and may replace it: fake quantization and tensor capture plug in
  * there. Ops live in {@code engine.ops}, one class per op (families share a base). Imports {@code
  * onnx} and ND4J; nothing above it.
+ *
+ * <p>Memory: each session runs in an ND4J workspace of its own, reused run after run; what must
+ * outlive a run (returned values, caches, tensors a hook keeps) lives outside it. The rule and its
+ * helpers: {@link dev.qdebug.engine.Workspaces}.
  */
 package dev.qdebug.engine;
