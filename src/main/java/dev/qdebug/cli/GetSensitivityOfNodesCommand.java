@@ -52,14 +52,7 @@ public final class GetSensitivityOfNodesCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    List<Metric> ms = new ArrayList<>();
-    for (String m : metrics) {
-      try {
-        ms.add(Metric.parse(m));
-      } catch (IllegalArgumentException e) {
-        throw new UsageException("--metrics: " + e.getMessage());
-      }
-    }
+    List<Metric> ms = Metrics.parse(metrics);
     NodeSensitivity.Options o =
         NodeSensitivity.Options.defaults()
             .nodeType(NodeSensitivity.NodeType.parse(nodeType))

@@ -48,14 +48,7 @@ public final class RunallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    List<Metric> ms = new ArrayList<>();
-    for (String m : metrics) {
-      try {
-        ms.add(Metric.parse(m));
-      } catch (IllegalArgumentException e) {
-        throw new UsageException("--metrics: " + e.getMessage());
-      }
-    }
+    List<Metric> ms = Metrics.parse(metrics);
     RunAll.Options o =
         RunAll.Options.defaults()
             .metrics(ms)
