@@ -462,22 +462,8 @@ public final class AutoPartialQuantization {
       double floatAcc,
       boolean accuracy,
       Restore restore) {
-    String name =
-        model
-            .floatModel()
-            .path()
-            .map(p -> p.getFileName().toString())
-            .orElse(model.floatModel().source());
-    Set<String> methods = new LinkedHashSet<>();
-    for (CalibrationNode c : model.nodes()) {
-      if (c.kind() == TensorKind.ACTIVATION) {
-        methods.add(c.method());
-      }
-    }
-    if (methods.isEmpty()) {
-      model.nodes().forEach(c -> methods.add(c.method()));
-    }
-    String method = String.join("/", methods);
+    String name = PartialModels.modelName(model);
+    String method = PartialModels.methodLabel(model);
     StringColumn mc = StringColumn.create("model");
     StringColumn sc = StringColumn.create("strategy");
     DoubleColumn fc = DoubleColumn.create("float-accuracy");

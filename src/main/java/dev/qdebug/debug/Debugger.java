@@ -133,6 +133,14 @@ public final class Debugger implements AutoCloseable {
   }
 
   /**
+   * Top-1 on labeled data of the float model, the calibrated model and the calibrated model with
+   * its top-k sensitive nodes left in float: the tutorial's table (beyond Horizon's tool).
+   */
+  public AccuracyTable.Result accuracyTable(AccuracyTable.Options options) {
+    return AccuracyTable.run(model, data, options, progress);
+  }
+
+  /**
    * Every analysis, each in a sub-folder of {@code saveDir}, with an {@code index.html} linking
    * every figure and table (Horizon's {@code runall}).
    */

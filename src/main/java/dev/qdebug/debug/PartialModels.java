@@ -9,6 +9,7 @@ import dev.qdebug.engine.Snapshot;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
+import dev.qdebug.quant.TensorKind;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -77,6 +78,32 @@ final class PartialModels {
     Set<String> on = new LinkedHashSet<>(model.enabled());
     on.removeAll(calibrations);
     return on;
+  }
+
+  /** The model's file name (or its source description), as the accuracy tables show it. */
+  static String modelName(CalibratedModel model) {
+    return model
+        .floatModel()
+        .path()
+        .map(p -> p.getFileName().toString())
+        .orElse(model.floatModel().source());
+  }
+
+  /**
+   * The calibration methods of the model's activation nodes (of all nodes when it has none),
+   * joined by {@code /}, as the tutorial's table names them.
+   */
+  static String methodLabel(CalibratedModel model) {
+    Set<String> methods = new LinkedHashSet<>();
+    for (CalibrationNode c : model.nodes()) {
+      if (c.kind() == TensorKind.ACTIVATION) {
+        methods.add(c.method());
+      }
+    }
+    if (methods.isEmpty()) {
+      model.nodes().forEach(c -> methods.add(c.method()));
+    }
+    return String.join("/", methods);
   }
 
   /** How many samples {@code dataNum} selects (0: all), checked against the data. */
