@@ -172,10 +172,10 @@ public final class AccuracyTable {
     String method = PartialModels.methodLabel(model);
     StringColumn mc = StringColumn.create("model");
     StringColumn sc = StringColumn.create("strategy");
-    DoubleColumn fc = DoubleColumn.create("float-accuracy");
+    DoubleColumn fc = PartialModels.fixed("float-accuracy", 4);
     StringColumn cm = StringColumn.create("calibration-method");
-    DoubleColumn qc = DoubleColumn.create("quantized-accuracy");
-    DoubleColumn pc = DoubleColumn.create("percent-of-float");
+    DoubleColumn qc = PartialModels.fixed("quantized-accuracy", 4);
+    DoubleColumn pc = PartialModels.fixed("percent-of-float", 2);
     IntColumn nodes = IntColumn.create("nodes-in-float");
     IntColumn cals = IntColumn.create("calibration-nodes-off");
     int n = evalNum > 0 ? evalNum : labeled.size();

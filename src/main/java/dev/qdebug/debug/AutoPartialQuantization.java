@@ -43,9 +43,10 @@ import tech.tablesaw.plotly.traces.Trace;
  * cosine with the node alone quantized, worst first; or the nodes given). Variant k is the
  * calibrated model with the calibration nodes of the first k nodes left in float ({@link
  * Restore#FLOAT}) or raised to int16 over the same range ({@link Restore#INT16}); variant 0 is the
- * calibrated model. Accuracy is close to monotone in k, so k is found by bisection between a
- * failing and a passing variant (about log2 of the number of nodes evaluations), which ends with k
- * passing and k - 1 failing, both evaluated and shown. {@code exhaustive} evaluates every k
+ * calibrated model. Accuracy is close to monotone in k, so k is found by a galloping search (k =
+ * 1, 2, 4, ... until a variant passes, then bisection between the last failing and the first
+ * passing k: about 2 log2 k evaluations, few when a few nodes are to blame, as is usual), which
+ * ends with k passing and k - 1 failing, both evaluated and shown. {@code exhaustive} evaluates every k
  * instead, takes the smallest passing one, and reports whether the metric was monotone.
  *
  * <p>Results: the evaluated variants (table and figure of the metric against k), a summary shaped
@@ -243,20 +244,35 @@ public final class AutoPartialQuantization {
         }
       } else if (ev.value(0) >= threshold) {
         found = 0;
-      } else if (ev.value(kmax) < threshold) {
+      } else if (kmax == 0) {
         found = -1;
       } else {
+        // galloping: k = 1, 2, 4, ... until one passes (the answer is usually a few nodes), then
+        // bisection between the last failing and the first passing k
         int lo = 0; // fails
-        int hi = kmax; // passes
-        while (hi - lo > 1) {
-          int mid = (lo + hi) >>> 1;
-          if (ev.value(mid) >= threshold) {
-            hi = mid;
+        int hi = -1; // passes
+        for (int k = 1; hi < 0; k = Math.min(2 * k, kmax)) {
+          if (ev.value(k) >= threshold) {
+            hi = k;
+          } else if (k == kmax) {
+            break;
           } else {
-            lo = mid;
+            lo = k;
           }
         }
-        found = hi;
+        if (hi < 0) {
+          found = -1;
+        } else {
+          while (hi - lo > 1) {
+            int mid = (lo + hi) >>> 1;
+            if (ev.value(mid) >= threshold) {
+              hi = mid;
+            } else {
+              lo = mid;
+            }
+          }
+          found = hi;
+        }
       }
       boolean reached = found >= 0;
       int k = reached ? found : kmax;
@@ -325,7 +341,7 @@ public final class AutoPartialQuantization {
       this.o = o;
       this.prefix = prefix;
       this.progress = progress;
-      int bisect = 2 + (int) Math.ceil(Math.log(Math.max(2, kmax)) / Math.log(2)) + 1;
+      int bisect = 2 + 2 * (int) Math.ceil(Math.log(Math.max(2, kmax)) / Math.log(2));
       this.expected = (o.exhaustive() ? kmax + 1 : bisect) + (labeled != null ? 1 : 0);
       for (CalibrationNode c : model.nodes()) {
         original.put(c.name(), c);
@@ -425,8 +441,8 @@ public final class AutoPartialQuantization {
     IntColumn k = IntColumn.create("k");
     StringColumn node = StringColumn.create("node");
     IntColumn cal = IntColumn.create("calibration-nodes");
-    DoubleColumn value = DoubleColumn.create(metricLabel(accuracy));
-    DoubleColumn pct = DoubleColumn.create("percent-of-float");
+    DoubleColumn value = PartialModels.fixed(metricLabel(accuracy), accuracy ? 4 : 6);
+    DoubleColumn pct = PartialModels.fixed("percent-of-float", 2);
     StringColumn meets = StringColumn.create("meets-target");
     IntColumn step = IntColumn.create("step");
     for (int i : new TreeMap<>(ev.values).keySet()) {
@@ -466,11 +482,11 @@ public final class AutoPartialQuantization {
     String method = PartialModels.methodLabel(model);
     StringColumn mc = StringColumn.create("model");
     StringColumn sc = StringColumn.create("strategy");
-    DoubleColumn fc = DoubleColumn.create("float-accuracy");
+    DoubleColumn fc = PartialModels.fixed("float-accuracy", 4);
     StringColumn cm = StringColumn.create("calibration-method");
     DoubleColumn qc =
-        DoubleColumn.create(accuracy ? "quantized-accuracy" : "output-cosine-similarity");
-    DoubleColumn pc = DoubleColumn.create("percent-of-float");
+        PartialModels.fixed(accuracy ? "quantized-accuracy" : "output-cosine-similarity", accuracy ? 4 : 6);
+    DoubleColumn pc = PartialModels.fixed("percent-of-float", 2);
     Set<Integer> rows = new LinkedHashSet<>(List.of(0));
     if (k > 1) {
       rows.add(k - 1);

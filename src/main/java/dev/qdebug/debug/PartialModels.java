@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.columns.numbers.NumberColumnFormatter;
 
 /**
  * What the partial-quantization analyses share: Horizon's whitelist and blacklist models as sets of
@@ -104,6 +106,13 @@ final class PartialModels {
       model.nodes().forEach(c -> methods.add(c.method()));
     }
     return String.join("/", methods);
+  }
+
+  /** A number column shown with {@code digits} decimals (its CSV keeps every digit). */
+  static DoubleColumn fixed(String name, int digits) {
+    DoubleColumn c = DoubleColumn.create(name);
+    c.setPrintFormatter(NumberColumnFormatter.fixedWithGrouping(digits));
+    return c;
   }
 
   /** How many samples {@code dataNum} selects (0: all), checked against the data. */

@@ -26,7 +26,9 @@ import tech.tablesaw.api.Table;
  * {@code data_distribution/}, {@code channelwise_distribution/} for those nodes; {@code
  * accumulate_error/} (weights vs activations, three curves); {@code sensitivity_analysis/} (the
  * partial-quantization curve over the nodes whose cosine is at most {@code pickThreshold});
- * {@code calibration_stats/}; {@code layer_error/}.
+ * {@code calibration_stats/}; {@code layer_error/}; with a labeled dataset, {@code accuracy/} (float,
+ * calibrated and the top 1, 3, 5, 10 sensitive nodes in float) and {@code partial_quantization/}
+ * (the automatic search to 99% of float top-1, and the partially quantized model).
  */
 public final class RunAll {
   /** Nodes taken from the top of each sensitivity ranking (Horizon's 5). */
@@ -41,40 +43,65 @@ public final class RunAll {
    * @param pickThreshold nodes with output cosine at most this enter the partial-quantization
    *     curve
    * @param averageMode accumulated-error curves as running means
+   * @param dataset labeled data: adds the accuracy table (float, calibrated, top-k sensitive nodes
+   *     in float) and the automatic partial quantization to 99% of float; null for neither
+   * @param evalNum the first N labeled samples (0: all)
    */
   public record Options(
       NodeSensitivity.NodeType nodeType,
       List<Metric> metrics,
       int dataNum,
       double pickThreshold,
-      boolean averageMode) {
+      boolean averageMode,
+      Path dataset,
+      int evalNum) {
     public static Options defaults() {
-      return new Options(null, List.of(Metric.COSINE_SIMILARITY), 1, 0.999, false);
+      return new Options(null, List.of(Metric.COSINE_SIMILARITY), 1, 0.999, false, null, 0);
     }
 
     public Options nodeType(NodeSensitivity.NodeType t) {
-      return new Options(t, metrics, dataNum, pickThreshold, averageMode);
+      return new Options(t, metrics, dataNum, pickThreshold, averageMode, dataset, evalNum);
     }
 
     public Options metrics(List<Metric> m) {
-      return new Options(nodeType, m, dataNum, pickThreshold, averageMode);
+      return new Options(nodeType, m, dataNum, pickThreshold, averageMode, dataset, evalNum);
     }
 
     public Options dataNum(int n) {
-      return new Options(nodeType, metrics, n, pickThreshold, averageMode);
+      return new Options(nodeType, metrics, n, pickThreshold, averageMode, dataset, evalNum);
     }
 
     public Options pickThreshold(double t) {
-      return new Options(nodeType, metrics, dataNum, t, averageMode);
+      return new Options(nodeType, metrics, dataNum, t, averageMode, dataset, evalNum);
     }
 
     public Options averageMode(boolean b) {
-      return new Options(nodeType, metrics, dataNum, pickThreshold, b);
+      return new Options(nodeType, metrics, dataNum, pickThreshold, b, dataset, evalNum);
+    }
+
+    public Options dataset(Path dir) {
+      return new Options(nodeType, metrics, dataNum, pickThreshold, averageMode, dir, evalNum);
+    }
+
+    public Options evalNum(int n) {
+      return new Options(nodeType, metrics, dataNum, pickThreshold, averageMode, dataset, n);
     }
   }
 
-  /** What was written: the report folder, its index page, and the calibration nodes studied. */
-  public record Result(Path dir, Path index, List<String> studiedNodes, NodeSensitivity.Result nodeSensitivity) {}
+  /**
+   * What was written: the report folder, its index page, the calibration nodes studied, and with a
+   * dataset the accuracy table and the automatic partial quantization (else null).
+   */
+  public record Result(
+      Path dir,
+      Path index,
+      List<String> studiedNodes,
+      NodeSensitivity.Result nodeSensitivity,
+      AccuracyTable.Result accuracy,
+      AutoPartialQuantization.Result partialQuantization) {}
+
+  /** The k of the accuracy table's top-k rows (those the ranking has). */
+  static final List<Integer> TOP_K = List.of(1, 3, 5, 10);
 
   private RunAll() {}
 
@@ -127,9 +154,38 @@ public final class RunAll {
     }
     dbg.getCalibrationNodesStatInfo().save(dir.resolve("calibration_stats"));
     dbg.layerError(LayerError.Options.defaults().dataNum(o.dataNum())).save(dir.resolve("layer_error"));
+    AccuracyTable.Result accuracy = null;
+    AutoPartialQuantization.Result auto = null;
+    if (o.dataset() != null) {
+      List<String> ranking = nodes.ranking();
+      List<Integer> ks = TOP_K.stream().filter(k -> k <= ranking.size()).toList();
+      accuracy =
+          dbg.accuracyTable(
+              AccuracyTable.Options.of(o.dataset())
+                  .topK(ks)
+                  .sensitiveNodes(ranking)
+                  .evalNum(o.evalNum()));
+      accuracy.save(dir.resolve("accuracy"));
+      auto =
+          dbg.autoPartialQuantization(
+              AutoPartialQuantization.Options.defaults()
+                  .dataset(o.dataset())
+                  .evalNum(o.evalNum())
+                  .sensitiveNodes(ranking));
+      auto.save(dir.resolve("partial_quantization"));
+    }
     Path index = dir.resolve("index.html");
-    Html.writeAtomically(index, index(dir, dbg, nodes, studiedList));
-    return new Result(dir, index, studiedList, nodes);
+    String note =
+        sensitive.isEmpty()
+            ? String.format(
+                java.util.Locale.ROOT,
+                "No node's output cosine similarity is at most the pick threshold %s: the"
+                    + " calibrated model needs no partial quantization, so sensitivity_analysis/ is"
+                    + " not written.",
+                o.pickThreshold())
+            : null;
+    Html.writeAtomically(index, index(dir, dbg, nodes, studiedList, accuracy, auto, note));
+    return new Result(dir, index, studiedList, nodes, accuracy, auto);
   }
 
   private static List<String> top(NodeSensitivity.Result r) {
@@ -138,7 +194,14 @@ public final class RunAll {
   }
 
   /** The report page: model facts, the top of the node ranking, and a link to every file. */
-  static String index(Path dir, Debugger dbg, NodeSensitivity.Result nodes, List<String> studied) {
+  static String index(
+      Path dir,
+      Debugger dbg,
+      NodeSensitivity.Result nodes,
+      List<String> studied,
+      AccuracyTable.Result accuracy,
+      AutoPartialQuantization.Result auto,
+      String note) {
     StringBuilder b = new StringBuilder();
     b.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>qdebug report</title>\n")
         .append("<style>body{font-family:sans-serif;margin:2em;max-width:70em}")
@@ -148,8 +211,35 @@ public final class RunAll {
         .append(dbg.model().nodes().size()).append(" calibration nodes; calibration data: <code>")
         .append(Html.escape(dbg.data().dir().toString())).append("</code>, ")
         .append(dbg.data().size()).append(" samples.</p>\n");
+    if (accuracy != null) {
+      b.append("<h2>Accuracy</h2>\n").append(Html.table(accuracy.table()));
+    }
+    if (auto != null) {
+      b.append("<h2>Automatic partial quantization</h2>\n<p>")
+          .append(
+              auto.k() == 0
+                  ? "The calibrated model already meets the target"
+                  : (auto.reached() ? "Leaving " : "The target is not reached even leaving ")
+                      + auto.k()
+                      + " node"
+                      + (auto.k() == 1 ? "" : "s")
+                      + " in float"
+                      + (auto.reached() ? " meets the target" : ""))
+          .append(String.format(java.util.Locale.ROOT, " (%.4f).", auto.threshold()));
+      if (auto.k() > 0) {
+        b.append(" Left in float: <code>")
+            .append(Html.escape(String.join(", ", auto.chosenNodes())))
+            .append("</code>.");
+      }
+      b.append(" The partially quantized model: <a href=\"partial_quantization/partial_quantized_model.onnx\">")
+          .append("partial_quantization/partial_quantized_model.onnx</a>.</p>\n")
+          .append(Html.table(auto.summary()));
+    }
     b.append("<h2>Most sensitive nodes</h2>\n")
         .append(Html.table(nodes.table().first(Math.min(10, nodes.table().rowCount()))));
+    if (note != null) {
+      b.append("<p>").append(Html.escape(note)).append("</p>\n");
+    }
     b.append("<p>Calibration nodes studied in detail: ")
         .append(Html.escape(String.join(", ", studied))).append("</p>\n");
     Map<String, List<String>> byFolder = new TreeMap<>();

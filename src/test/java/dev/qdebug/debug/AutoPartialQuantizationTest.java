@@ -213,8 +213,10 @@ class AutoPartialQuantizationTest {
         int k = bisect.k();
         assertTrue(v[k] >= target && (k == 0 || v[k - 1] < target),
             "bisection ends on a boundary of the brute-force curve: k = " + k + ", " + java.util.Arrays.toString(v));
-        assertTrue(bisect.values().size() <= 2 + 1 + (int) Math.ceil(Math.log(kmax) / Math.log(2)),
-            "about log2(K) evaluations: " + bisect.values().keySet());
+        assertTrue(bisect.values().size() <= 2 + 2 * (int) Math.ceil(Math.log(k) / Math.log(2)),
+            "galloping then bisecting: about 2 log2(k) evaluations: " + bisect.values().keySet());
+        assertTrue(bisect.values().keySet().stream().allMatch(e -> e <= 2 * k),
+            "never beyond twice the answer: " + bisect.values().keySet());
         if (monotone) {
           assertEquals(minK, k, "monotone: the smallest k");
         }

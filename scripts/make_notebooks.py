@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""Writes the three case-study notebooks in notebooks/ (cells only, no outputs) from one template.
+
+The notebooks are the tutorial of Horizon's precision debug tool, step by step, on the committed
+case-study models: one template, three models, so a fix to a step reaches all three. Run from the
+repository root; then execute them in place with the qdebug kernel to record their outputs:
+
+    /usr/bin/python3 scripts/make_notebooks.py
+    java -jar target/qdebug.jar kernel install --prefix target/jupyter --name qdebug
+    JUPYTER_PATH=target/jupyter/share/jupyter jupyter nbconvert --to notebook --execute --inplace \\
+        --ExecutePreprocessor.timeout=1800 notebooks/*.ipynb
+
+Only the prose of the closing cells is per model (written after reading the executed numbers; the
+cell above it prints the same numbers from the run). Needs only the Python standard library.
+"""
+
+import json
+import os
+import sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+INT4 = ("int4 weights (per channel)", "Calibrator.Options.defaults().weightType(QType.INT4)")
+INT4_PER_TENSOR = ("int4 weights (per tensor)",
+                   "Calibrator.Options.defaults().weightType(QType.INT4).perChannel(false)")
+
+MODELS = [
+    dict(
+        stem="repvgg_b2_case_study",
+        short="repvgg",
+        file="repvgg_b2_deploy_fmnist_32x32.onnx",
+        title="RepVGG-B2 (deploy form) on Fashion-MNIST",
+        about=(
+            "RepVGG-B2's depth profile (1, 4, 6, 16, 1 blocks) with its widths divided by 8, trained on "
+            "Fashion-MNIST at 32x32 in its multi-branch training form and exported in **deploy form**: every "
+            "block re-parameterized into one 3x3 convolution with bias, followed by ReLU. The deploy form is "
+            "the one the tutorial's RepVGG-B2 loses accuracy in: the fused kernels carry the three branches' "
+            "scales in one tensor."),
+        hard=INT4,
+        top_k=[1, 2, 5, 10, 20],
+    ),
+    dict(
+        stem="mobilevit_s_case_study",
+        short="mobilevit",
+        file="mobilevit_s_fmnist_64x64.onnx",
+        title="MobileViT (S profile, scaled) on Fashion-MNIST",
+        about=(
+            "MobileViT with the S profile's structure (MobileNetV2 blocks, then MobileViT blocks whose "
+            "transformer layers attend across patches), widths scaled down, trained on Fashion-MNIST at 64x64. "
+            "The transformer parts add MatMul, Softmax and LayerNorm (decomposed into ReduceMean/Sub/Pow/Sqrt/"
+            "Div at opset 13) to the convolutions: many more tensors to calibrate than a CNN of its size."),
+        hard=INT4_PER_TENSOR,
+        top_k=[1, 2, 3, 5, 10],
+    ),
+    dict(
+        stem="mnasnet_case_study",
+        short="mnasnet",
+        file="mnasnet1.0_fmnist_96x96.onnx",
+        title="MnasNet 1.0 on Fashion-MNIST at 96x96",
+        about=(
+            "torchvision's `mnasnet1_0` (depth multiplier 1.0) with a one-channel stem, trained from scratch "
+            "on Fashion-MNIST resized to 96x96. Inverted residual blocks with depthwise convolutions: the "
+            "family whose per-tensor and low-bit weight quantization is known to be fragile."),
+        hard=INT4,
+        top_k=[1, 2, 5, 10, 20],
+    ),
+]
+
+CLOSING = {
+    "repvgg_b2_case_study": None,
+    "mobilevit_s_case_study": None,
+    "mnasnet_case_study": None,
+}
+
+
+def md(cid, text):
+    return dict(cell_type="markdown", id=cid, metadata={}, source=lines(text))
+
+
+def code(cid, text):
+    return dict(cell_type="code", id=cid, metadata={}, source=lines(text), execution_count=None, outputs=[])
+
+
+def lines(text):
+    text = text.strip("\n")
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + [parts[-1]]
+
+
+def notebook(m):
+    hard_label, hard_options = m["hard"]
+    top_k = ", ".join(str(k) for k in m["top_k"])
+    cells = [
+        md("intro", f"""
+# {m['title']}: why does quantization lose accuracy, and how to get it back
+
+{m['about']}
+
+This notebook walks the workflow of Horizon's precision debug tool (`horizon_nn.debug`) with qdebug, every
+number computed here from the committed model (`data/models/{m['file']}`), its calibration set (100 training
+images, Horizon's folder layout) and the Fashion-MNIST test set:
+
+1. calibrate to int8 and compare top-1 with the float model;
+2. if int8 loses (almost) nothing, say so and take a harder setting, **{hard_label}**, that does lose accuracy;
+3. cumulative error curves: do the weights or the activations lose it?
+4. per-node sensitivity: which nodes?
+5. distributions and per-channel box plots of the most sensitive nodes;
+6. partial quantization: top-1 with the top k sensitive nodes left in float;
+7. the automatic search for the fewest nodes that bring top-1 back to 99% of float, and the deployable model;
+8. what the numbers show.
+
+Cells print their progress while they run. The figures are Plotly figures, drawn offline (plotly.js is embedded
+once, in the first figure's output)."""),
+        code("setup", f"""
+Path root = Path.of(System.getenv().getOrDefault("QDEBUG_HOME", "..")).toAbsolutePath().normalize();
+Path modelFile = root.resolve("data/models/{m['file']}");
+Path calibrationDir = root.resolve("data/calibration");   // image/0.npy ... image/99.npy (uint8 [1,1,28,28])
+Path testSet = root.resolve("data/fmnist_test");          // images.npy [10000,1,28,28] + labels.npy
+Path out = root.resolve("target/notebooks/{m['short']}");        // the models this notebook writes
+int EVAL = 2000;   // top-1 on the first 2,000 test images (balanced: about 200 per class)
+int DATA = 16;     // calibration samples per analysis
+
+OnnxModel model = OnnxModel.load(modelFile);
+SampleSet calibration = SampleSet.open(calibrationDir, model.inputs());
+System.out.println(modelFile.getFileName() + ": " + model.nodes().size() + " nodes, input " + model.inputs().get(0)
+    + ", output " + model.outputs().get(0) + "; " + calibration.size() + " calibration samples");
+Table ops = Table.create("operators", StringColumn.create("op", model.nodes().stream().map(n -> n.opType()).toList()));
+ops.countBy("op").sortDescendingOn("Count").setName("operators of " + modelFile.getFileName())"""),
+        md("s1", """
+## 1. Calibrate to int8, compare with float
+
+Horizon's `default` calibration: int8 weights per channel (max), int8 symmetric activations, and for the
+activations the candidate method (max, percentile 99.995, KL, ...) whose calibrated model's output is closest
+to the float model's on the first calibration samples."""),
+        code("calibrate", """
+Calibrator.Result int8Run = Calibrator.run(model, calibration, Calibrator.Options.defaults(), notebookProgress());
+CalibratedModel int8 = int8Run.model();
+int8.save(out.resolve("int8.onnx"));
+System.out.println("kept " + int8Run.label() + ": " + int8.nodes().size() + " calibration nodes, written to "
+    + root.relativize(out.resolve("int8.onnx")));
+Table.create("default method: output cosine similarity of each candidate",
+    StringColumn.create("method", int8Run.candidateCosines().keySet().stream().map(c -> c.label()).toList()),
+    DoubleColumn.create("output-cosine-similarity",
+        int8Run.candidateCosines().values().stream().mapToDouble(d -> d).toArray()))"""),
+        code("int8acc", """
+AccuracyTable.Result int8Acc = Debugger.of(int8, calibration).progress(notebookProgress())
+    .accuracyTable(AccuracyTable.Options.of(testSet).evalNum(EVAL));
+double floatTop1 = int8Acc.floatAccuracy();
+double int8Top1 = int8Acc.calibratedAccuracy();
+System.out.printf("int8 keeps %.2f%% of float top-1 (%.2f%% vs %.2f%%): %s%n", 100 * int8Top1 / floatTop1,
+    100 * int8Top1, 100 * floatTop1,
+    int8Top1 >= 0.99 * floatTop1 ? "within the tutorial's 99% target, nothing to fix" : "below the 99% target");
+int8Acc.table()"""),
+        md("s2", f"""
+## 2. A harder setting: {hard_label}
+
+When int8 keeps 99% of float there is nothing to debug, so the rest of the notebook quantizes the weights to
+**{hard_label}** (activations stay int8, chosen by the same default method): the kind of setting an accelerator
+with low-bit weight support tempts one into, and one that does lose accuracy on this model."""),
+        code("hard", f"""
+CalibratedModel hard = Calibrator.calibrate(model, calibration, {hard_options}, notebookProgress());
+hard.save(out.resolve("hard.onnx"));
+Debugger dbg = Debugger.of(hard, calibration).progress(notebookProgress());
+AccuracyTable.Result hardAcc = dbg.accuracyTable(AccuracyTable.Options.of(testSet).evalNum(EVAL));
+double hardTop1 = hardAcc.calibratedAccuracy();
+System.out.printf("{hard_label}: top-1 %.2f%%, %.2f%% of float%n", 100 * hardTop1, 100 * hardTop1 / floatTop1);
+hardAcc.table()"""),
+        md("s3", """
+## 3. Weights or activations? Cumulative error
+
+Horizon's `plot_acc_error` with `quantize_node=['weight', 'activation']`: three test models (only the weights
+quantized, only the activations, both), and for each the cosine similarity with the float model of every
+normal node's output, in graph order. The curve that falls is the part that loses accuracy; the gap between
+the curves shows whether the two errors add up."""),
+        code("accerr", """
+AccumulatedError.Result curves = dbg.plotAccError(AccumulatedError.Options.defaults().dataNum(DATA));
+AccumulatedError.Plot threeCurves = curves.plots().get(0);
+for (String c : threeCurves.curves()) {
+    double[] v = threeCurves.curve(c);
+    System.out.printf("%-28s cosine at the last node %.4f, lowest %.4f%n", c, v[v.length - 1],
+        java.util.Arrays.stream(v).filter(x -> !Double.isNaN(x)).min().orElse(Double.NaN));
+}
+threeCurves.figure()"""),
+        md("s4", """
+## 4. Which nodes? Sensitivity of every node
+
+Horizon's `get_sensitivity_of_nodes`: each normal node quantized alone (its input calibration nodes switched
+on, everything else float), the graph output compared with the float model's. Most sensitive first; the
+cosine similarity sorts, MSE and SQNR are beside it. The detail table adds, beyond Horizon, the mean over the
+samples beside the worst sample and the 5th percentile."""),
+        code("sens", """
+NodeSensitivity.Result sens = dbg.getSensitivityOfNodes(NodeSensitivity.Options.defaults()
+    .metrics(List.of(Metric.COSINE_SIMILARITY, Metric.MSE, Metric.SQNR)).dataNum(DATA));
+List<String> ranking = sens.ranking();
+display(sens.figure());
+sens.table().first(12).setName("the 12 most sensitive of " + ranking.size() + " nodes")"""),
+        code("sensdetail", """
+sens.detail().first(8)"""),
+        md("s5", """
+## 5. Look at the most sensitive nodes
+
+Horizon's `plot_distribution` for the calibration nodes of the most sensitive node: for a weight, the float
+weights against their fake-quantized values (with their cosine similarity); for an activation, the histogram
+of the tensor with the calibration threshold. Then `get_channelwise_data_distribution`: one box per channel,
+which shows whether a few channels stretch the range the others must share."""),
+        code("dist", """
+String worst = ranking.get(0);
+List<String> worstCalibrations = hard.calibrationsOf(worst).stream().map(c -> c.name()).toList();
+System.out.println("most sensitive node: " + worst + ", quantized by " + worstCalibrations);
+Distribution.Result dist = dbg.plotDistribution(Distribution.Options.defaults().nodes(worstCalibrations).dataNum(DATA));
+for (Distribution.Plot p : dist.plots()) {
+    display(p.figure());
+}
+dist.summary()"""),
+        code("boxes", """
+List<String> boxNodes = new ArrayList<>();
+for (String n : ranking.subList(0, 2)) {
+    hard.calibrationsOf(n).stream().map(c -> c.name()).filter(c -> !boxNodes.contains(c)).forEach(boxNodes::add);
+}
+ChannelwiseDistribution.Result boxes = dbg.getChannelwiseDataDistribution(
+    ChannelwiseDistribution.Options.defaults().nodes(boxNodes).dataNum(DATA));
+for (ChannelwiseDistribution.Boxes b : boxes.boxes()) {
+    display(b.figure());
+}
+System.out.println(boxes.boxes().size() + " box plots: " + boxNodes);"""),
+        md("s6", f"""
+## 6. Partial quantization: leave the top k in float
+
+The tutorial's table: top-1 of the quantized model with its k most sensitive nodes left in float (their input
+calibration nodes switched off), for k = {top_k}, beside the float and fully quantized models. Before it, Horizon's
+`sensitivity_analysis` curve: the output cosine similarity as the top nodes go back to float one by one (red),
+and each node quantized alone (green)."""),
+        code("sensanalysis", """
+PartialQuantization.Result curve = dbg.sensitivityAnalysis(PartialQuantization.Options.defaults()
+    .dataNum(DATA).sensitiveNodes(ranking.subList(0, Math.min(20, ranking.size()))));
+curve.figure()"""),
+        code("partial", f"""
+AccuracyTable.Result partial = dbg.accuracyTable(AccuracyTable.Options.of(testSet)
+    .topK({top_k}).sensitiveNodes(ranking).evalNum(EVAL));
+display(partial.figure());
+partial.table()"""),
+        md("s7", """
+## 7. The automatic search
+
+The fewest most-sensitive nodes to leave in float so that top-1 reaches 99% of float: a bisection over k on the
+sensitivity ranking (each evaluated k is a full accuracy run), then the partially quantized model written as
+standard QDQ ONNX. Reloading that file and evaluating it checks that the deployable model gives the number the
+search reported."""),
+        code("auto", """
+AutoPartialQuantization.Result auto = dbg.autoPartialQuantization(AutoPartialQuantization.Options.defaults()
+    .dataset(testSet).evalNum(EVAL).sensitiveNodes(ranking));
+Path partialFile = out.resolve("partial.onnx");
+auto.saveModel(partialFile);
+System.out.println((auto.reached() ? "target reached" : "target NOT reached") + " with k = " + auto.k()
+    + " of " + ranking.size() + " nodes in float: " + auto.chosenNodes());
+display(auto.figure());
+auto.summary()"""),
+        code("reload", """
+double partialTop1;
+try (CalibratedModel reloaded = CalibratedModel.load(partialFile)) {
+    partialTop1 = Debugger.of(reloaded, calibration).progress(notebookProgress())
+        .accuracyTable(AccuracyTable.Options.of(testSet).evalNum(EVAL)).calibratedAccuracy();
+}
+System.out.printf("%s: top-1 %.2f%% (the search said %.2f%%)%n", root.relativize(partialFile),
+    100 * partialTop1, 100 * auto.values().get(auto.k()));"""),
+        md("s8", """
+## 8. What the numbers show
+
+The journey in one table, from this run's numbers:"""),
+        code("summary", f"""
+String[] variant = {{"float", "int8 (default calibration)", "{hard_label}",
+    "{hard_label}, top " + auto.k() + " nodes in float"}};
+double[] top1 = {{floatTop1, int8Top1, hardTop1, partialTop1}};
+Table.create("{m['file']}: top-1 on " + EVAL + " test images",
+    StringColumn.create("variant", variant),
+    DoubleColumn.create("top-1", top1),
+    DoubleColumn.create("percent-of-float",
+        java.util.Arrays.stream(top1).map(t -> Math.round(10000 * t / floatTop1) / 100.0).toArray()))"""),
+    ]
+    closing = CLOSING[m["stem"]]
+    if closing:
+        cells.append(md("closing", closing))
+    return dict(
+        cells=cells,
+        metadata=dict(
+            kernelspec=dict(display_name="Java (qdebug)", language="java", name="qdebug"),
+            language_info=dict(name="java")),
+        nbformat=4,
+        nbformat_minor=5,
+    )
+
+
+def main():
+    os.makedirs(os.path.join(ROOT, "notebooks"), exist_ok=True)
+    only = set(sys.argv[1:])
+    for m in MODELS:
+        if only and m["short"] not in only:
+            continue
+        path = os.path.join(ROOT, "notebooks", m["stem"] + ".ipynb")
+        with open(path + ".tmp", "w") as f:
+            json.dump(notebook(m), f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+        print("wrote", os.path.relpath(path, ROOT))
+
+
+if __name__ == "__main__":
+    main()

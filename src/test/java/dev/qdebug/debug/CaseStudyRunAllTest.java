@@ -1,0 +1,78 @@
+package dev.qdebug.debug;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.Progress;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.Calibrator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * runall on every committed case-study model (data/models/*.onnx), calibrated with the default
+ * method, with the labeled test set: the whole report, offline, with accuracy and the automatic
+ * partial quantization. Few samples each, to keep the suite quick; the numbers themselves are
+ * checked by the analyses' own tests.
+ */
+class CaseStudyRunAllTest {
+  static final Path DATA = Path.of("data");
+
+  @TempDir Path tmp;
+
+  static List<Path> models() throws Exception {
+    try (Stream<Path> s = Files.list(DATA.resolve("models"))) {
+      List<Path> all = s.filter(p -> p.toString().endsWith(".onnx")).sorted().toList();
+      assertEquals(3, all.size(), "three case-study models: " + all);
+      return all;
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("models")
+  void writesTheFullReport(Path modelFile) throws Exception {
+    OnnxModel model = OnnxModel.load(modelFile);
+    SampleSet calibration = SampleSet.open(DATA.resolve("calibration"), model.inputs());
+    Path report = tmp.resolve("report");
+    try (CalibratedModel cal = Calibrator.calibrate(
+            model, calibration, Calibrator.Options.defaults().dataNum(8), Progress.NONE);
+        Debugger dbg = Debugger.of(cal, calibration)) {
+      RunAll.Result r = dbg.runall(report,
+          RunAll.Options.defaults().dataNum(2).dataset(DATA.resolve("fmnist_test")).evalNum(100));
+      assertEquals(4, r.accuracy().table().rowCount() - 2, "float, calibrated, top 1/3/5/10");
+      assertTrue(r.accuracy().floatAccuracy() > 0.7, "a trained model: " + r.accuracy().floatAccuracy());
+      assertTrue(r.accuracy().calibratedAccuracy() > 0.9 * r.accuracy().floatAccuracy(),
+          "int8 keeps most of the accuracy: " + r.accuracy().table().print());
+      assertTrue(r.partialQuantization().reached(), "99% of float is reachable");
+    }
+    for (String sub : List.of("node_sensitivity", "data_distribution", "channelwise_distribution",
+        "accumulate_error", "calibration_stats", "layer_error", "accuracy", "partial_quantization")) {
+      assertTrue(Files.isDirectory(report.resolve(sub)), sub);
+    }
+    assertTrue(Files.isRegularFile(report.resolve("partial_quantization/partial_quantized_model.onnx")));
+    String index = Files.readString(report.resolve("index.html"));
+    assertTrue(Files.isDirectory(report.resolve("sensitivity_analysis"))
+        || index.contains("sensitivity_analysis/ is not written"), "the curve, or the page says why not");
+    assertTrue(index.contains("<h2>Accuracy</h2>") && index.contains("top 10 sensitive nodes in float"), "accuracy on the page");
+    Matcher links = Pattern.compile("(?:href|src)=\"([^\"]+)\"").matcher(index);
+    while (links.find()) {
+      assertTrue(Files.exists(report.resolve(links.group(1))), "broken link " + links.group(1));
+    }
+    try (Stream<Path> s = Files.walk(report)) {
+      for (Path p : s.filter(p -> p.toString().endsWith(".html")).toList()) {
+        String page = Files.readString(p);
+        assertFalse(page.contains("https://") || page.contains("http://cdn"), p + " needs no network");
+      }
+    }
+  }
+}
