@@ -9,11 +9,15 @@ import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ScopeType;
 
 /** Entry point of {@code qdebug.jar}. */
 @Command(
     name = "qdebug",
     mixinStandardHelpOptions = true,
+    // INHERIT: every subcommand, nested ones too, gets -h/--help and -V/--version, so that
+    // `COMMAND --help` prints its usage before required options are checked.
+    scope = ScopeType.INHERIT,
     version = "qdebug 0.1.0",
     description = "Finds out why a quantized network lost accuracy, and fixes it.",
     subcommands = {
