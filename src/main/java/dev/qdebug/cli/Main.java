@@ -19,6 +19,8 @@ import picocli.CommandLine.ScopeType;
     // `COMMAND --help` prints its usage before required options are checked.
     scope = ScopeType.INHERIT,
     version = "qdebug 0.1.0",
+    // the analysis commands' own descriptions of the options in AnalysisOptions' mixins
+    resourceBundle = "dev.qdebug.cli.AnalysisOptions",
     description = "Finds out why a quantized network lost accuracy, and fixes it.",
     subcommands = {
       InferCommand.class,

@@ -3,11 +3,13 @@ package dev.qdebug.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qdebug.TestModels;
+import dev.qdebug.Cli;
 import dev.qdebug.Cli.Result;
+import dev.qdebug.TestModels;
 import dev.qdebug.data.Npy;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,7 +28,12 @@ class AnalysisCommandsTest {
   String data;
 
   static Result cli(String... args) {
-    return InferCommandTest.cli(args);
+    return Cli.run(args);
+  }
+
+  /** {@code command --model <cal.onnx> --calibration-data <data> more...}. */
+  Result analysis(String command, String... more) {
+    return Cli.run(List.of(command, "--model", model, "--calibration-data", data), more);
   }
 
   @BeforeEach
@@ -76,12 +83,8 @@ class AnalysisCommandsTest {
   void plotDistribution() {
     Path out = tmp.resolve("dist");
     Result r =
-        cli(
+        analysis(
             "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "x_HzCalibration,W_HzCalibration,blk/relu",
             "--data-num",
@@ -100,41 +103,13 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("distribution_summary.csv")));
 
     assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "blk/relx",
-            "--save-dir",
-            out.toString()),
+        analysis("plot-distribution", "--nodes", "blk/relx", "--save-dir", out.toString()),
         "'blk/relx'",
         "blk/relu");
+    assertBadInput(analysis("plot-distribution", "--save-dir", out.toString()), "--nodes");
     assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--save-dir",
-            out.toString()),
-        "--nodes");
-    assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "mm",
-            "--data-num",
-            "7",
-            "--save-dir",
-            out.toString()),
+        analysis(
+            "plot-distribution", "--nodes", "mm", "--data-num", "7", "--save-dir", out.toString()),
         "--data-num");
   }
 
@@ -142,12 +117,8 @@ class AnalysisCommandsTest {
   void channelwiseDistribution() throws Exception {
     Path out = tmp.resolve("cw");
     Result r =
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration,x_HzCalibration",
             "--save-dir",
@@ -162,12 +133,8 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("x_HzCalibration_boxplot.html")));
 
     r =
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration",
             "--axis",
@@ -178,12 +145,8 @@ class AnalysisCommandsTest {
     assertTrue(r.out().contains("(4 channels on axis 0)"), r.out());
 
     assertBadInput(
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration",
             "--axis",
@@ -192,16 +155,8 @@ class AnalysisCommandsTest {
             out.toString()),
         "--axis");
     assertBadInput(
-        cli(
-            "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "mm",
-            "--save-dir",
-            out.toString()),
+        analysis(
+            "get-channelwise-data-distribution", "--nodes", "mm", "--save-dir", out.toString()),
         "'mm'",
         "x_HzCalibration");
   }
@@ -210,18 +165,8 @@ class AnalysisCommandsTest {
   void layerError() {
     Path out = tmp.resolve("le");
     Result r =
-        cli(
-            "layer-error",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--data-num",
-            "0",
-            "--metric",
-            "sqnr-db",
-            "--save-dir",
-            out.toString());
+        analysis(
+            "layer-error", "--data-num", "0", "--metric", "sqnr-db", "--save-dir", out.toString());
     assertEquals(0, r.status(), r.err());
     assertTrue(
         r.out().contains("x_HzCalibration")
@@ -231,26 +176,16 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("layer_error.csv")));
     assertTrue(Files.exists(out.resolve("layer_error.html")));
 
-    assertBadInput(
-        cli("layer-error", "--model", model, "--calibration-data", data, "--metric", "snr"),
-        "--metric",
-        "sqnr-db");
-    assertBadInput(
-        cli("layer-error", "--model", model, "--calibration-data", data, "--nodes", "W_Hz"),
-        "'W_Hz'",
-        "W_HzCalibration");
+    assertBadInput(analysis("layer-error", "--metric", "snr"), "--metric", "sqnr-db");
+    assertBadInput(analysis("layer-error", "--nodes", "W_Hz"), "'W_Hz'", "W_HzCalibration");
   }
 
   @Test
   void selectSensitiveSamples() throws Exception {
     Path out = tmp.resolve("ss");
     Result r =
-        cli(
+        analysis(
             "select-sensitive-samples",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--metric",
             "mse",
             "--num-sample",
@@ -265,25 +200,7 @@ class AnalysisCommandsTest {
             && Files.exists(out.resolve("badcase_data/x/1.npy")));
     assertTrue(!Files.exists(out.resolve("badcase_data/x/2.npy")));
 
-    assertBadInput(
-        cli(
-            "select-sensitive-samples",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--num-sample",
-            "0"),
-        "--num-sample");
-    assertBadInput(
-        cli(
-            "select-sensitive-samples",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--metric",
-            "psnr"),
-        "--metric");
+    assertBadInput(analysis("select-sensitive-samples", "--num-sample", "0"), "--num-sample");
+    assertBadInput(analysis("select-sensitive-samples", "--metric", "psnr"), "--metric");
   }
 }

@@ -97,7 +97,8 @@ class HelpTest {
   void helpAndVersionComeBeforeRequiredOptions() {
     Cli.Result r = Cli.run("runall", "--help");
     assertEquals(0, r.status(), r.err());
-    assertTrue(r.out().contains("--calibration-data") && r.out().contains("--pick-threshold"), r.out());
+    assertTrue(
+        r.out().contains("--calibration-data") && r.out().contains("--pick-threshold"), r.out());
     r = Cli.run("kernel", "install", "-h");
     assertEquals(0, r.status(), r.err());
     assertTrue(r.out().contains("--prefix"), r.out());
