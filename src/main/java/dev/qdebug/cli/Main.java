@@ -29,6 +29,7 @@ import picocli.CommandLine.ScopeType;
       GetSensitivityOfNodesCommand.class,
       PlotDistributionCommand.class,
       GetChannelwiseDataDistributionCommand.class,
+      GetCalibrationNodesStatInfoCommand.class,
       LayerErrorCommand.class,
       SelectSensitiveSamplesCommand.class,
       PlotAccErrorCommand.class,

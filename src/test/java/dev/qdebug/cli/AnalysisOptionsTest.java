@@ -24,6 +24,7 @@ class AnalysisOptionsTest {
           new Expected("get-sensitivity-of-nodes", 1, false, null),
           new Expected("plot-distribution", 1, true, null),
           new Expected("get-channelwise-data-distribution", 1, true, null),
+          new Expected("get-calibration-nodes-stat-info", 0, false, null),
           new Expected("layer-error", 1, false, null),
           new Expected("select-sensitive-samples", 0, false, null),
           new Expected("plot-acc-error", 1, true, null),
