@@ -22,8 +22,9 @@ import picocli.CommandLine.Spec;
           + " quantizes (largest and smallest non-zero |x|, activations on the float model):"
           + " a threshold far below max |x| clips, a huge max / min-non-zero range wants int16.",
       "Per-channel nodes print their largest threshold, scale and max |x| and smallest non-zero"
-          + " |x|; --save-dir writes every channel (cali_nodes_stat_info.csv and .json) and the"
-          + " figures weight_stat_info.html and feature_stat_info.html."
+          + " |x|; --save-dir writes every channel (cali_nodes_stat_info.csv,"
+          + " cali_nodes_stat_info.json) and the figures weight_stat_info.html and"
+          + " feature_stat_info.html."
     })
 public final class GetCalibrationNodesStatInfoCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
