@@ -3,6 +3,8 @@ package dev.qdebug;
 import dev.qdebug.cli.Main;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Runs the command line in-process, capturing its exit status and both streams. */
 public final class Cli {
@@ -16,5 +18,12 @@ public final class Cli {
     StringWriter err = new StringWriter();
     int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
     return new Result(status, out.toString(), err.toString());
+  }
+
+  /** Runs {@code first} then {@code more}: a command with the options a test repeats, then its own. */
+  public static Result run(List<String> first, String... more) {
+    List<String> args = new ArrayList<>(first);
+    args.addAll(List.of(more));
+    return run(args.toArray(String[]::new));
   }
 }

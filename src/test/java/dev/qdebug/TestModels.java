@@ -1,6 +1,7 @@
 package dev.qdebug;
 
 import com.google.protobuf.ByteString;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
 import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
@@ -13,6 +14,10 @@ import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
 import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Tiny ONNX models built in code with the protobuf builders, for tests. */
 public final class TestModels {
@@ -128,5 +133,103 @@ public final class TestModels {
         .setType(AttributeProto.AttributeType.INT)
         .setI(value)
         .build();
+  }
+
+  public static AttributeProto floatAttr(String name, float value) {
+    return AttributeProto.newBuilder()
+        .setName(name)
+        .setType(AttributeProto.AttributeType.FLOAT)
+        .setF(value)
+        .build();
+  }
+
+  public static AttributeProto floats(String name, float... values) {
+    AttributeProto.Builder a =
+        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOATS);
+    for (float v : values) {
+      a.addFloats(v);
+    }
+    return a.build();
+  }
+
+  public static AttributeProto stringAttr(String name, String value) {
+    return AttributeProto.newBuilder()
+        .setName(name)
+        .setType(AttributeProto.AttributeType.STRING)
+        .setS(ByteString.copyFromUtf8(value))
+        .build();
+  }
+
+  public static AttributeProto tensorAttr(String name, INDArray value) {
+    return AttributeProto.newBuilder()
+        .setName(name)
+        .setType(AttributeProto.AttributeType.TENSOR)
+        .setT(Tensors.toProto("", value))
+        .build();
+  }
+
+  /**
+   * A model of the single node {@code op} (named {@code n0}, in graph {@code g}): graph inputs
+   * {@code x0, x1, ...} declared with each input's element type and shape, a null input left out
+   * (the node gets {@code ""}), and outputs {@code y0, y1, ...}, one per entry of {@code
+   * outputTypes}: its ONNX element type, or 0 to leave the type undeclared.
+   */
+  public static ModelProto oneNode(
+      String op,
+      int opset,
+      List<INDArray> inputs,
+      List<AttributeProto> attrs,
+      List<Integer> outputTypes) {
+    NodeProto.Builder node = NodeProto.newBuilder().setOpType(op).setName("n0");
+    GraphProto.Builder g = GraphProto.newBuilder().setName("g");
+    for (int i = 0; i < inputs.size(); i++) {
+      INDArray x = inputs.get(i);
+      if (x == null) {
+        node.addInput("");
+        continue;
+      }
+      node.addInput("x" + i);
+      TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+      for (long d : x.shape()) {
+        shape.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+      }
+      g.addInput(
+          ValueInfoProto.newBuilder()
+              .setName("x" + i)
+              .setType(
+                  TypeProto.newBuilder()
+                      .setTensorType(
+                          TypeProto.Tensor.newBuilder()
+                              .setElemType(Tensors.elemType(x.dataType()).code())
+                              .setShape(shape))));
+    }
+    for (int i = 0; i < outputTypes.size(); i++) {
+      node.addOutput("y" + i);
+      ValueInfoProto.Builder out = ValueInfoProto.newBuilder().setName("y" + i);
+      if (outputTypes.get(i) != 0) {
+        out.setType(
+            TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(outputTypes.get(i))));
+      }
+      g.addOutput(out);
+    }
+    node.addAllAttribute(attrs);
+    g.addNode(node);
+    return ModelProto.newBuilder()
+        .setIrVersion(8)
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+        .setGraph(g)
+        .build();
+  }
+
+  /** The feeds of {@link #oneNode}: {@code x<i>} for every input that is not null. */
+  public static Map<String, INDArray> oneNodeFeeds(List<INDArray> inputs) {
+    Map<String, INDArray> feeds = new LinkedHashMap<>();
+    for (int i = 0; i < inputs.size(); i++) {
+      if (inputs.get(i) != null) {
+        feeds.put("x" + i, inputs.get(i));
+      }
+    }
+    return feeds;
   }
 }

@@ -2,10 +2,10 @@ package dev.qdebug.cli;
 
 import dev.qdebug.debug.ChannelwiseDistribution;
 import dev.qdebug.debug.Debugger;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -16,11 +16,7 @@ import picocli.CommandLine.Spec;
 public final class GetChannelwiseDataDistributionCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(names = "--nodes", required = true, split = ",", description = "calibration nodes")
   List<String> nodes;
@@ -30,23 +26,17 @@ public final class GetChannelwiseDataDistributionCommand implements Callable<Int
       description = "channel axis (default: the weight's quantization axis, 1 for activations)")
   Integer axis;
 
-  @Option(
-      names = "--data-num",
-      defaultValue = "1",
-      description = "pool the first N samples for activations (0: all; default ${DEFAULT-VALUE})")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
-  @Option(names = "--save-dir", required = true, description = "write the figures and CSV here")
-  Path saveDir;
+  @Mixin AnalysisOptions.SaveDir saveDir;
 
   @Override
   public Integer call() {
     ChannelwiseDistribution.Options o =
-        ChannelwiseDistribution.Options.defaults().nodes(nodes).axis(axis).dataNum(dataNum);
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+        ChannelwiseDistribution.Options.defaults().nodes(nodes).axis(axis).dataNum(dataNum.get());
+    try (Debugger dbg = analysis.open()) {
       ChannelwiseDistribution.Result r = dbg.getChannelwiseDataDistribution(o);
-      r.save(saveDir);
+      saveDir.save(r);
       for (ChannelwiseDistribution.Boxes b : r.boxes()) {
         spec.commandLine()
             .getOut()

@@ -3,13 +3,13 @@ package dev.qdebug.cli;
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.NodeSensitivity;
 import dev.qdebug.metrics.Metric;
-import dev.qdebug.UsageException;
 import dev.qdebug.viz.Html;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import tech.tablesaw.api.Table;
@@ -21,11 +21,7 @@ import tech.tablesaw.api.Table;
 public final class GetSensitivityOfNodesCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(names = "--node-type", defaultValue = "node", description = "node, weight or activation")
   String nodeType;
@@ -34,8 +30,7 @@ public final class GetSensitivityOfNodesCommand implements Callable<Integer> {
       description = "cosine-similarity, mse, mre, sqnr, chebyshev; the first sorts")
   List<String> metrics;
 
-  @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
   @Option(names = "--output-node", split = ",", description = "compare these nodes' outputs")
   List<String> outputNodes = new ArrayList<>();
@@ -44,8 +39,7 @@ public final class GetSensitivityOfNodesCommand implements Callable<Integer> {
       description = "only these nodes; a+b quantizes a and b together")
   List<String> interested;
 
-  @Option(names = "--save-dir", description = "write the table and figure here")
-  Path saveDir;
+  @Mixin AnalysisOptions.OptionalSaveDir saveDir;
 
   @Option(names = "--csv", description = "write node,<metric>... here")
   Path csv;
@@ -58,17 +52,14 @@ public final class GetSensitivityOfNodesCommand implements Callable<Integer> {
             .nodeType(NodeSensitivity.NodeType.parse(nodeType))
             .metrics(ms)
             .outputNodes(outputNodes)
-            .dataNum(dataNum);
+            .dataNum(dataNum.get());
     if (interested != null) {
       o = o.interestedNodes(interested.stream().map(g -> List.of(g.split("\\+"))).toList());
     }
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+    try (Debugger dbg = analysis.open()) {
       NodeSensitivity.Result r = dbg.getSensitivityOfNodes(o);
       spec.commandLine().getOut().println(format(r.table()));
-      if (saveDir != null) {
-        r.save(saveDir);
-      }
+      saveDir.save(r);
       if (csv != null) {
         Html.writeCsv(csv, r.table());
       }

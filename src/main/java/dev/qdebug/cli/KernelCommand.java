@@ -6,7 +6,6 @@ import picocli.CommandLine.Spec;
 
 /** {@code kernel}: the Jupyter kernel ({@code install}; {@code run} is what Jupyter starts). */
 @Command(
-    mixinStandardHelpOptions = true,
     name = "kernel",
     description = "Installs qdebug's Jupyter kernel (Java cells, tables and figures inline).",
     subcommands = {KernelInstallCommand.class, KernelRunCommand.class})

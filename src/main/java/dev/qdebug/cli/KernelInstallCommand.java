@@ -17,7 +17,6 @@ import picocli.CommandLine.Spec;
  * this jar with this JVM, into the folder {@code jupyter kernelspec install} would use.
  */
 @Command(
-    mixinStandardHelpOptions = true,
     name = "install",
     description = "Writes the kernelspec so Jupyter offers the 'Java (qdebug)' kernel.")
 public final class KernelInstallCommand implements Callable<Integer> {

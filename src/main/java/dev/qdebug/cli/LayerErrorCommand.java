@@ -2,12 +2,12 @@ package dev.qdebug.cli;
 
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.LayerError;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import tech.tablesaw.api.Table;
@@ -21,11 +21,7 @@ import tech.tablesaw.api.Table;
 public final class LayerErrorCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(names = "--nodes", split = ",", description = "only these calibration nodes")
   List<String> nodes = new ArrayList<>();
@@ -38,23 +34,18 @@ public final class LayerErrorCommand implements Callable<Integer> {
               + "rmse/scale (default ${DEFAULT-VALUE})")
   String metric;
 
-  @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
-  @Option(names = "--save-dir", description = "write the table (CSV) and figures here")
-  Path saveDir;
+  @Mixin AnalysisOptions.OptionalSaveDir saveDir;
 
   @Override
   public Integer call() {
     LayerError.Options o =
-        LayerError.Options.defaults().nodes(nodes).metric(metric.strip()).dataNum(dataNum);
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+        LayerError.Options.defaults().nodes(nodes).metric(metric.strip()).dataNum(dataNum.get());
+    try (Debugger dbg = analysis.open()) {
       LayerError.Result r = dbg.layerError(o);
       spec.commandLine().getOut().println(format(r.table(), o.metric()));
-      if (saveDir != null) {
-        r.save(saveDir);
-      }
+      saveDir.save(r);
     }
     return 0;
   }

@@ -9,12 +9,18 @@ import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ScopeType;
 
 /** Entry point of {@code qdebug.jar}. */
 @Command(
     name = "qdebug",
     mixinStandardHelpOptions = true,
+    // INHERIT: every subcommand, nested ones too, gets -h/--help and -V/--version, so that
+    // `COMMAND --help` prints its usage before required options are checked.
+    scope = ScopeType.INHERIT,
     version = "qdebug 0.1.0",
+    // the analysis commands' own descriptions of the options in AnalysisOptions' mixins
+    resourceBundle = "dev.qdebug.cli.AnalysisOptions",
     description = "Finds out why a quantized network lost accuracy, and fixes it.",
     subcommands = {
       InferCommand.class,
@@ -23,6 +29,7 @@ import picocli.CommandLine.Command;
       GetSensitivityOfNodesCommand.class,
       PlotDistributionCommand.class,
       GetChannelwiseDataDistributionCommand.class,
+      GetCalibrationNodesStatInfoCommand.class,
       LayerErrorCommand.class,
       SelectSensitiveSamplesCommand.class,
       PlotAccErrorCommand.class,

@@ -5,7 +5,7 @@ import dev.qdebug.metrics.Metric;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Parsing of the {@code --metrics} option shared by the analysis commands. */
+/** Parsing of the {@code --metrics} and {@code --metric} options of the analysis commands. */
 final class Metrics {
   private Metrics() {}
 
@@ -13,12 +13,21 @@ final class Metrics {
   static List<Metric> parse(List<String> names) {
     List<Metric> ms = new ArrayList<>();
     for (String m : names) {
-      try {
-        ms.add(Metric.parse(m));
-      } catch (IllegalArgumentException e) {
-        throw new UsageException("--metrics: " + e.getMessage());
-      }
+      ms.add(parse(m, "--metrics"));
     }
     return ms;
+  }
+
+  /** The metric named by {@code --metric}; an unknown name fails naming the option. */
+  static Metric parse(String name) {
+    return parse(name, "--metric");
+  }
+
+  private static Metric parse(String name, String option) {
+    try {
+      return Metric.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(option + ": " + e.getMessage());
+    }
   }
 }

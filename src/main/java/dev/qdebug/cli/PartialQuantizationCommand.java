@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -24,11 +25,7 @@ import picocli.CommandLine.Spec;
 public final class PartialQuantizationCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(
       names = "--dataset",
@@ -44,11 +41,7 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
   @Option(names = "--int16", description = "raise the chosen nodes to int16 instead of float")
   boolean int16;
 
-  @Option(
-      names = "--data-num",
-      defaultValue = "0",
-      description = "calibration samples for the ranking and the cosine target (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(0);
 
   @Option(
       names = "--eval-num",
@@ -65,17 +58,14 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
   @Option(names = "--exhaustive", description = "evaluate every k instead of bisecting")
   boolean exhaustive;
 
-  @Option(
-      names = "--save-dir",
-      required = true,
-      description = "write the tables, the figure and partial_quantized_model.onnx here")
-  Path saveDir;
+  @Mixin AnalysisOptions.SaveDir saveDir;
 
   @Option(names = "--output", description = "also write the partially quantized model here")
   Path output;
 
   @Override
   public Integer call() {
+    Path model = analysis.model;
     for (Path p : new Path[] {output, saveDir.resolve("partial_quantized_model.onnx")}) {
       if (p != null && Files.exists(p) && Files.exists(model) && sameFile(p, model)) {
         throw new UsageException(
@@ -90,16 +80,15 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
                 int16
                     ? AutoPartialQuantization.Restore.INT16
                     : AutoPartialQuantization.Restore.FLOAT)
-            .dataNum(dataNum)
+            .dataNum(dataNum.get())
             .evalNum(evalNum)
             .sensitiveNodes(
                 sensitiveNodes == null ? null : sensitiveNodes.stream().map(String::strip).toList())
             .exhaustive(exhaustive);
     PrintWriter out = spec.commandLine().getOut();
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+    try (Debugger dbg = analysis.open()) {
       AutoPartialQuantization.Result r = dbg.autoPartialQuantization(o);
-      r.save(saveDir);
+      saveDir.save(r);
       if (output != null) {
         r.saveModel(output);
       }
@@ -128,7 +117,7 @@ public final class PartialQuantizationCommand implements Callable<Integer> {
               + saveDir.resolve("partial_quantized_model.onnx")
               + (output != null ? ", " + output : "")
               + " and the search tables and figure in "
-              + saveDir);
+              + saveDir.get());
     }
     return 0;
   }

@@ -5,12 +5,12 @@ import dev.qdebug.debug.AccumulatedError;
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.metrics.Metric;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -25,11 +25,7 @@ import picocli.CommandLine.Spec;
 public final class PlotAccErrorCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(
       names = "--quantize-node",
@@ -57,11 +53,9 @@ public final class PlotAccErrorCommand implements Callable<Integer> {
   @Option(names = "--average-mode", description = "plot running means y'[i] = mean(y[0..i])")
   boolean averageMode;
 
-  @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
-  @Option(names = "--save-dir", required = true, description = "write the figures and CSV here")
-  Path saveDir;
+  @Mixin AnalysisOptions.SaveDir saveDir;
 
   /** Items of a node option: groups when any item is {@code a+b}, else one node each. */
   record Groups(List<List<String>> groups, boolean nested) {}
@@ -86,14 +80,12 @@ public final class PlotAccErrorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Metric m;
-    try {
-      m = Metric.parse(metric);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("--metric: " + e.getMessage());
-    }
+    Metric m = Metrics.parse(metric);
     AccumulatedError.Options o =
-        AccumulatedError.Options.defaults().metric(m).averageMode(averageMode).dataNum(dataNum);
+        AccumulatedError.Options.defaults()
+            .metric(m)
+            .averageMode(averageMode)
+            .dataNum(dataNum.get());
     if (quantize == null && nonQuantize == null) {
       o = o.quantizeNode(List.of(AccumulatedError.WEIGHT, AccumulatedError.ACTIVATION));
     } else {
@@ -108,10 +100,9 @@ public final class PlotAccErrorCommand implements Callable<Integer> {
       }
     }
     PrintWriter out = spec.commandLine().getOut();
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+    try (Debugger dbg = analysis.open()) {
       AccumulatedError.Result r = dbg.plotAccError(o);
-      r.save(saveDir);
+      saveDir.save(r);
       for (AccumulatedError.Plot p : r.plots()) {
         out.println(p.prefix() + " (" + r.points().size() + " points)");
         for (String c : p.curves()) {

@@ -2,10 +2,10 @@ package dev.qdebug.cli;
 
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.Distribution;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -18,11 +18,7 @@ import picocli.CommandLine.Spec;
 public final class PlotDistributionCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(
       names = "--nodes",
@@ -31,22 +27,16 @@ public final class PlotDistributionCommand implements Callable<Integer> {
       description = "calibration nodes or graph nodes to plot")
   List<String> nodes;
 
-  @Option(
-      names = "--data-num",
-      defaultValue = "1",
-      description = "pool the first N samples (0: all; default ${DEFAULT-VALUE}, as Horizon)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
-  @Option(names = "--save-dir", required = true, description = "write the figures and CSV here")
-  Path saveDir;
+  @Mixin AnalysisOptions.SaveDir saveDir;
 
   @Override
   public Integer call() {
-    Distribution.Options o = Distribution.Options.defaults().nodes(nodes).dataNum(dataNum);
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+    Distribution.Options o = Distribution.Options.defaults().nodes(nodes).dataNum(dataNum.get());
+    try (Debugger dbg = analysis.open()) {
       Distribution.Result r = dbg.plotDistribution(o);
-      r.save(saveDir);
+      saveDir.save(r);
       for (Distribution.Plot p : r.plots()) {
         spec.commandLine().getOut().println("wrote " + saveDir.resolve(p.file() + ".html"));
       }

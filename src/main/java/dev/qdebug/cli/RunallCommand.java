@@ -1,15 +1,14 @@
 package dev.qdebug.cli;
 
-import dev.qdebug.UsageException;
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.NodeSensitivity;
 import dev.qdebug.debug.RunAll;
 import dev.qdebug.metrics.Metric;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -20,14 +19,10 @@ import picocli.CommandLine.Spec;
 public final class RunallCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
+  @Mixin AnalysisOptions analysis;
 
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
-
-  @Option(names = "--save-dir", defaultValue = "debug_result", description = "report folder")
-  Path saveDir;
+  @Mixin AnalysisOptions.OptionalSaveDir saveDir =
+      new AnalysisOptions.OptionalSaveDir(Path.of("debug_result"));
 
   @Option(names = "--node-type", description = "rank 'node's instead of weights and activations")
   String nodeType;
@@ -36,8 +31,7 @@ public final class RunallCommand implements Callable<Integer> {
       description = "sensitivity metrics; the first sorts")
   List<String> metrics;
 
-  @Option(names = "--data-num", defaultValue = "1", description = "samples per analysis (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
   @Option(names = "--pick-threshold", defaultValue = "0.999",
       description = "nodes with output cosine at most this enter the partial-quantization curve")
@@ -52,13 +46,12 @@ public final class RunallCommand implements Callable<Integer> {
     RunAll.Options o =
         RunAll.Options.defaults()
             .metrics(ms)
-            .dataNum(dataNum)
+            .dataNum(dataNum.get())
             .pickThreshold(pickThreshold)
             .averageMode(averageMode)
             .nodeType(nodeType == null ? null : NodeSensitivity.NodeType.parse(nodeType));
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
-      RunAll.Result r = dbg.runall(saveDir, o);
+    try (Debugger dbg = analysis.open()) {
+      RunAll.Result r = dbg.runall(saveDir.get(), o);
       spec.commandLine().getOut().println("report: " + r.index());
     }
     return 0;

@@ -4,10 +4,10 @@ import dev.qdebug.UsageException;
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.SensitiveSamples;
 import dev.qdebug.metrics.Metric;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import tech.tablesaw.api.Table;
@@ -21,11 +21,7 @@ import tech.tablesaw.api.Table;
 public final class SelectSensitiveSamplesCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(
       names = "--metric",
@@ -39,41 +35,28 @@ public final class SelectSensitiveSamplesCommand implements Callable<Integer> {
       description = "how many of the worst samples (default ${DEFAULT-VALUE})")
   int numSample;
 
-  @Option(
-      names = "--data-num",
-      defaultValue = "0",
-      description = "search the first N samples (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(0);
 
-  @Option(names = "--save-dir", description = "write the tables, figure and badcase_data/ here")
-  Path saveDir;
+  @Mixin AnalysisOptions.OptionalSaveDir saveDir;
 
   @Override
   public Integer call() {
-    Metric m;
-    try {
-      m = Metric.parse(metric);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("--metric: " + e.getMessage());
-    }
-    if (saveDir != null
-        && data.toAbsolutePath()
+    Metric m = Metrics.parse(metric);
+    if (saveDir.get() != null
+        && analysis.data.toAbsolutePath()
             .normalize()
-            .startsWith(saveDir.resolve("badcase_data").toAbsolutePath().normalize())) {
+            .startsWith(saveDir.get().resolve("badcase_data").toAbsolutePath().normalize())) {
       throw new UsageException(
           "--save-dir: "
-              + saveDir.resolve("badcase_data")
+              + saveDir.get().resolve("badcase_data")
               + " would overwrite the calibration data");
     }
     SensitiveSamples.Options o =
-        SensitiveSamples.Options.defaults().metric(m).numSample(numSample).dataNum(dataNum);
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+        SensitiveSamples.Options.defaults().metric(m).numSample(numSample).dataNum(dataNum.get());
+    try (Debugger dbg = analysis.open()) {
       SensitiveSamples.Result r = dbg.selectSensitiveSamples(o);
       spec.commandLine().getOut().println(format(r.table()));
-      if (saveDir != null) {
-        r.save(saveDir);
-      }
+      saveDir.save(r);
     }
     return 0;
   }

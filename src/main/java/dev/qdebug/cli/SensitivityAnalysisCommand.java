@@ -2,11 +2,11 @@ package dev.qdebug.cli;
 
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.PartialQuantization;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import tech.tablesaw.api.ColumnType;
@@ -21,11 +21,7 @@ import tech.tablesaw.api.Table;
 public final class SensitivityAnalysisCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "calibrated model (QDQ or Horizon)")
-  Path model;
-
-  @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
-  Path data;
+  @Mixin AnalysisOptions analysis;
 
   @Option(
       names = "--pick-threshold",
@@ -33,8 +29,7 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
       description = "sensitive nodes: output cosine at most this when quantized alone")
   double pickThreshold;
 
-  @Option(names = "--data-num", defaultValue = "1", description = "first N samples (0: all)")
-  int dataNum;
+  @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(1);
 
   @Option(
       names = "--sensitive-nodes",
@@ -42,23 +37,21 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
       description = "analyse these nodes in this order instead of picking them")
   List<String> sensitiveNodes;
 
-  @Option(names = "--save-dir", required = true, description = "write the figure and CSV here")
-  Path saveDir;
+  @Mixin AnalysisOptions.SaveDir saveDir;
 
   @Override
   public Integer call() {
     PartialQuantization.Options o =
         PartialQuantization.Options.defaults()
             .pickThreshold(pickThreshold)
-            .dataNum(dataNum)
+            .dataNum(dataNum.get())
             .sensitiveNodes(
                 sensitiveNodes == null
                     ? null
                     : sensitiveNodes.stream().map(String::strip).toList());
-    try (Debugger dbg = Debugger.open(model, data)) {
-      dbg.progress(new TerminalProgress(spec.commandLine().getErr()));
+    try (Debugger dbg = analysis.open()) {
       PartialQuantization.Result r = dbg.sensitivityAnalysis(o);
-      r.save(saveDir);
+      saveDir.save(r);
       spec.commandLine().getOut().print(format(r.table()));
       spec.commandLine()
           .getOut()

@@ -85,7 +85,33 @@ public final class CalibrationStats {
       float[] scales,
       long[] zeroPoints,
       double[] maxVals,
-      double[] minNzVals) {}
+      double[] minNzVals) {
+    /** The largest threshold over channels. */
+    public double maxThreshold() {
+      return maxOf(toDouble(thresholds));
+    }
+
+    /** The largest scale over channels. */
+    public double maxScale() {
+      return maxOf(toDouble(scales));
+    }
+
+    /** The largest {@code |x|} over channels. */
+    public double maxVal() {
+      return maxOf(maxVals);
+    }
+
+    /** The smallest non-zero {@code |x|} over channels; NaN when every channel is all zeros. */
+    public double minNonZero() {
+      double m = Double.NaN;
+      for (double v : minNzVals) {
+        if (v > 0 && (Double.isNaN(m) || v < m)) {
+          m = v;
+        }
+      }
+      return m;
+    }
+  }
 
   /**
    * The statistics.
@@ -297,16 +323,10 @@ public final class CalibrationStats {
       NodeStats s = of.get(i);
       x[i] = i;
       text[i] = s.node();
-      thr[i] = maxOf(toDouble(s.thresholds()));
-      scale[i] = maxOf(toDouble(s.scales()));
-      max[i] = maxOf(s.maxVals());
-      double m = Double.NaN;
-      for (double v : s.minNzVals()) {
-        if (v > 0 && (Double.isNaN(m) || v < m)) {
-          m = v;
-        }
-      }
-      minNz[i] = m;
+      thr[i] = s.maxThreshold();
+      scale[i] = s.maxScale();
+      max[i] = s.maxVal();
+      minNz[i] = s.minNonZero();
     }
     String kind = type.equals("weight") ? "weight" : "feature";
     return new Figure(

@@ -1,13 +1,20 @@
 package dev.qdebug.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qdebug.TestModels;
+import dev.qdebug.Cli;
 import dev.qdebug.Cli.Result;
+import dev.qdebug.TestModels;
 import dev.qdebug.data.Npy;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,30 +22,40 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@code plot-distribution}, {@code get-channelwise-data-distribution}, {@code layer-error} and
- * {@code select-sensitive-samples} through {@link Main#run}, on a model calibrated by the {@code
- * calibrate} command (QDQ file): the files each writes, and a bad input each (exit 2, one line
- * naming the option or node).
+ * {@code plot-distribution}, {@code get-channelwise-data-distribution}, {@code
+ * get-calibration-nodes-stat-info}, {@code layer-error} and {@code select-sensitive-samples}
+ * through {@link Main#run}, on a model calibrated by the {@code calibrate} command (QDQ file): the
+ * files each writes, and a bad input each (exit 2, one line naming the option, node or file).
  */
 class AnalysisCommandsTest {
+  /** The MatMul's weight, 4 x 3: quantized per column (axis 1). */
+  static final float[] W = new float[12];
+
+  static {
+    for (int i = 0; i < 12; i++) {
+      W[i] = (i * 7 % 11 - 5) / 4f;
+    }
+  }
+
   @TempDir Path tmp;
   String model;
   String data;
 
   static Result cli(String... args) {
-    return InferCommandTest.cli(args);
+    return Cli.run(args);
+  }
+
+  /** {@code command --model <cal.onnx> --calibration-data <data> more...}. */
+  Result analysis(String command, String... more) {
+    return Cli.run(List.of(command, "--model", model, "--calibration-data", data), more);
   }
 
   @BeforeEach
   void calibrate() {
     Path f = tmp.resolve("float.onnx");
-    float[] w = new float[12];
-    for (int i = 0; i < 12; i++) {
-      w[i] = (i * 7 % 11 - 5) / 4f;
-    }
     TestModels.graph()
         .input("x", -1, 4)
-        .initializer("W", w, 4, 3)
+        .initializer("W", W, 4, 3)
         .node("MatMul", "mm", new String[] {"x", "W"}, new String[] {"y"})
         .node("Relu", "blk/relu", new String[] {"y"}, new String[] {"blk/z"})
         .output("blk/z", -1, 3)
@@ -76,12 +93,8 @@ class AnalysisCommandsTest {
   void plotDistribution() {
     Path out = tmp.resolve("dist");
     Result r =
-        cli(
+        analysis(
             "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "x_HzCalibration,W_HzCalibration,blk/relu",
             "--data-num",
@@ -100,41 +113,13 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("distribution_summary.csv")));
 
     assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "blk/relx",
-            "--save-dir",
-            out.toString()),
+        analysis("plot-distribution", "--nodes", "blk/relx", "--save-dir", out.toString()),
         "'blk/relx'",
         "blk/relu");
+    assertBadInput(analysis("plot-distribution", "--save-dir", out.toString()), "--nodes");
     assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--save-dir",
-            out.toString()),
-        "--nodes");
-    assertBadInput(
-        cli(
-            "plot-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "mm",
-            "--data-num",
-            "7",
-            "--save-dir",
-            out.toString()),
+        analysis(
+            "plot-distribution", "--nodes", "mm", "--data-num", "7", "--save-dir", out.toString()),
         "--data-num");
   }
 
@@ -142,12 +127,8 @@ class AnalysisCommandsTest {
   void channelwiseDistribution() throws Exception {
     Path out = tmp.resolve("cw");
     Result r =
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration,x_HzCalibration",
             "--save-dir",
@@ -162,12 +143,8 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("x_HzCalibration_boxplot.html")));
 
     r =
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration",
             "--axis",
@@ -178,12 +155,8 @@ class AnalysisCommandsTest {
     assertTrue(r.out().contains("(4 channels on axis 0)"), r.out());
 
     assertBadInput(
-        cli(
+        analysis(
             "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--nodes",
             "W_HzCalibration",
             "--axis",
@@ -192,16 +165,8 @@ class AnalysisCommandsTest {
             out.toString()),
         "--axis");
     assertBadInput(
-        cli(
-            "get-channelwise-data-distribution",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--nodes",
-            "mm",
-            "--save-dir",
-            out.toString()),
+        analysis(
+            "get-channelwise-data-distribution", "--nodes", "mm", "--save-dir", out.toString()),
         "'mm'",
         "x_HzCalibration");
   }
@@ -210,18 +175,8 @@ class AnalysisCommandsTest {
   void layerError() {
     Path out = tmp.resolve("le");
     Result r =
-        cli(
-            "layer-error",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--data-num",
-            "0",
-            "--metric",
-            "sqnr-db",
-            "--save-dir",
-            out.toString());
+        analysis(
+            "layer-error", "--data-num", "0", "--metric", "sqnr-db", "--save-dir", out.toString());
     assertEquals(0, r.status(), r.err());
     assertTrue(
         r.out().contains("x_HzCalibration")
@@ -231,26 +186,16 @@ class AnalysisCommandsTest {
     assertTrue(Files.exists(out.resolve("layer_error.csv")));
     assertTrue(Files.exists(out.resolve("layer_error.html")));
 
-    assertBadInput(
-        cli("layer-error", "--model", model, "--calibration-data", data, "--metric", "snr"),
-        "--metric",
-        "sqnr-db");
-    assertBadInput(
-        cli("layer-error", "--model", model, "--calibration-data", data, "--nodes", "W_Hz"),
-        "'W_Hz'",
-        "W_HzCalibration");
+    assertBadInput(analysis("layer-error", "--metric", "snr"), "--metric", "sqnr-db");
+    assertBadInput(analysis("layer-error", "--nodes", "W_Hz"), "'W_Hz'", "W_HzCalibration");
   }
 
   @Test
   void selectSensitiveSamples() throws Exception {
     Path out = tmp.resolve("ss");
     Result r =
-        cli(
+        analysis(
             "select-sensitive-samples",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
             "--metric",
             "mse",
             "--num-sample",
@@ -265,25 +210,95 @@ class AnalysisCommandsTest {
             && Files.exists(out.resolve("badcase_data/x/1.npy")));
     assertTrue(!Files.exists(out.resolve("badcase_data/x/2.npy")));
 
+    assertBadInput(analysis("select-sensitive-samples", "--num-sample", "0"), "--num-sample");
+    assertBadInput(analysis("select-sensitive-samples", "--metric", "psnr"), "--metric");
+  }
+
+  @Test
+  void calibrationNodesStatInfo() throws Exception {
+    Path out = tmp.resolve("stat");
+    Result r = analysis("get-calibration-nodes-stat-info", "--save-dir", out.toString());
+    assertEquals(0, r.status(), r.err());
+    List<String> csv = Files.readAllLines(out.resolve("cali_nodes_stat_info.csv"));
+    assertEquals(
+        "node,tensor,type,granularity,qtype,axis,thresholds,scales,zero-points,max-vals,"
+            + "min-nz-vals",
+        csv.get(0));
+    List<String> nodes;
+    try (CalibratedModel cal = CalibratedModel.load(Path.of(model))) {
+      nodes = cal.nodes().stream().map(CalibrationNode::name).toList();
+    }
+    assertEquals(List.of("x_HzCalibration", "W_HzCalibration"), nodes);
+    assertEquals(nodes, csv.stream().skip(1).map(l -> l.split(",")[0]).toList(), "one row each");
+    String[] w = row(csv, "W_HzCalibration");
+    assertEquals(List.of("W", "weight", "per-channel", "int8", "1"), List.of(w).subList(1, 6));
+    double[] wMax = new double[3];
+    for (int i = 0; i < 12; i++) {
+      wMax[i % 3] = Math.max(wMax[i % 3], Math.abs(W[i]));
+    }
+    assertArrayEquals(wMax, doubles(w[9]), 1e-6, "max |W| per column");
+    String[] x = row(csv, "x_HzCalibration");
+    assertEquals(List.of("x", "activation", "per-tensor", "int8", "-1"), List.of(x).subList(1, 6));
+    assertArrayEquals(new double[] {maxAbs(6)}, doubles(x[9]), 1e-6, "max |x| over all samples");
+    for (String f :
+        List.of("cali_nodes_stat_info.json", "weight_stat_info.html", "feature_stat_info.html")) {
+      assertTrue(Files.exists(out.resolve(f)), f);
+    }
+    // the table on stdout: a header, one line per node, and what was written
+    List<String> lines = r.out().lines().toList();
+    assertTrue(lines.get(0).startsWith("node ") && lines.get(0).contains("max|x|"), r.out());
+    assertTrue(lines.get(1).startsWith("x_HzCalibration ") && lines.get(1).contains("per-tensor"));
+    assertTrue(lines.get(2).startsWith("W_HzCalibration ") && lines.get(2).contains("per-channel"));
+    assertTrue(lines.get(3).startsWith("wrote ") && lines.get(3).contains("cali_nodes_stat_info"));
+
+    // --nodes and --data-num reach the analysis; without --save-dir only the table
+    r =
+        analysis(
+            "get-calibration-nodes-stat-info", "--nodes", "x_HzCalibration", "--data-num", "2");
+    assertEquals(0, r.status(), r.err());
+    assertEquals(2, r.out().strip().lines().count(), r.out());
+    assertTrue(r.out().contains(String.format(Locale.ROOT, "%.6g", maxAbs(2))), r.out());
+
+    assertBadInput(
+        analysis("get-calibration-nodes-stat-info", "--nodes", "W_Hz"),
+        "'W_Hz'",
+        "W_HzCalibration");
+    assertBadInput(
+        analysis("get-calibration-nodes-stat-info", "--data-num", "7"), "--data-num", "6");
     assertBadInput(
         cli(
-            "select-sensitive-samples",
+            "get-calibration-nodes-stat-info",
+            "--model",
+            tmp.resolve("none.onnx").toString(),
+            "--calibration-data",
+            data),
+        "none.onnx");
+    assertBadInput(
+        cli(
+            "get-calibration-nodes-stat-info",
             "--model",
             model,
             "--calibration-data",
-            data,
-            "--num-sample",
-            "0"),
-        "--num-sample");
-    assertBadInput(
-        cli(
-            "select-sensitive-samples",
-            "--model",
-            model,
-            "--calibration-data",
-            data,
-            "--metric",
-            "psnr"),
-        "--metric");
+            tmp.resolve("nodata").toString()),
+        "nodata");
+  }
+
+  /** The CSV row of {@code node}. */
+  static String[] row(List<String> csv, String node) {
+    return csv.stream().filter(l -> l.startsWith(node + ",")).findFirst().orElseThrow().split(",");
+  }
+
+  /** A CSV list cell, {@code a;b;c}. */
+  static double[] doubles(String cell) {
+    return Arrays.stream(cell.split(";")).mapToDouble(Double::parseDouble).toArray();
+  }
+
+  /** The largest |x| over the first {@code n} calibration samples. */
+  double maxAbs(int n) {
+    double m = 0;
+    for (int i = 0; i < n; i++) {
+      m = Math.max(m, Npy.read(Path.of(data, "x", i + ".npy")).amaxNumber().doubleValue());
+    }
+    return m;
   }
 }

@@ -21,12 +21,8 @@ class PlotAccErrorCommandTest {
   }
 
   static dev.qdebug.Cli.Result cli(String... extra) {
-    String[] base = {"plot-acc-error", "--model", net.calibratedModel.toString(),
-        "--calibration-data", net.calibration.toString()};
-    String[] all = new String[base.length + extra.length];
-    System.arraycopy(base, 0, all, 0, base.length);
-    System.arraycopy(extra, 0, all, base.length, extra.length);
-    return InferCommandTest.cli(all);
+    return dev.qdebug.Cli.run(List.of("plot-acc-error", "--model", net.calibratedModel.toString(),
+        "--calibration-data", net.calibration.toString()), extra);
   }
 
   @Test

@@ -71,6 +71,11 @@ class CalibrationStatsTest {
       assertArrayEquals(new float[] {256 / 127f, 128f, 384 / 127f}, w.thresholds(), 1e-6f);
       assertArrayEquals(new double[] {2, 0, 3}, w.maxVals(), 0);
       assertArrayEquals(new double[] {0.25, 0, 0.125}, w.minNzVals(), 0); // an all-zero channel: 0
+      // over channels, as the figures and the command's table show them
+      assertEquals(128, w.maxThreshold(), 1e-5);
+      assertEquals(1, w.maxScale(), 0);
+      assertEquals(3, w.maxVal(), 0);
+      assertEquals(0.125, w.minNonZero(), 0);
 
       CalibrationStats.NodeStats x = r.of("x_HzCalibration");
       assertEquals("activation", x.type());

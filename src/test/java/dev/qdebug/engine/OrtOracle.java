@@ -2,39 +2,27 @@ package dev.qdebug.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
-import com.google.protobuf.ByteString;
+import dev.qdebug.Ort;
+import dev.qdebug.TestModels;
 import dev.qdebug.onnx.ElemType;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
 import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
-import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TensorShapeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Test support: builds a one-node model in code, runs it on qdebug and on onnxruntime, and checks
- * that both give the same outputs (shape, element type and values, within the node-test tolerance).
+ * Test support: builds a one-node model in code ({@link TestModels#oneNode}), runs it on qdebug and
+ * on onnxruntime ({@link Ort}), and checks that both give the same outputs (shape, element type and
+ * values, within the node-test tolerance).
  */
 final class OrtOracle {
   private OrtOracle() {}
@@ -65,141 +53,56 @@ final class OrtOracle {
     }
 
     Case attr(String name, long v) {
-      attrs.add(
-          AttributeProto.newBuilder()
-              .setName(name)
-              .setType(AttributeProto.AttributeType.INT)
-              .setI(v)
-              .build());
+      attrs.add(TestModels.intAttr(name, v));
       return this;
     }
 
     Case attr(String name, float v) {
-      attrs.add(
-          AttributeProto.newBuilder()
-              .setName(name)
-              .setType(AttributeProto.AttributeType.FLOAT)
-              .setF(v)
-              .build());
+      attrs.add(TestModels.floatAttr(name, v));
       return this;
     }
 
     Case attr(String name, String v) {
-      attrs.add(
-          AttributeProto.newBuilder()
-              .setName(name)
-              .setType(AttributeProto.AttributeType.STRING)
-              .setS(ByteString.copyFromUtf8(v))
-              .build());
+      attrs.add(TestModels.stringAttr(name, v));
       return this;
     }
 
     Case attrInts(String name, long... v) {
-      AttributeProto.Builder b =
-          AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
-      for (long x : v) {
-        b.addInts(x);
-      }
-      attrs.add(b.build());
+      attrs.add(TestModels.ints(name, v));
       return this;
     }
 
     Case attrFloats(String name, float... v) {
-      AttributeProto.Builder b =
-          AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOATS);
-      for (float x : v) {
-        b.addFloats(x);
-      }
-      attrs.add(b.build());
+      attrs.add(TestModels.floats(name, v));
       return this;
     }
 
     Case attr(String name, INDArray t) {
-      attrs.add(
-          AttributeProto.newBuilder()
-              .setName(name)
-              .setType(AttributeProto.AttributeType.TENSOR)
-              .setT(Tensors.toProto("", t))
-              .build());
+      attrs.add(TestModels.tensorAttr(name, t));
       return this;
     }
 
+    /** The node's model; outputs without declared types. */
     ModelProto model() {
-      NodeProto.Builder node = NodeProto.newBuilder().setOpType(op).setName("n0");
-      GraphProto.Builder g = GraphProto.newBuilder().setName("g");
-      for (int i = 0; i < inputs.size(); i++) {
-        INDArray x = inputs.get(i);
-        if (x == null) {
-          node.addInput("");
-          continue;
-        }
-        String name = "x" + i;
-        node.addInput(name);
-        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
-        for (long d : x.shape()) {
-          shape.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
-        }
-        g.addInput(
-            ValueInfoProto.newBuilder()
-                .setName(name)
-                .setType(
-                    TypeProto.newBuilder()
-                        .setTensorType(
-                            TypeProto.Tensor.newBuilder()
-                                .setElemType(Tensors.elemType(x.dataType()).code())
-                                .setShape(shape))));
-      }
-      for (int i = 0; i < outputs; i++) {
-        node.addOutput("y" + i);
-        g.addOutput(ValueInfoProto.newBuilder().setName("y" + i));
-      }
-      node.addAllAttribute(attrs);
-      g.addNode(node);
-      return ModelProto.newBuilder()
-          .setIrVersion(8)
-          .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-          .setGraph(g)
-          .build();
+      return TestModels.oneNode(op, opset, inputs, attrs, Collections.nCopies(outputs, 0));
+    }
+
+    List<String> outputNames() {
+      return IntStream.range(0, outputs).mapToObj(i -> "y" + i).toList();
     }
 
     /** Runs on qdebug. */
     Map<String, INDArray> runQdebug() {
       OnnxModel m = OnnxModel.of(model(), op + "-opset" + opset);
-      Map<String, INDArray> feeds = new LinkedHashMap<>();
-      for (int i = 0; i < inputs.size(); i++) {
-        if (inputs.get(i) != null) {
-          feeds.put("x" + i, inputs.get(i));
-        }
-      }
       try (Session s = Session.open(m)) {
-        return s.run(feeds);
+        return s.run(TestModels.oneNodeFeeds(inputs));
       }
     }
 
     /** Runs on onnxruntime. */
     Map<String, INDArray> runOrt() throws Exception {
-      OrtEnvironment env = OrtEnvironment.getEnvironment();
-      try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-        o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-        try (OrtSession s = env.createSession(model().toByteArray(), o)) {
-          Map<String, OnnxTensor> feeds = new HashMap<>();
-          try {
-            for (int i = 0; i < inputs.size(); i++) {
-              if (inputs.get(i) != null) {
-                feeds.put("x" + i, toOrt(env, inputs.get(i)));
-              }
-            }
-            Map<String, INDArray> out = new LinkedHashMap<>();
-            try (OrtSession.Result r = s.run(feeds)) {
-              for (int i = 0; i < outputs; i++) {
-                out.put("y" + i, fromOrt((OnnxTensor) r.get(i)));
-              }
-            }
-            return out;
-          } finally {
-            feeds.values().forEach(OnnxTensor::close);
-          }
-        }
+      try (Ort.Runner ort = Ort.Runner.open(model())) {
+        return ort.run(TestModels.oneNodeFeeds(inputs), outputNames());
       }
     }
 
@@ -268,57 +171,6 @@ final class OrtOracle {
       }
       return b.append(")").toString();
     }
-  }
-
-  static OnnxTensor toOrt(OrtEnvironment env, INDArray x) throws Exception {
-    TensorProto t = Tensors.toProto("x", x);
-    byte[] raw = t.getRawData().toByteArray();
-    ByteBuffer b =
-        ByteBuffer.allocateDirect(Math.max(raw.length, 1)).order(ByteOrder.nativeOrder());
-    b.put(raw);
-    b.flip();
-    long[] shape = x.shape();
-    return switch (Tensors.elemType(x.dataType())) {
-      case FLOAT -> OnnxTensor.createTensor(env, b.asFloatBuffer(), shape);
-      case DOUBLE -> OnnxTensor.createTensor(env, b.asDoubleBuffer(), shape);
-      case INT64 -> OnnxTensor.createTensor(env, b.asLongBuffer(), shape);
-      case INT32 -> OnnxTensor.createTensor(env, b.asIntBuffer(), shape);
-      case INT16 -> OnnxTensor.createTensor(env, b.asShortBuffer(), shape, OnnxJavaType.INT16);
-      case FLOAT16 -> OnnxTensor.createTensor(env, b.asShortBuffer(), shape, OnnxJavaType.FLOAT16);
-      case INT8 -> OnnxTensor.createTensor(env, b, shape, OnnxJavaType.INT8);
-      case UINT8 -> OnnxTensor.createTensor(env, b, shape, OnnxJavaType.UINT8);
-      case BOOL -> OnnxTensor.createTensor(env, b, shape, OnnxJavaType.BOOL);
-      default -> throw new IllegalArgumentException("no ORT input for " + x.dataType());
-    };
-  }
-
-  static INDArray fromOrt(OnnxTensor t) {
-    TensorInfo info = t.getInfo();
-    ByteBuffer b = t.getByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-    TensorProto.Builder p =
-        TensorProto.newBuilder()
-            .setDataType(onnxCode(info.onnxType))
-            .setRawData(ByteString.copyFrom(b));
-    for (long d : info.getShape()) {
-      p.addDims(d);
-    }
-    return Tensors.fromProto(p.build());
-  }
-
-  private static int onnxCode(TensorInfo.OnnxTensorType t) {
-    return switch (t) {
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT -> 1;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 -> 2;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8 -> 3;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16 -> 4;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16 -> 5;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 -> 6;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 -> 7;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL -> 9;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 -> 10;
-      case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE -> 11;
-      default -> throw new IllegalArgumentException("no ONNX code for " + t);
-    };
   }
 
   // ---- inputs

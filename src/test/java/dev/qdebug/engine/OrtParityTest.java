@@ -6,14 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.OrtSession.SessionOptions;
-import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import dev.qdebug.ModelException;
+import dev.qdebug.Ort;
 import dev.qdebug.onnx.ElemType;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.OnnxNode;
@@ -22,11 +17,8 @@ import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
 import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
 import dev.qdebug.onnx.proto.OnnxProtos.StringStringEntryProto;
 import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
 import java.io.IOException;
 import java.net.URISyntaxException;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,8 +33,6 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -85,19 +75,6 @@ class OrtParityTest {
           "opsets_cnn_op13.onnx",
           "opsets_cnn_op17.onnx",
           "fixed_batch_cnn_op13.onnx");
-
-  static OrtEnvironment env;
-
-  @BeforeAll
-  static void startOrt() {
-    env = OrtEnvironment.getEnvironment();
-  }
-
-  @AfterAll
-  static void stopOrt() {
-    // the environment is a process-wide singleton; ORT releases it at exit
-    env = null;
-  }
 
   static Path modelsDir() {
     try {
@@ -233,24 +210,17 @@ class OrtParityTest {
     }
 
     Map<String, Result> expected;
-    try (SessionOptions opts = new SessionOptions()) {
-      opts.setOptimizationLevel(OptLevel.NO_OPT);
-      opts.setIntraOpNumThreads(1);
-      opts.setInterOpNumThreads(1);
-      try (OrtSession ort =
-          taps
-              ? env.createSession(withOutputs(model, tapNames).toByteArray(), opts)
-              : env.createSession(path.toString(), opts)) {
-        long declared = model.inputs().get(0).shape()[0];
-        if (declared > 0 && declared != batch) {
-          assertThrows(
-              OrtException.class,
-              () -> runOrt(ort, feeds, shapes, wanted),
-              "ORT should refuse batch " + batch + " for a model declaring batch " + declared);
-          expected = runOrtPerSample(ort, feeds, shapes, wanted, (int) declared);
-        } else {
-          expected = runOrt(ort, feeds, shapes, wanted);
-        }
+    try (Ort.Runner ort =
+        taps ? Ort.Runner.open(Ort.withOutputs(model.proto(), tapNames)) : Ort.Runner.open(path)) {
+      long declared = model.inputs().get(0).shape()[0];
+      if (declared > 0 && declared != batch) {
+        assertThrows(
+            OrtException.class,
+            () -> runOrt(ort, feeds, shapes, wanted),
+            "ORT should refuse batch " + batch + " for a model declaring batch " + declared);
+        expected = runOrtPerSample(ort, feeds, shapes, wanted, (int) declared);
+      } else {
+        expected = runOrt(ort, feeds, shapes, wanted);
       }
     }
 
@@ -288,37 +258,24 @@ class OrtParityTest {
   record Result(long[] shape, float[] values) {}
 
   static Map<String, Result> runOrt(
-      OrtSession ort, Map<String, float[]> feeds, Map<String, long[]> shapes, List<String> wanted)
+      Ort.Runner ort, Map<String, float[]> feeds, Map<String, long[]> shapes, List<String> wanted)
       throws OrtException {
-    Map<String, OnnxTensor> in = new LinkedHashMap<>();
-    try {
-      for (Map.Entry<String, float[]> f : feeds.entrySet()) {
-        in.put(
-            f.getKey(),
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(f.getValue()), shapes.get(f.getKey())));
-      }
-      Map<String, Result> out = new LinkedHashMap<>();
-      try (OrtSession.Result r = ort.run(in)) {
-        for (String name : wanted) {
-          OnnxValue v =
-              r.get(name).orElseThrow(() -> new AssertionError("ORT returned no '" + name + "'"));
-          OnnxTensor t = (OnnxTensor) v;
-          FloatBuffer b = t.getFloatBuffer();
-          assertTrue(b != null, "ORT tensor '" + name + "' is not float: " + t.getInfo());
-          float[] values = new float[b.remaining()];
-          b.get(values);
-          out.put(name, new Result(t.getInfo().getShape(), values));
-        }
-      }
-      return out;
-    } finally {
-      in.values().forEach(OnnxTensor::close);
-    }
+    Map<String, INDArray> in = new LinkedHashMap<>();
+    feeds.forEach(
+        (name, x) -> in.put(name, Nd4j.createFromArray(x).reshape('c', shapes.get(name))));
+    Map<String, Result> out = new LinkedHashMap<>();
+    ort.run(in, wanted)
+        .forEach(
+            (name, t) -> {
+              assertEquals(DataType.FLOAT, t.dataType(), "ORT tensor '" + name + "' is not float");
+              out.put(name, new Result(t.shape(), t.dup('c').data().asFloat()));
+            });
+    return out;
   }
 
   /** ORT on a model with a fixed batch: one run per {@code step} samples, results concatenated. */
   static Map<String, Result> runOrtPerSample(
-      OrtSession ort,
+      Ort.Runner ort,
       Map<String, float[]> feeds,
       Map<String, long[]> shapes,
       List<String> wanted,
@@ -492,20 +449,5 @@ class OrtParityTest {
       }
     }
     return t;
-  }
-
-  /** The model's proto with {@code extra} float tensors appended to the graph outputs. */
-  static ModelProto withOutputs(OnnxModel model, List<String> extra) {
-    GraphProto.Builder g = model.proto().getGraph().toBuilder();
-    for (String name : extra) {
-      g.addOutput(
-          ValueInfoProto.newBuilder()
-              .setName(name)
-              .setType(
-                  TypeProto.newBuilder()
-                      .setTensorType(
-                          TypeProto.Tensor.newBuilder().setElemType(ElemType.FLOAT.code()))));
-    }
-    return model.proto().toBuilder().setGraph(g).build();
   }
 }

@@ -2,15 +2,13 @@ package dev.qdebug.quant;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtSession;
 import com.google.protobuf.ByteString;
+import dev.qdebug.Ort;
 import dev.qdebug.TestModels;
 import dev.qdebug.onnx.proto.OnnxProtos.TensorProto;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -114,18 +112,8 @@ class FakeQuantOrtTest {
         proto.toBuilder()
             .setGraph(proto.getGraph().toBuilder().addInitializer(scale).addInitializer(zpt))
             .build();
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-      o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-      try (OrtSession s = env.createSession(proto.toByteArray(), o);
-          OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
-          OrtSession.Result r = s.run(Map.of("x", t))) {
-        FloatBuffer fb = ((OnnxTensor) r.get(0)).getFloatBuffer();
-        float[] out = new float[fb.remaining()];
-        fb.get(out);
-        return out;
-      }
-    }
+    INDArray in = Nd4j.createFromArray(x).reshape('c', shape);
+    return Ort.run(proto, Map.of("x", in), List.of("y")).get("y").dup('c').data().asFloat();
   }
 
   @org.junit.jupiter.api.Test

@@ -4,34 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
+import dev.qdebug.Ort;
+import dev.qdebug.TestModels;
 import dev.qdebug.engine.Session;
 import dev.qdebug.engine.Tensors;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.GraphProto;
 import dev.qdebug.onnx.proto.OnnxProtos.ModelProto;
-import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.OperatorSetIdProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TensorShapeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.TypeProto;
-import dev.qdebug.onnx.proto.OnnxProtos.ValueInfoProto;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -55,14 +40,13 @@ class NnOpsOrtTest {
     final String name;
     final String op;
     int opset = 17;
-    final NodeProto.Builder node;
-    final Map<String, INDArray> inputs = new LinkedHashMap<>();
+    final List<INDArray> inputs = new ArrayList<>();
+    final List<AttributeProto> attrs = new ArrayList<>();
     final List<Integer> outputTypes = new ArrayList<>();
 
     Case(String name, String op) {
       this.name = name;
       this.op = op;
-      this.node = NodeProto.newBuilder().setOpType(op).setName(name);
     }
 
     Case opset(int v) {
@@ -71,96 +55,54 @@ class NnOpsOrtTest {
     }
 
     Case in(INDArray a) {
-      String n = "in" + inputs.size();
-      inputs.put(n, a);
-      node.addInput(n);
+      inputs.add(a);
       return this;
     }
 
+    /** An omitted optional input. */
     Case none() {
-      node.addInput("");
+      inputs.add(null);
       return this;
     }
 
     Case ints(String attr, long... v) {
-      AttributeProto.Builder a =
-          AttributeProto.newBuilder().setName(attr).setType(AttributeProto.AttributeType.INTS);
-      for (long x : v) {
-        a.addInts(x);
-      }
-      node.addAttribute(a);
+      attrs.add(TestModels.ints(attr, v));
       return this;
     }
 
     Case i(String attr, long v) {
-      node.addAttribute(
-          AttributeProto.newBuilder()
-              .setName(attr)
-              .setType(AttributeProto.AttributeType.INT)
-              .setI(v));
+      attrs.add(TestModels.intAttr(attr, v));
       return this;
     }
 
     Case f(String attr, float v) {
-      node.addAttribute(
-          AttributeProto.newBuilder()
-              .setName(attr)
-              .setType(AttributeProto.AttributeType.FLOAT)
-              .setF(v));
+      attrs.add(TestModels.floatAttr(attr, v));
       return this;
     }
 
     Case s(String attr, String v) {
-      node.addAttribute(
-          AttributeProto.newBuilder()
-              .setName(attr)
-              .setType(AttributeProto.AttributeType.STRING)
-              .setS(com.google.protobuf.ByteString.copyFromUtf8(v)));
+      attrs.add(TestModels.stringAttr(attr, v));
       return this;
     }
 
     /** Declares an output of ONNX element type {@code type} (1 = float, 7 = int64, ...). */
     Case out(int type) {
-      node.addOutput("out" + outputTypes.size());
       outputTypes.add(type);
       return this;
     }
 
+    /** An output of the first given input's element type. */
     Case out() {
-      return out(Tensors.elemType(inputs.values().iterator().next().dataType()).code());
+      INDArray first = inputs.stream().filter(x -> x != null).findFirst().orElseThrow();
+      return out(Tensors.elemType(first.dataType()).code());
     }
 
     ModelProto model() {
-      GraphProto.Builder g = GraphProto.newBuilder().setName(name).addNode(node);
-      for (Map.Entry<String, INDArray> e : inputs.entrySet()) {
-        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
-        for (long d : e.getValue().shape()) {
-          shape.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
-        }
-        g.addInput(
-            ValueInfoProto.newBuilder()
-                .setName(e.getKey())
-                .setType(
-                    TypeProto.newBuilder()
-                        .setTensorType(
-                            TypeProto.Tensor.newBuilder()
-                                .setElemType(Tensors.elemType(e.getValue().dataType()).code())
-                                .setShape(shape))));
-      }
-      for (int i = 0; i < outputTypes.size(); i++) {
-        g.addOutput(
-            ValueInfoProto.newBuilder()
-                .setName("out" + i)
-                .setType(
-                    TypeProto.newBuilder()
-                        .setTensorType(
-                            TypeProto.Tensor.newBuilder().setElemType(outputTypes.get(i)))));
-      }
-      return ModelProto.newBuilder()
-          .setIrVersion(8)
-          .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-          .setGraph(g)
-          .build();
+      return TestModels.oneNode(op, opset, inputs, attrs, outputTypes);
+    }
+
+    List<String> outputNames() {
+      return IntStream.range(0, outputTypes.size()).mapToObj(i -> "y" + i).toList();
     }
   }
 
@@ -813,104 +755,16 @@ class NnOpsOrtTest {
         .map(c -> DynamicTest.dynamicTest(c.name, () -> check(c)));
   }
 
-  private static void check(Case c) throws OrtException {
+  private static void check(Case c) {
     ModelProto proto = c.model();
+    Map<String, INDArray> feeds = TestModels.oneNodeFeeds(c.inputs);
     Map<String, INDArray> ours;
     try (Session s = Session.open(OnnxModel.of(proto, c.name))) {
-      ours = s.run(c.inputs);
+      ours = s.run(feeds);
     }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-      opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-      opts.setIntraOpNumThreads(1);
-      try (OrtSession ort = env.createSession(proto.toByteArray(), opts)) {
-        Map<String, OnnxTensor> feeds = new HashMap<>();
-        try {
-          for (Map.Entry<String, INDArray> e : c.inputs.entrySet()) {
-            feeds.put(e.getKey(), toOrt(env, e.getValue()));
-          }
-          try (OrtSession.Result r = ort.run(feeds)) {
-            for (int i = 0; i < c.outputTypes.size(); i++) {
-              String name = "out" + i;
-              INDArray expected = fromOrt((OnnxTensor) r.get(name).orElseThrow());
-              compare(c.name + "/" + name, expected, ours.get(name));
-            }
-          }
-        } finally {
-          feeds.values().forEach(OnnxTensor::close);
-        }
-      }
-    }
-  }
-
-  private static OnnxTensor toOrt(OrtEnvironment env, INDArray a) throws OrtException {
-    INDArray d = a.dup('c');
-    long[] shape = a.shape();
-    switch (a.dataType()) {
-      case FLOAT:
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(d.data().asFloat()), shape);
-      case DOUBLE:
-        return OnnxTensor.createTensor(env, DoubleBuffer.wrap(d.data().asDouble()), shape);
-      case UBYTE:
-      case BYTE:
-        {
-          long[] v = d.data().asLong();
-          ByteBuffer b = ByteBuffer.allocateDirect(v.length).order(ByteOrder.nativeOrder());
-          for (long x : v) {
-            b.put((byte) x);
-          }
-          b.rewind();
-          return OnnxTensor.createTensor(
-              env,
-              b,
-              shape,
-              a.dataType() == DataType.UBYTE ? OnnxJavaType.UINT8 : OnnxJavaType.INT8);
-        }
-      default:
-        throw new IllegalArgumentException("no ORT conversion for " + a.dataType());
-    }
-  }
-
-  private static INDArray fromOrt(OnnxTensor t) {
-    TensorInfo info = t.getInfo();
-    long[] shape = info.getShape();
-    switch (info.type) {
-      case FLOAT:
-        {
-          FloatBuffer b = t.getFloatBuffer();
-          float[] v = new float[b.remaining()];
-          b.get(v);
-          return Nd4j.createFromArray(v).reshape('c', shape);
-        }
-      case DOUBLE:
-        {
-          DoubleBuffer b = t.getDoubleBuffer();
-          double[] v = new double[b.remaining()];
-          b.get(v);
-          return Nd4j.createFromArray(v).reshape('c', shape);
-        }
-      case INT64:
-        {
-          java.nio.LongBuffer b = t.getLongBuffer();
-          long[] v = new long[b.remaining()];
-          b.get(v);
-          return Nd4j.createFromArray(v).reshape('c', shape);
-        }
-      case UINT8:
-      case INT8:
-        {
-          ByteBuffer b = t.getByteBuffer();
-          int[] v = new int[b.remaining()];
-          for (int i = 0; i < v.length; i++) {
-            byte x = b.get();
-            v[i] = info.type == OnnxJavaType.UINT8 ? x & 0xff : x;
-          }
-          return Nd4j.createFromArray(v)
-              .reshape('c', shape)
-              .castTo(info.type == OnnxJavaType.UINT8 ? DataType.UBYTE : DataType.BYTE);
-        }
-      default:
-        throw new IllegalArgumentException("no conversion for ORT type " + info.type);
+    Map<String, INDArray> theirs = Ort.run(proto, feeds, c.outputNames());
+    for (String name : c.outputNames()) {
+      compare(c.name + "/" + name, theirs.get(name), ours.get(name));
     }
   }
 
