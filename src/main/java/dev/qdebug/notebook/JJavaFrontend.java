@@ -44,4 +44,16 @@ final class JJavaFrontend implements Frontend {
   public void updateDisplay(String id, Object value) {
     kernel.getIO().display.updateDisplay(id, render(value));
   }
+
+  /** jjava's execution count ({@code BaseKernel.executionCount}, protected: read reflectively). */
+  @Override
+  public long cell() {
+    try {
+      java.lang.reflect.Field f = BaseKernel.class.getDeclaredField("executionCount");
+      f.setAccessible(true);
+      return ((java.util.concurrent.atomic.AtomicInteger) f.get(kernel)).get();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return -1;
+    }
+  }
 }

@@ -5,16 +5,18 @@ import dev.qdebug.viz.Html;
 import java.util.Locale;
 
 /**
- * A progress bar in a notebook: one HTML display, created at the first update and replaced in
- * place ({@code update_display_data}) after that, at most every 200 ms and whenever a task ends.
- * A task's time counts from the bar's creation (the first task) or from the previous task's last
- * update. Safe to call from several threads.
+ * A progress bar in a notebook: one HTML display per cell, created at the cell's first update and
+ * replaced in place ({@code update_display_data}) after that, at most every 200 ms and whenever a
+ * task ends. A bar kept in a variable and used again by a later cell starts a new display below
+ * that cell. A task's time counts from the display's creation, or from the previous task's last
+ * update in the same cell. Safe to call from several threads.
  */
 final class NotebookProgress implements Progress {
   private static final long MIN_INTERVAL_NANOS = 200_000_000L;
 
   private final Frontend frontend;
   private String id;
+  private long cell;
   private String task;
   private long taskStarted;
   private long lastDraw;
@@ -28,6 +30,12 @@ final class NotebookProgress implements Progress {
   public synchronized void update(String task, long done, long total) {
     long now = System.nanoTime();
     boolean finished = done >= total;
+    long current = frontend.cell();
+    if (id != null && current != cell) {
+      id = null; // a later cell: its own bar
+      this.task = null;
+      taskStarted = now;
+    }
     if (!task.equals(this.task)) {
       if (this.task != null) {
         taskStarted = lastDraw; // a new task starts where the last one was last heard of
@@ -40,6 +48,7 @@ final class NotebookProgress implements Progress {
     HtmlFragment bar = bar(task, done, total, (now - taskStarted) / 1e9);
     if (id == null) {
       id = frontend.display(bar);
+      cell = current;
     } else {
       frontend.updateDisplay(id, bar);
     }

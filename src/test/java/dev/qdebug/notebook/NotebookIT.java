@@ -356,6 +356,117 @@ class NotebookIT {
     assertEquals("42", seen.get("after").get(0).asText(), "the kernel lives on");
   }
 
+  /** The committed case-study notebooks, in notebooks/. */
+  static List<Path> caseStudies() throws IOException {
+    try (Stream<Path> s = Files.list(ROOT.resolve("notebooks"))) {
+      return s.filter(p -> p.toString().endsWith(".ipynb")).sorted().toList();
+    }
+  }
+
+  /**
+   * Every case-study notebook executes clean from its committed form: every cell runs, none
+   * errors, tables and figures are produced (plotly.js once), the progress bars stay in their own
+   * cells, the written partial model reproduces the searched accuracy, and the committed outputs
+   * hold the numbers this run computes (they are real and current).
+   */
+  @Test
+  @Order(6)
+  void caseStudyNotebooksExecuteCleanAndMatchTheirCommittedOutputs() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
+    List<Path> notebooks = caseStudies();
+    assertEquals(3, notebooks.size(), "one notebook per case-study model: " + notebooks);
+    for (Path committedFile : notebooks) {
+      String name = committedFile.getFileName().toString();
+      JsonNode committed = JSON.readTree(committedFile.toFile());
+      Path work = OUT.resolve("work");
+      Files.createDirectories(work);
+      Files.copy(committedFile, work.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+      Result r =
+          run(env, 3600, "jupyter", "nbconvert", "--to", "notebook", "--execute",
+              "--ExecutePreprocessor.kernel_name=" + KERNEL, "--ExecutePreprocessor.startup_timeout=180",
+              "--ExecutePreprocessor.timeout=1800", "--output-dir", OUT.toString(), work.resolve(name).toString());
+      assertEquals(0, r.status, "nbconvert --execute " + name + ":\n" + r.output);
+      JsonNode nb = JSON.readTree(OUT.resolve(name).toFile());
+      List<JsonNode> outputs = outputs(nb);
+      assertTrue(outputs.stream().noneMatch(o -> o.get("output_type").asText().equals("error")), name + ": no cell errored");
+      int tables = 0;
+      int figures = 0;
+      int plotly = 0;
+      for (JsonNode o : outputs) {
+        String html = text(o.at("/data/text~1html"));
+        tables += html.startsWith("<table") ? 1 : 0;
+        figures += o.at("/data/application~1vnd.plotly.v1+json").isObject() ? 1 : 0;
+        plotly += count(html, PLOTLY_HEADER);
+      }
+      assertTrue(tables >= 9, name + ": tables " + tables);
+      assertTrue(figures >= 9, name + ": figures " + figures);
+      assertEquals(1, plotly, name + ": plotly.js embedded once");
+      for (JsonNode c : nb.get("cells")) {
+        if (c.get("cell_type").asText().equals("code")) {
+          assertTrue(c.get("execution_count").isInt(), name + ": every cell ran: " + c.get("id"));
+        }
+      }
+      for (JsonNode o : byType(cell(nb, "hard"), "display_data")) {
+        String bar = text(o.at("/data/text~1plain"));
+        assertTrue(bar.startsWith("calibrate:") || bar.startsWith("accuracy:"), name + ": a later cell's bar: " + bar);
+      }
+      assertTrue(streamText(cell(nb, "int8acc")).contains("int8 keeps"), name);
+      String auto = streamText(cell(nb, "auto"));
+      assertTrue(auto.startsWith("target reached with k = "), name + ": " + auto);
+      java.util.regex.Matcher reload =
+          java.util.regex.Pattern.compile("top-1 ([0-9.]+)% \\(the search said ([0-9.]+)%\\)")
+              .matcher(streamText(cell(nb, "reload")));
+      assertTrue(reload.find(), name + ": " + streamText(cell(nb, "reload")));
+      assertEquals(reload.group(2), reload.group(1), name + ": the written model gives the searched accuracy");
+
+      // the committed outputs are this run's numbers (to a few test images: other CPUs round
+      // differently in the last bits)
+      assertTrue(cell(committed, "summary").get("outputs").size() > 0, name + " is committed with its outputs");
+      double[] fresh = summaryTop1(cell(nb, "summary"));
+      double[] kept = summaryTop1(cell(committed, "summary"));
+      assertEquals(4, fresh.length, name);
+      for (int i = 0; i < fresh.length; i++) {
+        assertEquals(fresh[i], kept[i], 0.0021, name + ": committed summary row " + i + " is not this run's");
+      }
+    }
+
+    // the first one as a web page: plotly.js once, nothing from the network, figures drawn
+    String first = notebooks.get(0).getFileName().toString();
+    Result html = run(env, 300, "jupyter", "nbconvert", "--to", "html", OUT.resolve(first).toString(), "--output-dir", OUT.toString());
+    assertEquals(0, html.status, html.output);
+    Path page = OUT.resolve(first.replace(".ipynb", ".html"));
+    String text = Files.readString(page, StandardCharsets.UTF_8);
+    assertEquals(1, count(text, PLOTLY_HEADER), "plotly.js once in the page");
+    assertFalse(
+        java.util.regex.Pattern.compile("<(script|link)[^>]*(src|href)=[\"']?(https?:)?//").matcher(text).find(),
+        "no script or style sheet from the network");
+    Optional<String> chromium = which("chromium").or(() -> which("chromium-browser"));
+    if (chromium.isPresent()) {
+      long blue = plotlyBluePixels(chromium.get(), page, OUT.resolve(first.replace(".ipynb", ".png")));
+      assertTrue(blue > 2000, "the case study's figures drew offline (" + blue + " plotly-blue pixels)");
+    }
+  }
+
+  static String streamText(JsonNode cell) {
+    StringBuilder b = new StringBuilder();
+    for (JsonNode o : byType(cell, "stream")) {
+      b.append(text(o.get("text")));
+    }
+    return b.toString();
+  }
+
+  /** The top-1 column of the summary table (its HTML: variant, top-1, percent-of-float). */
+  static double[] summaryTop1(JsonNode cell) {
+    String html = text(byType(cell, "execute_result").get(0).at("/data/text~1html"));
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("<tr><td>[^<]*</td><td>([0-9.]+)</td>").matcher(html);
+    List<Double> v = new ArrayList<>();
+    while (m.find()) {
+      v.add(Double.parseDouble(m.group(1)));
+    }
+    return v.stream().mapToDouble(d -> d).toArray();
+  }
+
   // ---------------------------------------------------------------- helpers
 
   static JsonNode cell(JsonNode nb, String id) {

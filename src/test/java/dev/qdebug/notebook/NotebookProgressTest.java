@@ -11,11 +11,18 @@ class NotebookProgressTest {
   /** Records what the bar shows. */
   static final class Recorder implements Frontend {
     final List<String> calls = new ArrayList<>();
+    long cell = -1;
+    int displays;
 
     @Override
     public String display(Object value) {
       calls.add("display " + ((HtmlFragment) value).text());
-      return "id-1";
+      return "id-" + ++displays;
+    }
+
+    @Override
+    public long cell() {
+      return cell;
     }
 
     @Override
@@ -39,6 +46,22 @@ class NotebookProgressTest {
     assertTrue(r.calls.contains(r.calls.stream().filter(c -> c.contains("calibrate: 1000/1000 done in")).findFirst().orElse("missing")));
     assertTrue(r.calls.get(r.calls.size() - 2).startsWith("update id-1 get-sensitivity-of-nodes: 1/2 (50%)"), "a new task draws at once");
     assertTrue(r.calls.get(r.calls.size() - 1).startsWith("update id-1 get-sensitivity-of-nodes: 2/2 done in"));
+  }
+
+  @Test
+  void aBarUsedAgainInALaterCellShowsThereNotInTheFirstCell() {
+    Recorder r = new Recorder();
+    r.cell = 3;
+    NotebookProgress p = new NotebookProgress(r);
+    p.update("calibrate", 1, 1);
+    p.update("accuracy", 1, 1);
+    r.cell = 4;
+    p.update("partial-quantization", 1, 2);
+    p.update("partial-quantization", 2, 2);
+    assertEquals(
+        List.of("display calibrate: 1/1", "update id-1 accuracy: 1/1", "display partial-quantization: 1/2",
+            "update id-2 partial-quantization: 2/2"),
+        r.calls.stream().map(c -> c.replaceAll(" (done in|\\(\\d+%\\)).*", "")).toList());
   }
 
   @Test
