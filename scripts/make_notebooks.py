@@ -183,7 +183,7 @@ with low-bit weight support tempts one into, and one that does lose accuracy on 
 CalibratedModel hard = Calibrator.calibrate(model, calibration, {hard_options}, notebookProgress());
 hard.save(out.resolve("hard.onnx"));
 Debugger dbg = Debugger.of(hard, calibration).progress(notebookProgress());
-AccuracyTable.Result hardAcc = dbg.accuracyTable(AccuracyTable.Options.of(testSet).evalNum(EVAL));
+AccuracyTable.Result hardAcc = dbg.accuracyTable(AccuracyTable.Options.of(testSet).evalNum(EVAL).floatAccuracy(floatTop1));
 double hardTop1 = hardAcc.calibratedAccuracy();
 System.out.printf("{hard_label}: top-1 %.2f%%, %.2f%% of float%n", 100 * hardTop1, 100 * hardTop1 / floatTop1);
 hardAcc.table()"""),
@@ -258,7 +258,7 @@ PartialQuantization.Result curve = dbg.sensitivityAnalysis(PartialQuantization.O
 curve.figure()"""),
         code("partial", f"""
 AccuracyTable.Result partial = dbg.accuracyTable(AccuracyTable.Options.of(testSet)
-    .topK({top_k}).sensitiveNodes(ranking).evalNum(EVAL));
+    .topK({top_k}).sensitiveNodes(ranking).evalNum(EVAL).floatAccuracy(floatTop1));
 display(partial.figure());
 partial.table()"""),
         md("s7", """
@@ -270,7 +270,7 @@ standard QDQ ONNX. Reloading that file and evaluating it checks that the deploya
 search reported."""),
         code("auto", """
 AutoPartialQuantization.Result auto = dbg.autoPartialQuantization(AutoPartialQuantization.Options.defaults()
-    .dataset(testSet).evalNum(EVAL).sensitiveNodes(ranking));
+    .dataset(testSet).evalNum(EVAL).sensitiveNodes(ranking).floatAccuracy(floatTop1));
 Path partialFile = out.resolve("partial.onnx");
 auto.saveModel(partialFile);
 System.out.println((auto.reached() ? "target reached" : "target NOT reached") + " with k = " + auto.k()

@@ -6,7 +6,7 @@ Run by hand from the repository root on a developer machine (never in CI; the ou
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py data        # calibration + test set
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py repvgg      # RepVGG-B2 (deploy form)
     nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mobilevit   # MobileViT-S profile
-    nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mnasnet     # torchvision mnasnet1_0, 64x64
+    nice -n 19 /usr/bin/python3 scripts/train_case_studies.py mnasnet     # torchvision mnasnet1_0, 96x96
 
 Each model sub-command trains (resuming from ckpt/<model>.pt when it exists; a checkpoint is written
 every epoch and every --ckpt-every steps inside an epoch), evaluates top-1 on the 10,000 test images,
@@ -348,11 +348,11 @@ def make_mnasnet():
 SPECS = {
     # name: (builder, input size, file, seed offset, defaults)
     "repvgg": dict(build=lambda: RepVGG(), size=32, file="repvgg_b2_deploy_fmnist_32x32.onnx", off=1,
-                   epochs=2, subset=20000, batch=128, lr=3e-3, wd=1e-4),
+                   epochs=3, subset=60000, batch=128, lr=3e-3, wd=1e-4),
     "mobilevit": dict(build=lambda: MobileViT(64), size=64, file="mobilevit_s_fmnist_64x64.onnx", off=2,
                       epochs=1, subset=20000, batch=64, lr=2e-3, wd=0.02),
-    "mnasnet": dict(build=make_mnasnet, size=64, file="mnasnet1.0_fmnist_64x64.onnx", off=3,
-                    epochs=1, subset=12800, batch=64, lr=2e-3, wd=1e-4),
+    "mnasnet": dict(build=make_mnasnet, size=96, file="mnasnet1.0_fmnist_96x96.onnx", off=3,
+                    epochs=1, subset=20000, batch=64, lr=2e-3, wd=1e-4),
 }
 
 

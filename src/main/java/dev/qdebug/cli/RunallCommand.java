@@ -40,6 +40,18 @@ public final class RunallCommand implements Callable<Integer> {
   @Option(names = "--average-mode", description = "accumulated-error curves as running means")
   boolean averageMode;
 
+  @Option(
+      names = "--dataset",
+      description =
+          "labeled data (DIR/labels.npy beside the samples): adds the accuracy table (float,"
+              + " calibrated, top 1/3/5/10 sensitive nodes in float) and the automatic partial"
+              + " quantization to 99% of float top-1, with the partially quantized model")
+  Path dataset;
+
+  @Option(names = "--eval-num", defaultValue = "0",
+      description = "with --dataset: the first N labeled samples (0: all)")
+  int evalNum;
+
   @Override
   public Integer call() {
     List<Metric> ms = Metrics.parse(metrics);
@@ -49,9 +61,21 @@ public final class RunallCommand implements Callable<Integer> {
             .dataNum(dataNum.get())
             .pickThreshold(pickThreshold)
             .averageMode(averageMode)
+            .dataset(dataset)
+            .evalNum(evalNum)
             .nodeType(nodeType == null ? null : NodeSensitivity.NodeType.parse(nodeType));
     try (Debugger dbg = analysis.open()) {
       RunAll.Result r = dbg.runall(saveDir.get(), o);
+      if (r.accuracy() != null) {
+        spec.commandLine().getOut().println(r.accuracy().table().print());
+        var pq = r.partialQuantization();
+        spec.commandLine().getOut().println(
+            pq.k() == 0
+                ? "the calibrated model meets 99% of float top-1"
+                : (pq.reached() ? "99% of float top-1 with " : "target not reached even with ")
+                    + pq.k() + " node" + (pq.k() == 1 ? "" : "s") + " in float: "
+                    + String.join(", ", pq.chosenNodes()));
+      }
       spec.commandLine().getOut().println("report: " + r.index());
     }
     return 0;

@@ -45,9 +45,16 @@ public final class AccuracyTable {
    *     {@link NodeSensitivity} on {@code dataNum} calibration samples
    * @param dataNum calibration samples for the ranking (0: all)
    * @param evalNum the first N labeled samples (0: all)
+   * @param floatAccuracy the float model's top-1 on the same samples when already known (saves one
+   *     accuracy run); null to compute it
    */
   public record Options(
-      Path dataset, List<Integer> topK, List<String> sensitiveNodes, int dataNum, int evalNum) {
+      Path dataset,
+      List<Integer> topK,
+      List<String> sensitiveNodes,
+      int dataNum,
+      int evalNum,
+      Double floatAccuracy) {
     public Options {
       topK = List.copyOf(topK);
       for (int k : topK) {
@@ -65,11 +72,11 @@ public final class AccuracyTable {
 
     /** Float and calibrated only, every labeled sample, ranking on all calibration samples. */
     public static Options of(Path dataset) {
-      return new Options(dataset, List.of(), null, 0, 0);
+      return new Options(dataset, List.of(), null, 0, 0, null);
     }
 
     public Options topK(List<Integer> ks) {
-      return new Options(dataset, ks, sensitiveNodes, dataNum, evalNum);
+      return new Options(dataset, ks, sensitiveNodes, dataNum, evalNum, floatAccuracy);
     }
 
     public Options topK(Integer... ks) {
@@ -77,15 +84,19 @@ public final class AccuracyTable {
     }
 
     public Options sensitiveNodes(List<String> nodes) {
-      return new Options(dataset, topK, nodes, dataNum, evalNum);
+      return new Options(dataset, topK, nodes, dataNum, evalNum, floatAccuracy);
     }
 
     public Options dataNum(int n) {
-      return new Options(dataset, topK, sensitiveNodes, n, evalNum);
+      return new Options(dataset, topK, sensitiveNodes, n, evalNum, floatAccuracy);
+    }
+
+    public Options floatAccuracy(Double top1) {
+      return new Options(dataset, topK, sensitiveNodes, dataNum, evalNum, top1);
     }
 
     public Options evalNum(int n) {
-      return new Options(dataset, topK, sensitiveNodes, dataNum, n);
+      return new Options(dataset, topK, sensitiveNodes, dataNum, n, floatAccuracy);
     }
   }
 
@@ -180,7 +191,10 @@ public final class AccuracyTable {
     IntColumn cals = IntColumn.create("calibration-nodes-off");
     int n = evalNum > 0 ? evalNum : labeled.size();
     long total = (long) n * (ks.size() + 1);
-    double floatAcc = Accuracy.top1(model, labeled, Set.of(), evalNum, offset(progress, 0, total));
+    double floatAcc =
+        o.floatAccuracy() != null
+            ? o.floatAccuracy()
+            : Accuracy.top1(model, labeled, Set.of(), evalNum, offset(progress, 0, total));
     mc.append(name);
     sc.append(FLOAT);
     fc.append(floatAcc);

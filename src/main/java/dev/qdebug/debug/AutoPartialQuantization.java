@@ -78,6 +78,8 @@ public final class AutoPartialQuantization {
    * @param evalNum labeled samples for accuracy (0: all)
    * @param sensitiveNodes the ranking to use, most sensitive first; null to rank every normal node
    * @param exhaustive evaluate every k instead of bisecting
+   * @param floatAccuracy the float model's top-1 on the same samples when already known (saves one
+   *     accuracy run); null to compute it
    */
   public record Options(
       Path dataset,
@@ -86,7 +88,8 @@ public final class AutoPartialQuantization {
       int dataNum,
       int evalNum,
       List<String> sensitiveNodes,
-      boolean exhaustive) {
+      boolean exhaustive,
+      Double floatAccuracy) {
     public Options {
       if (sensitiveNodes != null) {
         sensitiveNodes = List.copyOf(sensitiveNodes);
@@ -98,35 +101,39 @@ public final class AutoPartialQuantization {
 
     /** 99% of float top-1 (once a dataset is set), nodes left in float, all samples, bisection. */
     public static Options defaults() {
-      return new Options(null, 0.99, Restore.FLOAT, 0, 0, null, false);
+      return new Options(null, 0.99, Restore.FLOAT, 0, 0, null, false, null);
     }
 
     public Options dataset(Path dir) {
-      return new Options(dir, target, restore, dataNum, evalNum, sensitiveNodes, exhaustive);
+      return new Options(dir, target, restore, dataNum, evalNum, sensitiveNodes, exhaustive, floatAccuracy);
     }
 
     public Options target(double t) {
-      return new Options(dataset, t, restore, dataNum, evalNum, sensitiveNodes, exhaustive);
+      return new Options(dataset, t, restore, dataNum, evalNum, sensitiveNodes, exhaustive, floatAccuracy);
     }
 
     public Options restore(Restore r) {
-      return new Options(dataset, target, r, dataNum, evalNum, sensitiveNodes, exhaustive);
+      return new Options(dataset, target, r, dataNum, evalNum, sensitiveNodes, exhaustive, floatAccuracy);
     }
 
     public Options dataNum(int n) {
-      return new Options(dataset, target, restore, n, evalNum, sensitiveNodes, exhaustive);
+      return new Options(dataset, target, restore, n, evalNum, sensitiveNodes, exhaustive, floatAccuracy);
     }
 
     public Options evalNum(int n) {
-      return new Options(dataset, target, restore, dataNum, n, sensitiveNodes, exhaustive);
+      return new Options(dataset, target, restore, dataNum, n, sensitiveNodes, exhaustive, floatAccuracy);
     }
 
     public Options sensitiveNodes(List<String> nodes) {
-      return new Options(dataset, target, restore, dataNum, evalNum, nodes, exhaustive);
+      return new Options(dataset, target, restore, dataNum, evalNum, nodes, exhaustive, floatAccuracy);
+    }
+
+    public Options floatAccuracy(Double top1) {
+      return new Options(dataset, target, restore, dataNum, evalNum, sensitiveNodes, exhaustive, top1);
     }
 
     public Options exhaustive(boolean b) {
-      return new Options(dataset, target, restore, dataNum, evalNum, sensitiveNodes, b);
+      return new Options(dataset, target, restore, dataNum, evalNum, sensitiveNodes, b, floatAccuracy);
     }
   }
 
@@ -359,7 +366,10 @@ public final class AutoPartialQuantization {
     Double floatAccuracy;
 
     double floatAccuracy() {
-      floatAccuracy = Accuracy.top1(model, labeled, Set.of(), o.evalNum(), Progress.NONE);
+      floatAccuracy =
+          o.floatAccuracy() != null
+              ? o.floatAccuracy()
+              : Accuracy.top1(model, labeled, Set.of(), o.evalNum(), Progress.NONE);
       tick();
       return floatAccuracy;
     }

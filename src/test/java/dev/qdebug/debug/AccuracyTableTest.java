@@ -69,6 +69,15 @@ class AccuracyTableTest {
       assertEquals(2, first.table().rowCount(), "float and calibrated only");
       assertEquals(accuracy(TwoBranch.all(), 20), first.calibratedAccuracy(), 1e-12, "the first 20 samples");
 
+      AccuracyTable.Result known = dbg.accuracyTable(AccuracyTable.Options.of(net.labeled).floatAccuracy(0.5));
+      assertEquals(0.5, known.floatAccuracy(), "a known float accuracy is used, not recomputed");
+      assertEquals(200 * r.calibratedAccuracy(), known.table().doubleColumn("percent-of-float").get(1), 1e-9);
+      double low = r.calibratedAccuracy();
+      AutoPartialQuantization.Result auto = dbg.autoPartialQuantization(
+          AutoPartialQuantization.Options.defaults().dataset(net.labeled).floatAccuracy(low));
+      assertEquals(low, auto.floatAccuracy(), "a known float accuracy is used, not recomputed");
+      assertEquals(0, auto.k(), "99% of the calibrated model's own accuracy is met by it");
+
       r.save(tmp.resolve("acc"));
       assertTrue(Files.readString(tmp.resolve("acc/accuracy.csv")).startsWith("model,strategy,float-accuracy"));
       assertTrue(Files.readString(tmp.resolve("acc/accuracy.html")).contains("top-1 accuracy"));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qdebug.Cli;
 import dev.qdebug.Progress;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.onnx.OnnxModel;
@@ -44,17 +45,25 @@ class CaseStudyRunAllTest {
     OnnxModel model = OnnxModel.load(modelFile);
     SampleSet calibration = SampleSet.open(DATA.resolve("calibration"), model.inputs());
     Path report = tmp.resolve("report");
+    Path calFile = tmp.resolve("int8.onnx");
     try (CalibratedModel cal = Calibrator.calibrate(
-            model, calibration, Calibrator.Options.defaults().dataNum(8), Progress.NONE);
-        Debugger dbg = Debugger.of(cal, calibration)) {
-      RunAll.Result r = dbg.runall(report,
-          RunAll.Options.defaults().dataNum(2).dataset(DATA.resolve("fmnist_test")).evalNum(100));
-      assertEquals(4, r.accuracy().table().rowCount() - 2, "float, calibrated, top 1/3/5/10");
-      assertTrue(r.accuracy().floatAccuracy() > 0.7, "a trained model: " + r.accuracy().floatAccuracy());
-      assertTrue(r.accuracy().calibratedAccuracy() > 0.9 * r.accuracy().floatAccuracy(),
-          "int8 keeps most of the accuracy: " + r.accuracy().table().print());
-      assertTrue(r.partialQuantization().reached(), "99% of float is reachable");
+            model, calibration, Calibrator.Options.defaults().dataNum(8), Progress.NONE)) {
+      cal.save(calFile);
     }
+    Cli.Result r = Cli.run("runall", "--model", calFile.toString(), "--calibration-data",
+        DATA.resolve("calibration").toString(), "--data-num", "2", "--dataset",
+        DATA.resolve("fmnist_test").toString(), "--eval-num", "100", "--save-dir", report.toString());
+    assertEquals(0, r.status(), r.err());
+    assertTrue(r.out().contains("top 10 sensitive nodes in float") && r.out().contains("report: "), r.out());
+    List<String> rows = Files.readAllLines(report.resolve("accuracy/accuracy.csv"));
+    assertEquals(1 + 6, rows.size(), "header, float, calibrated, top 1/3/5/10: " + rows);
+    double floatTop1 = Double.parseDouble(rows.get(1).split(",")[4]);
+    double int8Top1 = Double.parseDouble(rows.get(2).split(",")[4]);
+    assertTrue(floatTop1 > 0.7, "a trained model: " + rows.get(1));
+    assertTrue(int8Top1 > 0.9 * floatTop1, "int8 keeps most of the accuracy: " + rows.get(2));
+    List<String> summary = Files.readAllLines(report.resolve("partial_quantization/partial_quantization_summary.csv"));
+    double reached = Double.parseDouble(summary.get(summary.size() - 1).split(",")[5]);
+    assertTrue(reached >= 99.0, "99% of float is reached: " + summary);
     for (String sub : List.of("node_sensitivity", "data_distribution", "channelwise_distribution",
         "accumulate_error", "calibration_stats", "layer_error", "accuracy", "partial_quantization")) {
       assertTrue(Files.isDirectory(report.resolve(sub)), sub);
