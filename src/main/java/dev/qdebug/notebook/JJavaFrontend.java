@@ -48,12 +48,26 @@ final class JJavaFrontend implements Frontend {
   /** jjava's execution count ({@code BaseKernel.executionCount}, protected: read reflectively). */
   @Override
   public long cell() {
+    if (EXECUTION_COUNT == null) {
+      return -1;
+    }
+    try {
+      return ((java.util.concurrent.atomic.AtomicInteger) EXECUTION_COUNT.get(kernel)).get();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** {@code BaseKernel.executionCount}, or null where this jjava version lacks it. */
+  private static final java.lang.reflect.Field EXECUTION_COUNT = executionCountField();
+
+  private static java.lang.reflect.Field executionCountField() {
     try {
       java.lang.reflect.Field f = BaseKernel.class.getDeclaredField("executionCount");
       f.setAccessible(true);
-      return ((java.util.concurrent.atomic.AtomicInteger) f.get(kernel)).get();
+      return f;
     } catch (ReflectiveOperationException | RuntimeException e) {
-      return -1;
+      return null;
     }
   }
 }
