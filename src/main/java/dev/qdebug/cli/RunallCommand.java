@@ -54,6 +54,9 @@ public final class RunallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (evalNum != 0 && dataset == null) {
+      throw new dev.qdebug.UsageException("--eval-num: needs --dataset");
+    }
     List<Metric> ms = Metrics.parse(metrics);
     RunAll.Options o =
         RunAll.Options.defaults()

@@ -190,7 +190,8 @@ public final class AccuracyTable {
     IntColumn nodes = IntColumn.create("nodes-in-float");
     IntColumn cals = IntColumn.create("calibration-nodes-off");
     int n = evalNum > 0 ? evalNum : labeled.size();
-    long total = (long) n * (ks.size() + 1);
+    int floatRuns = o.floatAccuracy() == null ? 1 : 0;
+    long total = (long) n * (ks.size() + floatRuns);
     double floatAcc =
         o.floatAccuracy() != null
             ? o.floatAccuracy()
@@ -206,10 +207,12 @@ public final class AccuracyTable {
     int variant = 0;
     for (int k : ks) {
       variant++;
-      Set<String> off = PartialModels.calibrationsOf(model, ranking.subList(0, k), "--top-k");
+      Set<String> off =
+          PartialModels.calibrationsOf(
+              model, ranking.subList(0, k), o.sensitiveNodes() != null ? "--sensitive-nodes" : "--top-k");
       Set<String> on = PartialModels.blacklist(model, off);
       double acc =
-          Accuracy.top1(model, labeled, on, evalNum, offset(progress, (long) variant * n, total));
+          Accuracy.top1(model, labeled, on, evalNum, offset(progress, (long) (variant - 1 + floatRuns) * n, total));
       mc.append(name);
       sc.append(strategy(k));
       fc.append(floatAcc);

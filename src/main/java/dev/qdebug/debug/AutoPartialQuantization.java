@@ -77,7 +77,7 @@ public final class AutoPartialQuantization {
    * @param dataNum calibration samples for the sensitivity ranking and the cosine target (0: all)
    * @param evalNum labeled samples for accuracy (0: all)
    * @param sensitiveNodes the ranking to use, most sensitive first; null to rank every normal node
-   * @param exhaustive evaluate every k instead of bisecting
+   * @param exhaustive evaluate every k instead of the galloping search
    * @param floatAccuracy the float model's top-1 on the same samples when already known (saves one
    *     accuracy run); null to compute it
    */
@@ -99,7 +99,7 @@ public final class AutoPartialQuantization {
       }
     }
 
-    /** 99% of float top-1 (once a dataset is set), nodes left in float, all samples, bisection. */
+    /** 99% of float top-1 (once a dataset is set), nodes left in float, all samples, galloping search. */
     public static Options defaults() {
       return new Options(null, 0.99, Restore.FLOAT, 0, 0, null, false, null);
     }
@@ -219,6 +219,10 @@ public final class AutoPartialQuantization {
     SampleSet labeled = accuracy ? SampleSet.open(o.dataset(), model.floatModel().inputs()) : null;
     if (accuracy) {
       labeled.labels(); // fails early, naming the file, when there are none
+      if (o.evalNum() > labeled.size()) {
+        throw new UsageException(
+            "--eval-num: " + o.evalNum() + " samples asked, " + o.dataset() + " has " + labeled.size());
+      }
     }
     List<String> ranking;
     if (o.sensitiveNodes() != null) {

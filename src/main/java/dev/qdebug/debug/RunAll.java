@@ -171,7 +171,8 @@ public final class RunAll {
               AutoPartialQuantization.Options.defaults()
                   .dataset(o.dataset())
                   .evalNum(o.evalNum())
-                  .sensitiveNodes(ranking));
+                  .sensitiveNodes(ranking)
+                  .floatAccuracy(accuracy.floatAccuracy()));
       auto.save(dir.resolve("partial_quantization"));
     }
     Path index = dir.resolve("index.html");
@@ -225,7 +226,7 @@ public final class RunAll {
                       + (auto.k() == 1 ? "" : "s")
                       + " in float"
                       + (auto.reached() ? " meets the target" : ""))
-          .append(String.format(java.util.Locale.ROOT, " (%.4f).", auto.threshold()));
+          .append(String.format(java.util.Locale.ROOT, " (target top-1 %.4f).", auto.threshold()));
       if (auto.k() > 0) {
         b.append(" Left in float: <code>")
             .append(Html.escape(String.join(", ", auto.chosenNodes())))

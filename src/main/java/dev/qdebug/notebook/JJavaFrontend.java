@@ -66,7 +66,7 @@ final class JJavaFrontend implements Frontend {
       java.lang.reflect.Field f = BaseKernel.class.getDeclaredField("executionCount");
       f.setAccessible(true);
       return f;
-    } catch (ReflectiveOperationException | RuntimeException e) {
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       return null;
     }
   }

@@ -64,6 +64,7 @@ class CaseStudyRunAllTest {
     List<String> summary = Files.readAllLines(report.resolve("partial_quantization/partial_quantization_summary.csv"));
     double reached = Double.parseDouble(summary.get(summary.size() - 1).split(",")[5]);
     assertTrue(reached >= 99.0, "99% of float is reached: " + summary);
+    assertTrue(!r.out().contains("target not reached"), r.out());
     for (String sub : List.of("node_sensitivity", "data_distribution", "channelwise_distribution",
         "accumulate_error", "calibration_stats", "layer_error", "accuracy", "partial_quantization")) {
       assertTrue(Files.isDirectory(report.resolve(sub)), sub);

@@ -406,6 +406,9 @@ class NotebookIT {
           assertTrue(c.get("execution_count").isInt(), name + ": every cell ran: " + c.get("id"));
         }
       }
+      assertEquals(2, byType(cell(nb, "hard"), "display_data").size(), name + ": calibrate and accuracy bars");
+      assertTrue(text(byType(cell(nb, "auto"), "display_data").get(0).at("/data/text~1plain")).startsWith("partial-quantization:"),
+          name + ": the search's bar is in its own cell");
       for (JsonNode o : byType(cell(nb, "hard"), "display_data")) {
         String bar = text(o.at("/data/text~1plain"));
         assertTrue(bar.startsWith("calibrate:") || bar.startsWith("accuracy:"), name + ": a later cell's bar: " + bar);
@@ -425,6 +428,7 @@ class NotebookIT {
       double[] fresh = summaryTop1(cell(nb, "summary"));
       double[] kept = summaryTop1(cell(committed, "summary"));
       assertEquals(4, fresh.length, name);
+      assertEquals(4, kept.length, name + ": committed summary rows");
       for (int i = 0; i < fresh.length; i++) {
         assertEquals(fresh[i], kept[i], 0.0021, name + ": committed summary row " + i + " is not this run's");
       }
