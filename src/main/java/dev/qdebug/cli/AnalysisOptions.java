@@ -34,8 +34,14 @@ final class AnalysisOptions {
    * command's error stream; the caller closes it.
    */
   Debugger open() {
-    return Debugger.open(model, data)
-        .progress(new TerminalProgress(command.commandLine().getErr()));
+    Debugger d = Debugger.open(model, data);
+    try {
+      OptionChecks.outputs(command);
+    } catch (RuntimeException e) {
+      d.close();
+      throw e;
+    }
+    return d.progress(new TerminalProgress(command.commandLine().getErr()));
   }
 
   /** {@code --data-num N}: the first N samples, 0 for all; the default is the command's. */

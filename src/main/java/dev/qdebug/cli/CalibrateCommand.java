@@ -75,23 +75,20 @@ public final class CalibrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (output.toAbsolutePath().normalize().equals(model.toAbsolutePath().normalize())) {
-      throw new UsageException("--output: " + output + " is the input model; choose another file");
-    }
-    if (activationBits == 4) {
-      throw new UsageException("--activation-bits: 4-bit activations are not supported; use 8 or 16");
-    }
+    QType weightType = bits("--weight-bits", weightBits, 4, 8, 16);
+    QType activationType = bits("--activation-bits", activationBits, 8, 16);
     Calibrator.Options o =
         Calibrator.Options.defaults()
             .method(CalibrationMethod.parse(method))
             .percentile(percentile)
             .perChannel(granularity == null || !granularity.perTensor)
             .symmetric(symmetry == null || !symmetry.asymmetric)
-            .weightType(QType.signedOfBits(weightBits))
-            .activationType(QType.signedOfBits(activationBits))
+            .weightType(weightType)
+            .activationType(activationType)
             .dataNum(dataNum);
     OnnxModel m = OnnxModel.load(model);
     SampleSet samples = SampleSet.open(data, m.inputs());
+    OptionChecks.outputs(spec);
     var out = spec.commandLine().getOut();
     Calibrator.Result r =
         Calibrator.run(m, samples, o, new TerminalProgress(spec.commandLine().getErr()));
@@ -107,5 +104,17 @@ public final class CalibrateCommand implements Callable<Integer> {
       out.println("wrote " + output);
     }
     return 0;
+  }
+
+  /** The signed type of {@code bits}, one of {@code valid}; otherwise an error naming the option. */
+  static QType bits(String option, int bits, int... valid) {
+    for (int v : valid) {
+      if (v == bits) {
+        return QType.signedOfBits(bits);
+      }
+    }
+    throw new UsageException(
+        option + ": " + bits + " bits is not supported; valid: "
+            + java.util.Arrays.toString(valid).replaceAll("[\\[\\]]", ""));
   }
 }

@@ -1,5 +1,7 @@
 package dev.qdebug.cli;
 
+import dev.qdebug.Inputs;
+import dev.qdebug.SafeNames;
 import dev.qdebug.UsageException;
 import dev.qdebug.data.Npy;
 import dev.qdebug.engine.RunOptions;
@@ -41,12 +43,16 @@ public final class InferCommand implements Callable<Integer> {
       description = "on a calibrated model, run with every calibration node switched off")
   boolean floatOnly;
 
+  @Option(
+      names = "--allow-nonfinite",
+      description = "accept NaN and infinite input values (refused by default)")
+  boolean allowNonFinite;
+
   @Override
   public Integer call() {
     CalibratedModel cal = CalibratedModel.load(model);
     OnnxModel m = cal.floatModel();
     Map<String, INDArray> feeds = new LinkedHashMap<>();
-    List<Path> inputFiles = new ArrayList<>(List.of(model.toAbsolutePath().normalize()));
     List<String> names = m.inputs().stream().map(ValueInfo::name).toList();
     for (String spec : inputs) {
       int eq = spec.indexOf('=');
@@ -66,27 +72,52 @@ public final class InferCommand implements Callable<Integer> {
       if (feeds.containsKey(name)) {
         throw new UsageException("--input: input '" + name + "' is given twice");
       }
-      feeds.put(name, Npy.read(Path.of(file)));
-      inputFiles.add(Path.of(file).toAbsolutePath().normalize());
+      Path f = Path.of(file);
+      INDArray x = Npy.read(f);
+      Inputs.add(f, "the input file of '" + name + "'");
+      if (!allowNonFinite) {
+        refuseNonFinite(x, f, name);
+      }
+      feeds.put(name, x);
     }
+    OptionChecks.outputs(spec);
     Map<String, INDArray> out;
     try (cal) {
       out = cal.run(feeds, floatOnly ? List.of() : cal.enabled(), RunOptions.defaults());
     }
-    for (Map.Entry<String, INDArray> e : out.entrySet()) {
-      Path file = outputDir.resolve(fileName(e.getKey()) + ".npy");
-      if (inputFiles.contains(file.toAbsolutePath().normalize())) {
-        throw new UsageException(
-            "--output-dir: writing " + file + " would overwrite an input; choose another folder");
+    SafeNames.Unique files = new SafeNames.Unique();
+    List<Path> targets = new ArrayList<>();
+    for (String name : out.keySet()) {
+      Path file = outputDir.resolve(files.of(name) + ".npy");
+      try {
+        Inputs.checkOutput(file, "--output-dir");
+      } catch (UsageException e) {
+        throw new UsageException(e.getMessage() + " (writing output '" + name + "' would overwrite it)");
       }
+      targets.add(file);
+    }
+    int k = 0;
+    for (Map.Entry<String, INDArray> e : out.entrySet()) {
+      Path file = targets.get(k++);
       Npy.write(file, e.getValue());
       spec.commandLine().getOut().println(file);
     }
     return 0;
   }
 
-  /** The output's name with every character outside {@code [A-Za-z0-9._-]} replaced by '_'. */
-  static String fileName(String output) {
-    return output.replaceAll("[^A-Za-z0-9._-]", "_");
+
+  /** Refuses NaN and infinite values, naming the input, its file and the first flat index. */
+  static void refuseNonFinite(INDArray x, Path file, String input) {
+    if (!x.dataType().isFPType()) {
+      return;
+    }
+    float[] v = x.dup('c').data().asFloat();
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        throw new dev.qdebug.DataException(
+            file + ": input '" + input + "' holds " + v[i] + " at flat index " + i
+                + " (NaN or infinite; --allow-nonfinite accepts it)");
+      }
+    }
   }
 }

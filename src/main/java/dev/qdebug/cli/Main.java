@@ -88,6 +88,11 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
+    cli.setExecutionStrategy(
+        parsed -> {
+          OptionChecks.parsed(parsed);
+          return new CommandLine.RunLast().execute(parsed);
+        });
     cli.setExitCodeExceptionMapper(e -> e instanceof QdebugException ? BAD_INPUT : INTERNAL);
     cli.setParameterExceptionHandler(
         (ex, a) -> {
@@ -104,6 +109,11 @@ public final class Main implements Runnable {
           ex.printStackTrace(err);
           return INTERNAL;
         });
-    return cli.execute(args);
+    dev.qdebug.Inputs.clear(); // each command guards the inputs it reads itself
+    try {
+      return cli.execute(args);
+    } finally {
+      dev.qdebug.Inputs.clear();
+    }
   }
 }

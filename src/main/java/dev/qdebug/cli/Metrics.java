@@ -13,7 +13,12 @@ final class Metrics {
   static List<Metric> parse(List<String> names) {
     List<Metric> ms = new ArrayList<>();
     for (String m : names) {
-      ms.add(parse(m, "--metrics"));
+      Metric metric = parse(m, "--metrics");
+      if (ms.contains(metric)) {
+        throw new UsageException(
+            "--metrics: '" + metric.label() + "' is given twice; name each metric once");
+      }
+      ms.add(metric);
     }
     return ms;
   }

@@ -38,16 +38,25 @@ public final class Npy {
   public static INDArray read(Path file) {
     byte[] bytes;
     try {
+      if (Files.isRegularFile(file) && Files.size(file) > Integer.MAX_VALUE - 8) {
+        throw new DataException(
+            file + ": " + Files.size(file) + " bytes; a .npy sample must be under 2 GiB");
+      }
       bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       throw new DataException(file + ": no such file");
     } catch (IOException e) {
-      throw new DataException(file + ": cannot read: " + e.getMessage(), e);
+      throw new DataException(file + ": cannot read: " + ioReason(e), e);
     }
     return parse(bytes, file.toString());
   }
 
-  /** Parses the bytes of a .npy file; {@code source} names it in errors. */
+  /**
+   * Parses the bytes of a .npy file; {@code source} names it in errors. Everything is checked
+   * before anything is allocated: the magic, the version, the header length (within the file), the
+   * element type, the dimensions (none negative) and the data length (exactly the shape's element
+   * count times the element size, computed without overflow).
+   */
   public static INDArray parse(byte[] bytes, String source) {
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     for (int i = 0; i < MAGIC.length; i++) {
@@ -59,7 +68,8 @@ public final class Npy {
       throw new DataException(source + ": truncated .npy header");
     }
     int major = bytes[6];
-    int headerLen;
+    int minor = bytes[7];
+    long headerLen;
     int start;
     if (major == 1) {
       headerLen = Short.toUnsignedInt(b.getShort(8));
@@ -68,40 +78,71 @@ public final class Npy {
       if (bytes.length < 12) {
         throw new DataException(source + ": truncated .npy header");
       }
-      headerLen = b.getInt(8);
+      headerLen = Integer.toUnsignedLong(b.getInt(8));
       start = 12;
     } else {
-      throw new DataException(source + ": unsupported .npy version " + major);
+      throw new DataException(
+          source + ": unsupported .npy version " + (major & 0xff) + " (supported: 1, 2, 3)");
+    }
+    if (minor != 0) {
+      throw new DataException(
+          source + ": unsupported .npy version " + major + "." + (minor & 0xff) + " (minor must be 0)");
     }
     if (start + headerLen > bytes.length) {
-      throw new DataException(source + ": truncated .npy header");
+      throw new DataException(
+          source + ": truncated .npy header (" + headerLen + " header bytes announced, "
+              + (bytes.length - start) + " in the file)");
     }
     String header =
         new String(
-            bytes, start, headerLen, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+            bytes, start, (int) headerLen,
+            major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
     String descr = find(DESCR, header, source, "descr");
     boolean fortran = find(FORTRAN, header, source, "fortran_order").equals("True");
     long[] shape = parseShape(find(SHAPE, header, source, "shape"), source);
-    long n = 1;
-    for (long d : shape) {
-      n *= d;
+    if (descr.length() < 2 || "<>|=".indexOf(descr.charAt(0)) < 0) {
+      throw new DataException(
+          source + ": unsupported element type '" + descr + "' (supported: float16/32/64, "
+              + "int8/16/32/64, uint8/16/32, bool, as '<f4', '|u1', ...)");
     }
     char order = descr.charAt(0);
     String kind = descr.substring(1);
     ByteOrder byteOrder = order == '>' ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
     int size = elementSize(kind, source, descr);
-    int dataStart = start + headerLen;
-    if ((long) bytes.length - dataStart < n * size) {
+    long n = 1;
+    long nbytes;
+    try {
+      for (long d : shape) {
+        n = Math.multiplyExact(n, d);
+      }
+      nbytes = Math.multiplyExact(n, (long) size);
+    } catch (ArithmeticException e) {
+      throw new DataException(
+          source + ": shape " + java.util.Arrays.toString(shape) + " of " + descr
+              + " holds more elements than a file can");
+    }
+    long dataStart = start + headerLen;
+    long available = bytes.length - dataStart;
+    if (available != nbytes) {
       throw new DataException(
           source
-              + ": truncated data: "
-              + (bytes.length - dataStart)
+              + ": "
+              + (available < nbytes ? "truncated data: " : "data length does not match the shape: ")
+              + available
               + " bytes for "
               + n
               + " elements of "
-              + descr);
+              + descr
+              + " (shape "
+              + java.util.Arrays.toString(shape)
+              + ", "
+              + nbytes
+              + " bytes)");
     }
-    ByteBuffer d = ByteBuffer.wrap(bytes, dataStart, (int) (n * size)).slice().order(byteOrder);
+    if (n > Integer.MAX_VALUE - 8) {
+      throw new DataException(source + ": " + n + " elements are more than one array can hold");
+    }
+    ByteBuffer d = ByteBuffer.wrap(bytes, (int) dataStart, (int) nbytes).slice().order(byteOrder);
     int count = (int) n;
     INDArray flat = values(d, kind, count);
     INDArray shaped;
@@ -115,6 +156,17 @@ public final class Npy {
       shaped = flat.reshape('c', shape);
     }
     return shaped;
+  }
+
+  /** An I/O failure in words, without the exception's class name. */
+  public static String ioReason(IOException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+      return f.getReason();
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
   private static INDArray values(ByteBuffer d, String kind, int n) {
@@ -215,11 +267,17 @@ public final class Npy {
     for (String part : s.split(",")) {
       String t = part.strip().replace("L", "");
       if (!t.isEmpty()) {
+        long d;
         try {
-          dims.add(Long.parseLong(t));
+          d = Long.parseLong(t);
         } catch (NumberFormatException e) {
           throw new DataException(source + ": bad shape in .npy header: (" + s + ")");
         }
+        if (d < 0) {
+          throw new DataException(
+              source + ": negative dimension " + d + " in .npy header shape (" + s + ")");
+        }
+        dims.add(d);
       }
     }
     return dims.stream().mapToLong(Long::longValue).toArray();

@@ -1,6 +1,8 @@
 package dev.qdebug.data;
 
 import dev.qdebug.DataException;
+import dev.qdebug.Inputs;
+import dev.qdebug.SafeNames;
 import dev.qdebug.engine.Tensors;
 import dev.qdebug.onnx.ElemType;
 import dev.qdebug.onnx.ValueInfo;
@@ -9,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,9 +28,16 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * sample is checked against the model's declared inputs when it is read, and errors name the file
  * and the sample index: a missing input folder, an empty folder, different sample counts per
  * input, a wrong element type or shape, NaN or infinite values.
+ *
+ * <p>The sub-folder of an input is the input's name made a single safe file name ({@link
+ * SafeNames#of}: {@code ../x} reads {@code DIR/.._x}, never a folder outside {@code DIR}). Every
+ * file read is registered with {@link Inputs}, so that no output of the command can replace it.
  */
 public final class SampleSet {
   private static final Pattern NUMBERED = Pattern.compile("(\\d+)\\.npy");
+
+  /** The largest sample index a file name may give (a name is a small integer). */
+  static final long MAX_INDEX = Integer.MAX_VALUE;
 
   private final Path dir;
   private final List<ValueInfo> inputs;
@@ -64,6 +72,8 @@ public final class SampleSet {
         throw new DataException(
             dir + "/images.npy: the model has " + inputs.size() + " inputs; use one sub-folder per input");
       }
+      Inputs.add(dir.resolve("images.npy"), "a sample file");
+      addLabels(dir);
       INDArray all = Npy.read(dir.resolve("images.npy"));
       if (all.rank() == 0 || all.size(0) == 0) {
         throw new DataException(dir + "/images.npy: holds no samples");
@@ -71,18 +81,24 @@ public final class SampleSet {
       return new SampleSet(dir, inputs, null, Map.of(inputs.get(0).name(), all), (int) all.size(0));
     }
     Map<String, List<Path>> files = new LinkedHashMap<>();
+    SafeNames.Unique folders = new SafeNames.Unique();
     for (ValueInfo v : inputs) {
-      Path sub = dir.resolve(v.name());
+      String folder = folders.of(v.name());
+      Path sub = dir.resolve(folder);
       if (Files.isDirectory(sub)) {
         files.put(v.name(), numbered(sub));
       } else if (inputs.size() == 1 && !numbered(dir).isEmpty()) {
         files.put(v.name(), numbered(dir));
       } else {
         throw new DataException(
-            dir + ": no folder '" + v.name() + "' for model input '" + v.name() + "' (expected "
-                + dir.resolve(v.name()) + "/0.npy, 1.npy, ...)");
+            dir + ": no folder '" + folder + "' for model input '" + v.name() + "' (expected "
+                + sub + "/0.npy, 1.npy, ...)");
       }
     }
+    for (List<Path> l : files.values()) {
+      l.forEach(f -> Inputs.add(f, "a sample file"));
+    }
+    addLabels(dir);
     int size = -1;
     String first = null;
     for (Map.Entry<String, List<Path>> e : files.entrySet()) {
@@ -101,20 +117,47 @@ public final class SampleSet {
     return new SampleSet(dir, inputs, files, null, size);
   }
 
+  private static void addLabels(Path dir) {
+    Path labels = dir.resolve("labels.npy");
+    if (Files.exists(labels)) {
+      Inputs.add(labels, "the labels file");
+    }
+  }
+
+  /**
+   * The numbered samples {@code <i>.npy} in {@code dir}, by index.
+   *
+   * @throws DataException naming the file when its number is not a small integer or two files give
+   *     the same index ({@code 1.npy}, {@code 01.npy})
+   */
   private static List<Path> numbered(Path dir) {
+    List<Path> found;
     try (Stream<Path> s = Files.list(dir)) {
-      return s.filter(p -> NUMBERED.matcher(p.getFileName().toString()).matches())
-          .sorted(Comparator.comparingLong(SampleSet::index))
-          .toList();
+      found = s.filter(p -> NUMBERED.matcher(p.getFileName().toString()).matches()).toList();
     } catch (IOException e) {
       throw new DataException(dir + ": cannot list: " + e.getMessage(), e);
     }
+    java.util.TreeMap<Long, Path> byIndex = new java.util.TreeMap<>();
+    for (Path p : found) {
+      Path other = byIndex.put(index(p), p);
+      if (other != null) {
+        throw new DataException(
+            p + ": sample " + index(p) + " is also " + other.getFileName() + "; keep one of them");
+      }
+    }
+    return List.copyOf(byIndex.values());
   }
 
   private static long index(Path p) {
     Matcher m = NUMBERED.matcher(p.getFileName().toString());
     m.matches();
-    return Long.parseLong(m.group(1));
+    String digits = m.group(1).replaceFirst("^0+(?=.)", "");
+    if (digits.length() > 10 || Long.parseLong(digits) > MAX_INDEX) {
+      throw new DataException(
+          p + ": the sample number is not a small integer (0.npy, 1.npy, ... up to " + MAX_INDEX
+              + ")");
+    }
+    return Long.parseLong(digits);
   }
 
   public Path dir() {
@@ -223,7 +266,35 @@ public final class SampleSet {
     if (l.length() != size) {
       throw new DataException(f + ": " + l.length() + " labels for " + size + " samples");
     }
-    return l.dup('c').data().asLong();
+    long[] out = l.dup('c').data().asLong();
+    for (int i = 0; i < out.length; i++) {
+      if (out[i] < 0) {
+        throw labelError(i, out[i], -1);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #labels()}, each checked to lie in {@code [0, classes)}.
+   *
+   * @throws DataException naming the file and the sample index of the first label outside
+   */
+  public long[] labels(long classes) {
+    long[] out = labels();
+    for (int i = 0; i < out.length; i++) {
+      if (out[i] >= classes) {
+        throw labelError(i, out[i], classes);
+      }
+    }
+    return out;
+  }
+
+  /** The error for label {@code label} of sample {@code i}; {@code classes} -1 if not known. */
+  public DataException labelError(int i, long label, long classes) {
+    return new DataException(
+        dir.resolve("labels.npy") + ": label " + label + " of sample " + i + " is outside [0, "
+            + (classes < 0 ? "classes" : String.valueOf(classes)) + ")");
   }
 
   /** The input names, in model order. */

@@ -28,9 +28,13 @@ public final class Accuracy {
       Collection<String> enabled,
       int limit,
       Progress progress) {
-    long[] labels = data.labels();
-    int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
     String output = model.floatModel().outputs().get(0).name();
+    long[] declared = model.floatModel().outputs().get(0).shape();
+    long[] labels =
+        declared != null && declared.length == 2 && declared[1] > 0
+            ? data.labels(declared[1])
+            : data.labels();
+    int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
     long correct = 0;
     for (int from = 0; from < n; from += BATCH) {
       int count = Math.min(BATCH, n - from);
@@ -49,6 +53,9 @@ public final class Accuracy {
           if (v[i * classes + c] > v[i * classes + best]) {
             best = c;
           }
+        }
+        if (labels[from + i] >= classes) {
+          throw data.labelError(from + i, labels[from + i], classes);
         }
         if (best == labels[from + i]) {
           correct++;

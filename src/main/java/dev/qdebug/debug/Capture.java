@@ -108,10 +108,10 @@ final class Capture {
   }
 
   /**
-   * A file-name-safe form of a node or tensor name, as Horizon makes it: {@code /} becomes {@code
-   * _}.
+   * A file-name-safe form of a node or tensor name, as Horizon makes it ({@code /} becomes {@code
+   * _}): {@link dev.qdebug.SafeNames#of}, a single file name, never a path.
    */
   static String fileName(String name) {
-    return name.replace('/', '_').replace('\\', '_');
+    return dev.qdebug.SafeNames.of(name);
   }
 }

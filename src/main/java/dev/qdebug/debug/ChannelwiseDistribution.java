@@ -93,9 +93,11 @@ public final class ChannelwiseDistribution {
 
     @Override
     public void save(Path dir) {
+      dev.qdebug.SafeNames.Unique files = new dev.qdebug.SafeNames.Unique();
       for (Boxes b : boxes) {
-        Html.writeCsv(dir.resolve(b.file() + ".csv"), b.stats());
-        Html.writeFigure(dir.resolve(b.file() + ".html"), b.file(), b.figure());
+        String f = files.next(b.file()); // two names may make one file name: keep both
+        Html.writeCsv(dir.resolve(f + ".csv"), b.stats());
+        Html.writeFigure(dir.resolve(f + ".html"), b.file(), b.figure());
       }
     }
   }

@@ -122,9 +122,11 @@ public final class Distribution {
 
     @Override
     public void save(Path dir) {
+      dev.qdebug.SafeNames.Unique files = new dev.qdebug.SafeNames.Unique();
       for (Plot p : plots) {
-        Html.writeCsv(dir.resolve(p.file() + ".csv"), p.histogram());
-        Html.writeFigure(dir.resolve(p.file() + ".html"), p.file(), p.figure());
+        String f = files.next(p.file()); // two names may make one file name: keep both
+        Html.writeCsv(dir.resolve(f + ".csv"), p.histogram());
+        Html.writeFigure(dir.resolve(f + ".html"), p.file(), p.figure());
       }
       Html.writeCsv(dir.resolve("distribution_summary.csv"), summary);
     }

@@ -88,10 +88,12 @@ public final class SensitiveSamples {
       Html.writeCsv(dir.resolve("sensitive_samples.csv"), table);
       Html.writeCsv(dir.resolve("sample_metrics.csv"), all);
       Html.writeFigure(dir.resolve("sensitive_samples.html"), "sensitive samples", figure);
+      dev.qdebug.SafeNames.Unique folders = new dev.qdebug.SafeNames.Unique();
       for (int k = 0; k < selected.size(); k++) {
         for (Map.Entry<String, INDArray> e : selected.get(k).entrySet()) {
           Npy.write(
-              dir.resolve("badcase_data").resolve(e.getKey()).resolve(k + ".npy"), e.getValue());
+              dir.resolve("badcase_data").resolve(folders.of(e.getKey())).resolve(k + ".npy"),
+              e.getValue());
         }
       }
     }
