@@ -44,6 +44,15 @@ public final class OnnxModel {
   /** protobuf's own 64 MiB default is too small for real weights; ONNX's format limit is 2 GiB. */
   private static final int MAX_MESSAGE_BYTES = Integer.MAX_VALUE;
 
+  /**
+   * The oldest default-domain opset the engine runs: every op it implements has its forms from
+   * opset 7 on (the case-study and test models use 9 to 21).
+   */
+  public static final int MIN_OPSET = 7;
+
+  /** The newest default-domain opset the engine knows (the newest of ONNX's operator tests). */
+  public static final int MAX_OPSET = 25;
+
   private final ModelProto proto;
   private final String source;
   private final Path path;
@@ -111,6 +120,13 @@ public final class OnnxModel {
    */
   public static OnnxModel load(Path file) {
     ModelProto proto;
+    if (file.toString().isEmpty()) {
+      throw new ModelException("'': an empty path is not a model file");
+    }
+    if (Files.isDirectory(file)) {
+      throw new ModelException(file + ": is a folder, not an ONNX model file");
+    }
+    dev.qdebug.Inputs.add(file, "the model");
     try (InputStream in = Files.newInputStream(file)) {
       CodedInputStream cin = CodedInputStream.newInstance(in);
       cin.setSizeLimit(MAX_MESSAGE_BYTES);
@@ -121,11 +137,17 @@ public final class OnnxModel {
       throw new ModelException(
           file + ": not a valid ONNX model (truncated or corrupt file): " + e.getMessage(), e);
     } catch (IOException e) {
-      throw new ModelException(file + ": cannot read: " + e.getMessage(), e);
+      throw new ModelException(file + ": cannot read: " + dev.qdebug.data.Npy.ioReason(e), e);
+    } catch (RuntimeException e) {
+      // protobuf may fail outside its checked exception on hostile bytes
+      throw new ModelException(
+          file + ": not a valid ONNX model (truncated or corrupt file): " + e.getMessage(), e);
     }
     check(proto, file.toString());
     Path dir = file.toAbsolutePath().getParent();
-    return new OnnxModel(inlineExternalData(proto, dir, file.toString()), file.toString(), file);
+    ModelProto inlined = inlineExternalData(proto, dir, file.toString());
+    checkTensors(inlined, file.toString());
+    return new OnnxModel(inlined, file.toString(), file);
   }
 
   /** Parses a model from bytes; {@code source} names it in error messages. */
@@ -135,8 +157,12 @@ public final class OnnxModel {
       cin.setSizeLimit(MAX_MESSAGE_BYTES);
       ModelProto proto = ModelProto.parseFrom(cin);
       check(proto, source);
+      checkTensors(proto, source);
       return new OnnxModel(proto, source, null);
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof ModelException m) {
+        throw m;
+      }
       throw new ModelException(
           source + ": not a valid ONNX model (truncated or corrupt): " + e.getMessage(), e);
     }
@@ -145,6 +171,7 @@ public final class OnnxModel {
   /** Wraps a model built in code; {@code source} names it in error messages. */
   public static OnnxModel of(ModelProto proto, String source) {
     check(proto, source);
+    checkTensors(proto, source);
     return new OnnxModel(proto, source, null);
   }
 
@@ -163,6 +190,164 @@ public final class OnnxModel {
     }
     if (proto.getGraph().getOutputCount() == 0) {
       throw new ModelException(source + ": the graph declares no outputs");
+    }
+    checkOpset(proto, source);
+    checkGraph(proto.getGraph(), source);
+  }
+
+  /** The default-domain opset: imported once, within {@link #MIN_OPSET}..{@link #MAX_OPSET}. */
+  private static void checkOpset(ModelProto proto, String source) {
+    Long version = null;
+    for (OperatorSetIdProto o : proto.getOpsetImportList()) {
+      String d = o.getDomain().equals("ai.onnx") ? "" : o.getDomain();
+      if (d.equals("")) {
+        if (version != null && version != o.getVersion()) {
+          throw new ModelException(
+              source + ": imports the default ONNX opset twice (" + version + " and "
+                  + o.getVersion() + ")");
+        }
+        version = o.getVersion();
+      }
+    }
+    if (version == null) {
+      throw new ModelException(
+          source + ": imports no default ONNX opset (opset_import with domain \"\" or \"ai.onnx\")");
+    }
+    if (version < MIN_OPSET || version > MAX_OPSET) {
+      throw new ModelException(
+          source + ": opset " + version + " is not supported (supported: " + MIN_OPSET + " to "
+              + MAX_OPSET + ")");
+    }
+  }
+
+  /**
+   * The graph's structure: no tensor written by two nodes (or by a node and as a graph input or
+   * initializer), no node without an op type, no empty name as a node's first input, no negative
+   * declared dimension.
+   */
+  private static void checkGraph(GraphProto g, String source) {
+    Map<String, String> writer = new java.util.HashMap<>();
+    for (ValueInfoProto v : g.getInputList()) {
+      writer.putIfAbsent(v.getName(), "graph input");
+      checkDims(v, "input", source);
+    }
+    for (TensorProto t : g.getInitializerList()) {
+      writer.putIfAbsent(t.getName(), "initializer");
+    }
+    for (ValueInfoProto v : g.getOutputList()) {
+      checkDims(v, "output", source);
+      if (v.getName().isEmpty()) {
+        throw new ModelException(source + ": a graph output has an empty name");
+      }
+    }
+    Set<String> outs = new HashSet<>();
+    for (ValueInfoProto v : g.getOutputList()) {
+      if (!outs.add(v.getName())) {
+        throw new ModelException(source + ": graph output '" + v.getName() + "' is listed twice");
+      }
+    }
+    for (int i = 0; i < g.getNodeCount(); i++) {
+      NodeProto n = g.getNode(i);
+      String node = "node '" + (n.getName().isEmpty() ? n.getOpType() + "_" + i : n.getName()) + "'";
+      if (n.getOpType().isEmpty()) {
+        throw new ModelException(source + ": " + node + " has no op type");
+      }
+      if (n.getInputCount() > 0 && n.getInput(0).isEmpty() && !n.getOpType().equals("Loop")) {
+        throw new ModelException(
+            source + ": " + node + " (" + n.getOpType() + "): its first input has an empty name"
+                + " (only optional inputs may be left out)");
+      }
+      for (String o : n.getOutputList()) {
+        if (o.isEmpty()) {
+          continue;
+        }
+        String before = writer.putIfAbsent(o, node);
+        if (before != null) {
+          throw new ModelException(
+              source + ": tensor '" + o + "' is written by " + node + " and by " + before
+                  + " (every tensor has one producer)");
+        }
+      }
+    }
+  }
+
+  private static void checkDims(ValueInfoProto v, String what, String source) {
+    if (!v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()) {
+      return;
+    }
+    for (TensorShapeProto.Dimension d : v.getType().getTensorType().getShape().getDimList()) {
+      if (d.hasDimValue() && d.getDimValue() < 0) {
+        throw new ModelException(
+            source + ": " + what + " '" + v.getName() + "' declares a negative dimension "
+                + d.getDimValue());
+      }
+    }
+  }
+
+  /**
+   * Every tensor held in the model (initializers and tensor attributes): dimensions not negative,
+   * an element count that does not overflow, and a payload of that many elements.
+   */
+  private static void checkTensors(ModelProto proto, String source) {
+    GraphProto g = proto.getGraph();
+    for (TensorProto t : g.getInitializerList()) {
+      checkTensor(t, source, "initializer '" + t.getName() + "'");
+    }
+    for (NodeProto n : g.getNodeList()) {
+      for (AttributeProto a : n.getAttributeList()) {
+        String what = "node '" + n.getName() + "' attribute '" + a.getName() + "'";
+        if (a.hasT()) {
+          checkTensor(a.getT(), source, what);
+        }
+        for (TensorProto t : a.getTensorsList()) {
+          checkTensor(t, source, what);
+        }
+      }
+    }
+  }
+
+  private static void checkTensor(TensorProto t, String source, String what) {
+    long n = 1;
+    for (long d : t.getDimsList()) {
+      if (d < 0) {
+        throw new ModelException(
+            source + ": " + what + " has a negative dimension " + d + " in " + t.getDimsList());
+      }
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw new ModelException(
+            source + ": " + what + ": dimensions " + t.getDimsList() + " overflow");
+      }
+    }
+    if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+      return; // checked once read
+    }
+    ElemType type = ElemType.of(t.getDataType());
+    long have = -1;
+    if (!t.getRawData().isEmpty() && type.bytes() > 0) {
+      if (t.getRawData().size() % type.bytes() != 0 || t.getRawData().size() / type.bytes() != n) {
+        throw new ModelException(
+            source + ": " + what + ": raw_data holds " + t.getRawData().size() + " bytes, but "
+                + t.getDimsList() + " of " + type + " needs " + n * type.bytes());
+      }
+      return;
+    }
+    switch (type) {
+      case FLOAT, COMPLEX64 -> have = t.getFloatDataCount();
+      case DOUBLE, COMPLEX128 -> have = t.getDoubleDataCount();
+      case INT64 -> have = t.getInt64DataCount();
+      case UINT32, UINT64 -> have = t.getUint64DataCount();
+      case INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16 -> have = t.getInt32DataCount();
+      default -> {}
+    }
+    if (type == ElemType.COMPLEX64 || type == ElemType.COMPLEX128) {
+      have /= 2;
+    }
+    if (have >= 0 && t.getRawData().isEmpty() && have != n) {
+      throw new ModelException(
+          source + ": " + what + " holds " + have + " values, but its dimensions "
+              + t.getDimsList() + " need " + n);
     }
   }
 
@@ -319,23 +504,32 @@ public final class OnnxModel {
     String location = null;
     long offset = 0;
     long length = -1;
+    String what = source + ": tensor '" + t.getName() + "'";
     for (StringStringEntryProto e : t.getExternalDataList()) {
       switch (e.getKey()) {
         case "location" -> location = e.getValue();
-        case "offset" -> offset = Long.parseLong(e.getValue());
-        case "length" -> length = Long.parseLong(e.getValue());
+        case "offset" -> offset = number(e.getValue(), "offset", what);
+        case "length" -> length = number(e.getValue(), "length", what);
         default -> {}
       }
     }
-    String what = source + ": tensor '" + t.getName() + "'";
     if (location == null || location.isEmpty()) {
       throw new ModelException(what + ": external data without a location");
     }
+    if (location.indexOf('\0') >= 0) {
+      throw new ModelException(
+          what + ": external data location '" + location.replace('\0', '?')
+              + "' holds a NUL character");
+    }
     Path file = confined(dir, location, what);
+    if (Files.isDirectory(file)) {
+      throw new ModelException(what + ": external data location '" + location + "' is a folder");
+    }
+    dev.qdebug.Inputs.add(file, "external data of the model");
     try (SeekableByteChannel ch = Files.newByteChannel(file)) {
       long size = ch.size();
       long n = length >= 0 ? length : size - offset;
-      if (offset < 0 || offset + n > size || n > Integer.MAX_VALUE) {
+      if (offset > size || n < 0 || n > size - offset || n > Integer.MAX_VALUE - 8) {
         throw new ModelException(
             what
                 + ": external data range [offset "
@@ -360,13 +554,34 @@ public final class OnnxModel {
     } catch (NoSuchFileException e) {
       throw new ModelException(what + ": external data file '" + location + "' not found");
     } catch (IOException e) {
-      throw new ModelException(what + ": cannot read external data '" + location + "': " + e, e);
+      throw new ModelException(
+          what + ": cannot read external data '" + location + "': " + dev.qdebug.data.Npy.ioReason(e),
+          e);
     }
+  }
+
+  /** A non-negative decimal number of an external-data entry. */
+  private static long number(String value, String key, String what) {
+    long v;
+    try {
+      v = Long.parseLong(value.strip());
+    } catch (NumberFormatException e) {
+      throw new ModelException(what + ": external data " + key + " '" + value + "' is not a number");
+    }
+    if (v < 0) {
+      throw new ModelException(what + ": external data " + key + " " + v + " is negative");
+    }
+    return v;
   }
 
   /** Resolves {@code location} inside {@code dir}, refusing anything that leads out of it. */
   static Path confined(Path dir, String location, String what) {
-    Path rel = Path.of(location);
+    Path rel;
+    try {
+      rel = Path.of(location);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new ModelException(what + ": external data location '" + location + "' is not a path");
+    }
     if (rel.isAbsolute()) {
       throw new ModelException(
           what + ": external data location '" + location + "' is absolute; it must be relative to "
@@ -381,7 +596,9 @@ public final class OnnxModel {
             what + ": external data location '" + location + "' leads outside the model's folder");
       }
     } catch (IOException e) {
-      throw new ModelException(what + ": cannot resolve external data '" + location + "'", e);
+      throw new ModelException(
+          what + ": cannot resolve external data '" + location + "': "
+              + dev.qdebug.data.Npy.ioReason(e), e);
     }
     return resolved;
   }

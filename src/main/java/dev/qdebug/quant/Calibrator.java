@@ -124,7 +124,9 @@ public final class Calibrator {
       if (t.kind() == TensorKind.WEIGHT) {
         int axis = o.perChannel() ? t.axis() : -1;
         MaxObserver obs = new MaxObserver(axis);
-        obs.observe(plan.constant(t.tensor()));
+        INDArray w = plan.constant(t.tensor());
+        requireFinite(w, t.tensor(), model.source() + ": weight");
+        obs.observe(w);
         QParams p = obs.range().toParams(o.weightType(), true);
         weights.add(CalibrationNode.of(t.tensor(), TensorKind.WEIGHT, p, true, "max"));
       } else {
@@ -149,6 +151,7 @@ public final class Calibrator {
       observers.put(m, obs);
     }
     java.util.Set<String> notFloat = new java.util.HashSet<>();
+    int[] at = new int[2]; // the samples being run, for errors: first, count
     RunOptions observe =
         RunOptions.hooked(
             (tensor, value) -> {
@@ -156,6 +159,10 @@ public final class Calibrator {
               if (obs != null && value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
                 notFloat.add(tensor); // shape arithmetic (int64 Concat inputs...): not quantized
               } else if (obs != null) {
+                requireFinite(
+                    value, tensor,
+                    data.dir() + ": calibration sample" + (at[1] == 1 ? " " + at[0]
+                        : "s " + at[0] + ".." + (at[0] + at[1] - 1)) + ": tensor");
                 for (Observer ob : obs) {
                   ob.observe(value);
                 }
@@ -165,6 +172,8 @@ public final class Calibrator {
     try (session) {
       for (int from = 0; from < n; from += o.batchSize()) {
         int count = Math.min(o.batchSize(), n - from);
+        at[0] = from;
+        at[1] = count;
         session.run(data.batch(from, count), observe);
         progress.update("calibrate", from + count, n);
       }
@@ -205,6 +214,30 @@ public final class Calibrator {
       }
     }
     return new Result(candidates.get(best), best, o.label(best), scores);
+  }
+
+  /**
+   * Refuses a tensor with NaN or infinite values (finite inputs that overflow inside the net):
+   * no range, so no scale, can be computed from it.
+   */
+  static void requireFinite(INDArray value, String tensor, String where) {
+    if (value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
+      return;
+    }
+    if (!org.nd4j.linalg.indexing.BooleanIndexing.or(
+            value, org.nd4j.linalg.indexing.conditions.Conditions.isInfinite())
+        && !org.nd4j.linalg.indexing.BooleanIndexing.or(
+            value, org.nd4j.linalg.indexing.conditions.Conditions.isNan())) {
+      return;
+    }
+    float[] v = value.dup('c').data().asFloat();
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        throw new dev.qdebug.DataException(
+            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i
+                + " (the values overflow float32 inside the model; calibration needs finite values)");
+      }
+    }
   }
 
   /** Mean over the first {@code k} samples and every graph output of the output cosine. */

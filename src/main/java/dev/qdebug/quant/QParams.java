@@ -51,8 +51,10 @@ public record QParams(float[] scale, long[] zeroPoint, int axis, QType type) {
    * must be exactly representable). Symmetric: {@code absmax = max(|min|, |max|)}, {@code scale =
    * absmax / ((qmax - qmin) / 2)}, zero point at the middle of the type's range (0 for signed
    * types, 128 for uint8). Asymmetric: {@code scale = (max - min) / (qmax - qmin)}, {@code zp =
-   * rint(qmin - min / scale)} clamped to the type. A zero-width range gets scale 1 (the values are
-   * all 0 then, and any positive scale represents them exactly).
+   * rint(qmin - min / scale)} clamped to the type. A range so narrow that the scale would be zero
+   * or below the smallest normal float (a zero or denormal range) gets scale 1, as ONNX Runtime's
+   * {@code compute_scale_zp} does (its values are all 0 or denormal then, which any scale maps to
+   * level 0).
    */
   public static QParams of(float[] min, float[] max, int axis, QType type, boolean symmetric) {
     int n = min.length;
@@ -65,11 +67,11 @@ public record QParams(float[] scale, long[] zeroPoint, int axis, QType type) {
       if (symmetric) {
         double absmax = Math.max(-lo, hi);
         double s = absmax / (qrange / 2);
-        scale[c] = s > 0 ? (float) s : 1f;
+        scale[c] = s >= Float.MIN_NORMAL ? (float) s : 1f;
         zp[c] = type.signed() ? 0 : (type.qmax() + 1) / 2;
       } else {
         double s = (hi - lo) / qrange;
-        scale[c] = s > 0 ? (float) s : 1f;
+        scale[c] = s >= Float.MIN_NORMAL ? (float) s : 1f;
         long z = (long) Math.rint(type.qmin() - lo / scale[c]);
         zp[c] = Math.max(type.qmin(), Math.min(type.qmax(), z));
       }
