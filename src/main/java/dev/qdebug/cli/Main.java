@@ -109,11 +109,8 @@ public final class Main implements Runnable {
           ex.printStackTrace(err);
           return INTERNAL;
         });
-    dev.qdebug.Inputs.clear(); // each command guards the inputs it reads itself
-    try {
+    try (var guard = dev.qdebug.Inputs.open()) { // no output of the command over its inputs
       return cli.execute(args);
-    } finally {
-      dev.qdebug.Inputs.clear();
     }
   }
 }

@@ -24,6 +24,7 @@ public final class Debugger implements AutoCloseable {
   private final SampleSet data;
   private final boolean owned;
   private Progress progress = Progress.NONE;
+  private dev.qdebug.Inputs.Scope guard; // while open, no report is saved over an input
 
   private Debugger(CalibratedModel model, SampleSet data, boolean owned) {
     this.model = model;
@@ -33,11 +34,18 @@ public final class Debugger implements AutoCloseable {
 
   /** Loads a calibrated model (QDQ or Horizon) and its calibration data folder. */
   public static Debugger open(Path calibratedModel, Path calibrationData) {
-    CalibratedModel m = CalibratedModel.load(calibratedModel);
+    dev.qdebug.Inputs.Scope guard = dev.qdebug.Inputs.open();
+    CalibratedModel m = null;
     try {
-      return new Debugger(m, SampleSet.open(calibrationData, m.floatModel().inputs()), true);
+      m = CalibratedModel.load(calibratedModel);
+      Debugger d = new Debugger(m, SampleSet.open(calibrationData, m.floatModel().inputs()), true);
+      d.guard = guard;
+      return d;
     } catch (RuntimeException e) {
-      m.close();
+      if (m != null) {
+        m.close();
+      }
+      guard.close();
       throw e;
     }
   }
@@ -152,6 +160,9 @@ public final class Debugger implements AutoCloseable {
   public void close() {
     if (owned) {
       model.close();
+    }
+    if (guard != null) {
+      guard.close();
     }
   }
 }
