@@ -45,8 +45,10 @@ public final class OnnxModel {
   private static final int MAX_MESSAGE_BYTES = Integer.MAX_VALUE;
 
   /**
-   * The oldest default-domain opset the engine runs: every op it implements has its forms from
-   * opset 7 on (the case-study and test models use 9 to 21).
+   * The oldest default-domain opset a model file may import: opset 7 brought the numpy-style
+   * broadcasting every elementwise op of the engine implements (exporters write 7 and later; the
+   * case-study and test models use 9 to 21). Single ops in their older forms are still run in
+   * graphs built in code ({@link #of}), which only need an opset from 1.
    */
   public static final int MIN_OPSET = 7;
 
@@ -144,6 +146,7 @@ public final class OnnxModel {
           file + ": not a valid ONNX model (truncated or corrupt file): " + e.getMessage(), e);
     }
     check(proto, file.toString());
+    checkOpset(proto, file.toString(), MIN_OPSET);
     Path dir = file.toAbsolutePath().getParent();
     ModelProto inlined = inlineExternalData(proto, dir, file.toString());
     checkTensors(inlined, file.toString());
@@ -157,6 +160,7 @@ public final class OnnxModel {
       cin.setSizeLimit(MAX_MESSAGE_BYTES);
       ModelProto proto = ModelProto.parseFrom(cin);
       check(proto, source);
+      checkOpset(proto, source, MIN_OPSET);
       checkTensors(proto, source);
       return new OnnxModel(proto, source, null);
     } catch (IOException | RuntimeException e) {
@@ -191,12 +195,12 @@ public final class OnnxModel {
     if (proto.getGraph().getOutputCount() == 0) {
       throw new ModelException(source + ": the graph declares no outputs");
     }
-    checkOpset(proto, source);
+    checkOpset(proto, source, 1);
     checkGraph(proto.getGraph(), source);
   }
 
-  /** The default-domain opset: imported once, within {@link #MIN_OPSET}..{@link #MAX_OPSET}. */
-  private static void checkOpset(ModelProto proto, String source) {
+  /** The default-domain opset: imported once, within {@code min}..{@link #MAX_OPSET}. */
+  private static void checkOpset(ModelProto proto, String source, int min) {
     Long version = null;
     for (OperatorSetIdProto o : proto.getOpsetImportList()) {
       String d = o.getDomain().equals("ai.onnx") ? "" : o.getDomain();
@@ -213,7 +217,7 @@ public final class OnnxModel {
       throw new ModelException(
           source + ": imports no default ONNX opset (opset_import with domain \"\" or \"ai.onnx\")");
     }
-    if (version < MIN_OPSET || version > MAX_OPSET) {
+    if (version < min || version > MAX_OPSET) {
       throw new ModelException(
           source + ": opset " + version + " is not supported (supported: " + MIN_OPSET + " to "
               + MAX_OPSET + ")");

@@ -79,7 +79,12 @@ final class HorizonFormat {
       if (axis < 0 && s.length > 1) {
         throw n.error("per-tensor node with " + s.length + " scales");
       }
-      QParams p = new QParams(s, zp, axis, type);
+      QParams p;
+      try {
+        p = new QParams(s, zp, axis, type);
+      } catch (IllegalArgumentException e) {
+        throw n.error(e.getMessage()); // a zero, negative or NaN scale, a zero point out of range
+      }
       String kindName = n.attrString("tensor_type", "feature");
       TensorKind kind = kindName.equals("weight") ? TensorKind.WEIGHT : TensorKind.ACTIVATION;
       // keep Horizon's own node name; it is what Horizon's tables and users refer to

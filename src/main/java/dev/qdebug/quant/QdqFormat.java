@@ -376,7 +376,11 @@ final class QdqFormat {
       }
       axis += rank; // ONNX counts a negative axis from the end (opset 13+)
     }
-    return new QParams(scale, zp, axis, type);
+    try {
+      return new QParams(scale, zp, axis, type);
+    } catch (IllegalArgumentException e) {
+      throw n.error(e.getMessage()); // a zero, negative or NaN scale, a zero point out of range
+    }
   }
 
   private static QType qtype(ElemType t, OnnxNode n) {
