@@ -84,6 +84,7 @@ class AtomicFilesTest {
   @Test
   void guardedWritesNeverReplaceAnInput() throws IOException {
     Path in = tmp.resolve("in.npy");
+    AtomicFiles.write(in, new byte[] {8}); // unguarded: a program may rewrite its files
     Files.write(in, new byte[] {9});
     Path link = tmp.resolve("link.npy");
     Files.createSymbolicLink(link, in);
@@ -91,13 +92,12 @@ class AtomicFilesTest {
     Files.createLink(hard, in);
     Path viaDirLink = tmp.resolve("dirlink");
     Files.createSymbolicLink(viaDirLink, tmp);
-    AtomicFiles.write(in, new byte[] {8}); // unguarded: a program may rewrite its files
-    Files.write(in, new byte[] {9});
     try (Inputs.Scope s = Inputs.open()) {
       Inputs.add(in, "a sample file");
       for (Path out : List.of(in, link, hard, viaDirLink.resolve("in.npy"), tmp.resolve("x/../in.npy"))) {
         QdebugException e =
-            assertThrows(QdebugException.class, () -> AtomicFiles.write(out, new byte[] {7}));
+            assertThrows(
+                QdebugException.class, () -> AtomicFiles.write(out, new byte[] {7}), out.toString());
         assertTrue(e.getMessage().contains("in.npy") && e.getMessage().contains("sample"), e.getMessage());
         UsageException u = assertThrows(UsageException.class, () -> Inputs.checkOutput(out, "--csv"));
         assertTrue(u.getMessage().startsWith("--csv: "), u.getMessage());

@@ -101,6 +101,10 @@ public final class Main implements Runnable {
         });
     cli.setExecutionExceptionHandler(
         (ex, c, parsed) -> {
+          if (TerminalProgress.midLine) {
+            err.println(); // the error on a line of its own, after an unfinished progress bar
+            TerminalProgress.midLine = false;
+          }
           if (ex instanceof QdebugException) {
             err.println("qdebug: " + ex.getMessage());
             return BAD_INPUT;

@@ -18,6 +18,9 @@ final class TerminalProgress implements Progress {
     this.err = err;
   }
 
+  /** Whether a bar was left unfinished on its line (an error then starts on a new line). */
+  static volatile boolean midLine;
+
   @Override
   public void update(String task, long done, long total) {
     long now = System.nanoTime();
@@ -35,6 +38,7 @@ final class TerminalProgress implements Progress {
     if (finished) {
       err.println();
     }
+    midLine = !finished;
     err.flush();
   }
 }

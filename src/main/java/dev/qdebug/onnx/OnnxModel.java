@@ -276,7 +276,11 @@ public final class OnnxModel {
   }
 
   private static void checkDims(ValueInfoProto v, String what, String source) {
-    if (!v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()) {
+    if (!v.getType().hasTensorType()) {
+      return;
+    }
+    elemType(v.getType().getTensorType().getElemType(), source, what + " '" + v.getName() + "'");
+    if (!v.getType().getTensorType().hasShape()) {
       return;
     }
     for (TensorShapeProto.Dimension d : v.getType().getTensorType().getShape().getDimList()) {
@@ -310,6 +314,14 @@ public final class OnnxModel {
     }
   }
 
+  private static ElemType elemType(int code, String source, String what) {
+    try {
+      return ElemType.of(code);
+    } catch (ModelException e) {
+      throw new ModelException(source + ": " + what + ": " + e.getMessage());
+    }
+  }
+
   private static void checkTensor(TensorProto t, String source, String what) {
     long n = 1;
     for (long d : t.getDimsList()) {
@@ -327,7 +339,7 @@ public final class OnnxModel {
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       return; // checked once read
     }
-    ElemType type = ElemType.of(t.getDataType());
+    ElemType type = elemType(t.getDataType(), source, what);
     long have = -1;
     if (!t.getRawData().isEmpty() && type.bytes() > 0) {
       if (t.getRawData().size() % type.bytes() != 0 || t.getRawData().size() / type.bytes() != n) {

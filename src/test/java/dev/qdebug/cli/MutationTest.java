@@ -39,6 +39,9 @@ class MutationTest {
   static final long SEED = Long.getLong("qdebug.mutation.seed", 20261207L);
   static final int CASES = Integer.getInteger("qdebug.mutation.cases", 140);
 
+  static final java.util.regex.Pattern PROGRESS =
+      java.util.regex.Pattern.compile("^\\r?[a-z-]+ +\\[[#.]*\\] +\\d+/\\d+");
+
   @TempDir Path tmp;
 
   /** The pristine artifacts: float.onnx, cal.onnx, data/x/i.npy, data/labels.npy. */
@@ -156,8 +159,11 @@ class MutationTest {
         assertOutputComplete(c, out, label);
       } else if (r.status() == 2) {
         bad++;
-        String line = r.err().strip();
-        assertEquals(1, line.lines().count(), "one line: " + label);
+        // progress bars share the error stream; the error is one line after them
+        List<String> lines =
+            r.err().lines().filter(l -> !PROGRESS.matcher(l).find() && !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + label);
+        String line = lines.get(0);
         assertTrue(line.startsWith("qdebug: "), label);
         assertFalse(line.contains("Exception") || line.contains("\tat "), "no exception: " + label);
         assertTrue(
