@@ -83,6 +83,30 @@ public final class Main implements Runnable {
     }
   }
 
+  /**
+   * The message on one line: control characters (a newline in a hostile tensor name, say) written
+   * as {@code \\n}, {@code \\uXXXX}.
+   */
+  static String oneLine(String message) {
+    if (message == null) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder(message.length());
+    for (int i = 0; i < message.length(); i++) {
+      char c = message.charAt(i);
+      if (c == '\n') {
+        b.append("\\n");
+      } else if (c == '\r') {
+        b.append("\\r");
+      } else if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+        b.append(String.format("\\u%04x", (int) c));
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
+  }
+
   /** Runs one command line; returns its exit status. Used by tests with their own writers. */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
     CommandLine cli = new CommandLine(new Main());
@@ -96,7 +120,7 @@ public final class Main implements Runnable {
     cli.setExitCodeExceptionMapper(e -> e instanceof QdebugException ? BAD_INPUT : INTERNAL);
     cli.setParameterExceptionHandler(
         (ex, a) -> {
-          err.println("qdebug: " + ex.getMessage());
+          err.println("qdebug: " + oneLine(ex.getMessage()));
           return BAD_INPUT;
         });
     cli.setExecutionExceptionHandler(
@@ -106,7 +130,7 @@ public final class Main implements Runnable {
             TerminalProgress.midLine = false;
           }
           if (ex instanceof QdebugException) {
-            err.println("qdebug: " + ex.getMessage());
+            err.println("qdebug: " + oneLine(ex.getMessage()));
             return BAD_INPUT;
           }
           err.println("qdebug: internal error: " + ex);
