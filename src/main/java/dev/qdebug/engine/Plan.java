@@ -496,6 +496,150 @@ public final class Plan {
     return model;
   }
 
+  /** Bytes of {@code values} outside the constants, each data buffer counted once. */
+  long tensorBytes(INDArray[] values) {
+    java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    long sum = 0;
+    for (int s = 0; s < values.length; s++) {
+      INDArray v = values[s];
+      if (v == null || constants.containsKey(s) || v.isEmpty()) {
+        continue;
+      }
+      Object buf = v.data();
+      if (seen.add(buf)) {
+        sum += v.data().length() * v.data().getElementSize();
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Closes the arrays of {@code values} that a run computed (not constants, not {@code keep}),
+   * each buffer once; views and arrays ND4J will not close are left to the garbage collector.
+   */
+  void release(INDArray[] values, Collection<INDArray> keep) {
+    java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (INDArray k : keep) {
+      if (k != null) {
+        seen.add(k.data());
+      }
+    }
+    for (INDArray c : constants.values()) {
+      if (c != null) {
+        seen.add(c.data());
+      }
+    }
+    for (Memo m : memos) {
+      if (m != null) {
+        for (INDArray o : m.outputs()) {
+          if (o != null) {
+            seen.add(o.data());
+          }
+        }
+      }
+    }
+    for (int s = 0; s < values.length; s++) {
+      INDArray v = values[s];
+      values[s] = null;
+      if (v == null || v.isEmpty() || v.isView() || v.isAttached() || !seen.add(v.data())) {
+        continue;
+      }
+      try {
+        if (v.closeable()) {
+          v.close();
+        }
+      } catch (RuntimeException e) {
+        // not ours to free: the garbage collector will
+      }
+    }
+  }
+
+  /** Bytes of the model's constants (initializers and folded values), each buffer counted once. */
+  public long constantBytes() {
+    long c = constantBytes;
+    if (c < 0) {
+      java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      c = 0;
+      for (INDArray v : constants.values()) {
+        if (v != null && !v.isEmpty() && seen.add(v.data())) {
+          c += v.data().length() * v.data().getElementSize();
+        }
+      }
+      constantBytes = c;
+    }
+    return c;
+  }
+
+  private long constantBytes = -1;
+
+  /**
+   * Why samples cannot be stacked along the first dimension, read from the graph alone, or null
+   * when nothing in it shows: a constant that the batch meets where their first dimensions must
+   * agree (a {@code Concat} along another axis with a constant input, as a detector joining its
+   * features with a {@code [1,4,H,W]} prior does), or a {@code Reshape} to a constant shape whose
+   * first size is fixed. Null does not prove stacking safe; {@code BatchPlan} also compares a
+   * stacked run with single runs.
+   */
+  public String batchBlocker() {
+    boolean[] carrying = new boolean[names.size()];
+    for (int s : inputSlots) {
+      carrying[s] = true;
+    }
+    for (Step step : steps) {
+      boolean any = false;
+      for (int s : step.in()) {
+        any |= s >= 0 && carrying[s];
+      }
+      if (!any) {
+        continue;
+      }
+      String type = step.node().opType();
+      if (type.equals("Shape") || type.equals("Size")) {
+        continue; // shape values, not samples
+      }
+      if (type.equals("Concat")) {
+        long axis = step.node().attrInt("axis", 0);
+        for (int i = 0; i < step.in().length; i++) {
+          INDArray c = step.in()[i] < 0 ? null : constants.get(step.in()[i]);
+          if (c != null && c.rank() >= 1 && axis != 0 && axis != -c.rank()) {
+            return step.node().describe()
+                + " joins the batch with constant '"
+                + name(step.in()[i])
+                + "' of shape "
+                + Arrays.toString(c.shape())
+                + " along axis "
+                + axis;
+          }
+        }
+      }
+      if (type.equals("Reshape") && step.in().length > 1 && step.in()[0] >= 0
+          && carrying[step.in()[0]]) {
+        INDArray c = constants.get(step.in()[1]);
+        if (c != null && c.length() > 0 && c.getLong(0) > 0) {
+          return step.node().describe()
+              + " reshapes the batch to the constant shape "
+              + Arrays.toString(c.toLongVector());
+        }
+      }
+      for (int s : step.out()) {
+        if (s >= 0) {
+          carrying[s] = true;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Slots whose value is a constant. */
+  boolean isConstantSlot(int slot) {
+    return constants.containsKey(slot);
+  }
+
+  /** The constant in {@code slot}, or null. */
+  INDArray constantAt(int slot) {
+    return constants.get(slot);
+  }
+
   /** The steps that run per forward pass (constant nodes are folded away). */
   public List<Step> steps() {
     return Collections.unmodifiableList(steps);

@@ -180,7 +180,9 @@ public final class Session implements AutoCloseable {
     }
     int[] wanted = plan.slotsOf(names);
     TensorHook hook = options.hook();
-    INDArray[] values = Workspaces.outside(() -> plan.rerun(base.values(), changed, wanted, hook));
+    // temporaries in the session's workspace (freed per run, not left to the garbage collector);
+    // the values returned are copied out of it
+    INDArray[] values = execute(() -> plan.rerun(base.values(), changed, wanted, hook));
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
       result.put(names.get(i), values[i]);
@@ -193,21 +195,25 @@ public final class Session implements AutoCloseable {
    * the run is re-entrant) and returns {@code wanted} copied out of the workspace.
    */
   private INDArray[] execute(INDArray[] feeds, int[] wanted, TensorHook hook) {
+    return execute(() -> plan.run(feeds, wanted, hook));
+  }
+
+  private INDArray[] execute(java.util.function.Supplier<INDArray[]> body) {
     if (workspace == null) {
-      return plan.run(feeds, wanted, hook);
+      return body.get();
     }
     running++;
     try {
       if (running > 1) {
         // re-entered from one of our own hooks: our workspace holds the outer run's tensors
-        return Workspaces.outside(() -> detach(plan.run(feeds, wanted, hook)));
+        return Workspaces.outside(() -> detach(body.get()));
       }
       try (MemoryWorkspace ws =
           Nd4j.getWorkspaceManager().getAndActivateWorkspace(workspace, workspaceId)) {
         if (!workspaces.contains(ws)) {
           workspaces.add(ws);
         }
-        return detach(plan.run(feeds, wanted, hook));
+        return detach(body.get());
       }
     } finally {
       running--;
