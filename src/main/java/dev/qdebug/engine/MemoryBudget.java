@@ -34,8 +34,26 @@ public final class MemoryBudget {
 
   static final String RESERVE_TEXT = "768 MiB";
 
-  /** Samples per forward pass at most, whatever the budget. */
+  /** Samples per forward pass at most, whatever the budget (the default of {@link #maxBatch}). */
   public static final int MAX_BATCH = 16;
+
+  private static volatile int maxBatch = MAX_BATCH;
+
+  /** The most samples one forward pass stacks. */
+  public static int maxBatch() {
+    return maxBatch;
+  }
+
+  /**
+   * Sets the most samples one forward pass stacks (1: every sample alone, as tests comparing
+   * batched and single runs do).
+   */
+  public static void setMaxBatch(int n) {
+    if (n < 1) {
+      throw new UsageException("batch size must be at least 1, got " + n);
+    }
+    maxBatch = n;
+  }
 
   private static volatile long ceiling = -1;
   private static volatile String ceilingText = null;
@@ -109,7 +127,7 @@ public final class MemoryBudget {
       check(perSampleBytes, copies, constantBytes, what);
     }
     long b = budget / one;
-    return (int) Math.max(1, Math.min(max, b));
+    return (int) Math.max(1, Math.min(Math.min(max, maxBatch), b));
   }
 
   /** Fails when a ceiling is set and one sample does not fit it. */
