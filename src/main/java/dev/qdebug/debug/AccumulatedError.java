@@ -351,13 +351,16 @@ public final class AccumulatedError {
     for (int p = 0; p < points.size(); p++) {
       pointsOfTensor.computeIfAbsent(points.get(p).tensor(), k -> new ArrayList<>()).add(p);
     }
+    List<Set<String>> variants = all.stream().map(TestModel::enabled).toList();
+    Set<String> keep = new LinkedHashSet<>(model.floatModel().outputs().stream().map(v -> v.name()).toList());
+    points.forEach(p -> keep.add(p.tensor()));
     List<BatchPlan.Batch> batches =
         BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "plot-acc-error").batches();
     long total = (long) all.size() * batches.size();
     long done = 0;
     for (BatchPlan.Batch batch : batches) {
       int c = batch.size();
-      Snapshot base = model.floatSnapshot(data.batch(batch.samples()));
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, keep);
       for (int m = 0; m < all.size(); m++) {
         // per point, the per-sample metric of the tensor as its node produced it, before any
         // calibration node on it; a tensor can pass the hook twice (its own calibration node

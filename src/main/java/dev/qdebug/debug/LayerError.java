@@ -217,7 +217,7 @@ public final class LayerError {
     for (BatchPlan.Batch batch : batches) {
       int count = batch.size();
       Map<String, INDArray> in = data.batch(batch.samples());
-      Snapshot base = model.floatSnapshot(in);
+      Snapshot base = model.floatSnapshot(in, nodes.stream().map(c -> List.of(c.name())).toList(), kept);
       Capture.Values full = Capture.run(model, in, enabled, kept);
       for (CalibrationNode c : nodes) {
         Acc a = acc.get(c.name());

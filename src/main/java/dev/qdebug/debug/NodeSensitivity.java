@@ -206,13 +206,14 @@ public final class NodeSensitivity {
     List<Metric> metrics = o.metrics();
     // scores[c][m][sample] = mean over output tensors of the metric for that sample
     double[][][] scores = new double[cands.size()][metrics.size()][n];
+    List<List<String>> variants = cands.stream().map(Candidate::calibrationNodes).toList();
     List<BatchPlan.Batch> batches =
         BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "get-sensitivity-of-nodes").batches();
     long total = (long) cands.size() * batches.size();
     long done = 0;
     for (BatchPlan.Batch batch : batches) {
       int count = batch.size();
-      Snapshot base = model.floatSnapshot(data.batch(batch.samples()));
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>(); // per output tensor, per sample
       for (String t : outputs) {
         ref.add(perSample(base.get(t), count));

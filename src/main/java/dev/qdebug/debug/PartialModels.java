@@ -165,7 +165,7 @@ final class PartialModels {
     long done = 0;
     for (BatchPlan.Batch batch : batches) {
       int c = batch.size();
-      Snapshot base = model.floatSnapshot(data.batch(batch.samples()));
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>();
       for (String t : outputs) {
         ref.add(perSample(base.get(t), c));

@@ -424,6 +424,14 @@ public final class Plan {
 
   /** Runs with no hook and keeps the value of every tensor (for {@link #rerun}). */
   INDArray[] runAll(INDArray[] feeds) {
+    return runAll(feeds, null);
+  }
+
+  /**
+   * Runs with no hook and keeps the tensors of {@code keep} (every tensor when null); the others
+   * are dropped after their last use, as in {@link #run}.
+   */
+  INDArray[] runAll(INDArray[] feeds, boolean[] keep) {
     INDArray[] values = new INDArray[names.size()];
     for (int i = 0; i < inputSlots.length; i++) {
       values[inputSlots[i]] = feeds[i];
@@ -431,15 +439,64 @@ public final class Plan {
     for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
       values[c.getKey()] = c.getValue();
     }
-    for (Step step : steps) {
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
       INDArray[] out = execute(step, gather(step, s -> values[s]));
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         if (step.out()[i] >= 0) {
           values[step.out()[i]] = out[i];
         }
       }
+      if (keep != null) {
+        for (int s : step.in()) {
+          if (s >= 0 && lastUse[s] == k && !keep[s] && !constants.containsKey(s)) {
+            values[s] = null;
+          }
+        }
+      }
+    }
+    if (keep != null) {
+      for (int s = 0; s < values.length; s++) {
+        if (!keep[s] && !constants.containsKey(s)) {
+          values[s] = null; // never read (a dead-end output)
+        }
+      }
     }
     return values;
+  }
+
+  /**
+   * The tensors a snapshot must keep so that {@link #rerun} works for any subset of {@code
+   * mayChange}: those tensors themselves, {@code wanted}, and every input of every step downstream
+   * of them (the re-run subgraph reads its unchanged inputs from the snapshot). Nothing upstream
+   * of or beside the changes is kept.
+   */
+  boolean[] neededForRerun(boolean[] mayChange, int[] wanted) {
+    boolean[] dirty = mayChange.clone();
+    boolean[] keep = mayChange.clone();
+    for (int w : wanted) {
+      keep[w] = true;
+    }
+    for (Step step : steps) {
+      boolean run = false;
+      for (int s : step.in()) {
+        run |= s >= 0 && dirty[s];
+      }
+      if (!run) {
+        continue;
+      }
+      for (int s : step.in()) {
+        if (s >= 0) {
+          keep[s] = true;
+        }
+      }
+      for (int s : step.out()) {
+        if (s >= 0) {
+          dirty[s] = true;
+        }
+      }
+    }
+    return keep;
   }
 
   /**

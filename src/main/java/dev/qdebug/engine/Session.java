@@ -158,6 +158,26 @@ public final class Session implements AutoCloseable {
   }
 
   /**
+   * A snapshot that keeps only what re-runs changing any subset of {@code mayChange} need (see
+   * {@link #rerun}), plus {@code keep}: the tensors upstream of and beside every change are
+   * dropped as the run goes, so a sweep over late nodes keeps little. {@link Snapshot#get} of a
+   * dropped tensor fails.
+   */
+  public Snapshot snapshot(
+      Map<String, INDArray> inputs,
+      java.util.Collection<String> mayChange,
+      java.util.Collection<String> keep) {
+    checkOpen();
+    INDArray[] feeds = feeds(inputs);
+    boolean[] changed = new boolean[plan.tensorNames().size()];
+    for (String t : mayChange) {
+      changed[plan.slotOf(t)] = true;
+    }
+    boolean[] needed = plan.neededForRerun(changed, plan.slotsOf(keep));
+    return new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds, needed)), Map.copyOf(inputs));
+  }
+
+  /**
    * Re-runs only the part of the graph downstream of {@code changedTensors}, starting from {@code
    * base}: each changed tensor's base value goes through the hook of {@code options}, then only
    * the nodes that read a changed or recomputed tensor run (their hook applies to what they

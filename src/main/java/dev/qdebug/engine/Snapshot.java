@@ -40,7 +40,11 @@ public final class Snapshot implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("this Snapshot is closed");
     }
-    return values[plan.slotOf(tensor)];
+    INDArray v = values[plan.slotOf(tensor)];
+    if (v == null && !plan.isConstant(tensor)) {
+      throw new IllegalStateException("the snapshot did not keep tensor '" + tensor + "'");
+    }
+    return v;
   }
 
   /** The inputs the run was made with. */
