@@ -40,8 +40,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * same QDQ file without optimizations; the sensitivity sweeps ({@code node} and {@code weight})
  * against the plain ORT loop (one QDQ variant per candidate, whole model, no optimizations, one
  * sample per run), with the rankings compared; and peak memory of each qdebug step: resident
- * size ({@code VmHWM}, reset before each step), ND4J's off-heap bytes (JavaCPP {@code
- * Pointer.totalBytes}, sampled) and heap.
+ * size ({@code VmHWM}, reset before each step), JavaCPP's {@code Pointer.physicalBytes} sampled
+ * every 20 ms (ND4J allocates its arrays outside JavaCPP's byte count, so {@code
+ * Pointer.totalBytes} stays 0 and the resident size is the measure of its native memory), and
+ * peak heap.
  *
  * <pre>
  * OMP_WAIT_POLICY=PASSIVE MAVEN_OPTS="-Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=8G" \
@@ -91,9 +93,9 @@ public final class ScaleBenchmark {
         "# %s, %d cores, max heap %d MiB, javacpp maxPhysicalBytes %d MiB, %d samples%n",
         java.time.LocalDate.now(), Runtime.getRuntime().availableProcessors(),
         Runtime.getRuntime().maxMemory() >> 20, Pointer.maxPhysicalBytes() >> 20, samples);
+    System.out.println("| model | step | qdebug | ORT | ORT / qdebug time | ranking | qdebug peak RSS MiB (VmHWM) | peak physical MiB (sampled) | peak heap MiB |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
     List<String> rows = new ArrayList<>();
-    rows.add("| model | step | qdebug | ORT | ORT / qdebug time | ranking | qdebug peak RSS MiB | peak off-heap MiB | peak heap MiB |");
-    rows.add("|---|---|---|---|---|---|---|---|---|");
     try {
       for (String name : models) {
         Path file;
@@ -108,7 +110,7 @@ public final class ScaleBenchmark {
         }
         bench(file, samples, ortLoop, tmp, rows);
         rows.forEach(System.out::println);
-        rows.subList(2, rows.size()).clear();
+        rows.clear();
         System.out.flush();
       }
     } finally {
@@ -318,6 +320,7 @@ public final class ScaleBenchmark {
   }
 
   static String row(String model, String step, double ours, double ort, String agree, Mem mem) {
+    System.err.printf(Locale.ROOT, "%s: %s done (%.2f)%n", model, step, ours);
     return String.format(
         Locale.ROOT,
         "| %s | %s | %.2f | %s | %s | %s | %d | %d | %d |",
@@ -344,12 +347,12 @@ public final class ScaleBenchmark {
       for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
         p.resetPeakUsage();
       }
-      AtomicLong off = new AtomicLong(Pointer.totalBytes());
+      AtomicLong off = new AtomicLong(Pointer.physicalBytes());
       Thread sampler =
           new Thread(
               () -> {
                 while (!Thread.currentThread().isInterrupted()) {
-                  off.accumulateAndGet(Pointer.totalBytes(), Math::max);
+                  off.accumulateAndGet(Pointer.physicalBytes(), Math::max);
                   try {
                     Thread.sleep(20);
                   } catch (InterruptedException e) {
@@ -365,7 +368,7 @@ public final class ScaleBenchmark {
         sampler.interrupt();
         sampler.join();
       }
-      off.accumulateAndGet(Pointer.totalBytes(), Math::max);
+      off.accumulateAndGet(Pointer.physicalBytes(), Math::max);
       long heap = 0;
       for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
         if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) {
@@ -378,7 +381,7 @@ public final class ScaleBenchmark {
     /** Resets VmHWM (Linux: write 5 to /proc/self/clear_refs). */
     static void resetRssPeak() {
       try {
-        Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        if (System.getenv("BENCH_NO_CLEAR") == null) { Files.writeString(Path.of("/proc/self/clear_refs"), "5"); }
       } catch (Exception e) {
         // not Linux, or not allowed: the peak then covers the whole process so far
       }
