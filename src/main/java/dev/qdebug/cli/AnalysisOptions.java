@@ -2,6 +2,7 @@ package dev.qdebug.cli;
 
 import dev.qdebug.debug.Debugger;
 import dev.qdebug.debug.Report;
+import dev.qdebug.engine.MemoryBudget;
 import java.nio.file.Path;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -29,11 +30,21 @@ final class AnalysisOptions {
   @Option(names = "--calibration-data", required = true, description = "DIR/<input>/<i>.npy")
   Path data;
 
+  @Option(
+      names = "--max-memory",
+      paramLabel = "SIZE",
+      description =
+          "memory ceiling, e.g. 4g or 512m: batches shrink to fit it, and a run that cannot fit "
+              + "even one sample stops with an error (default: tensors of a batch within 1.5 GiB)")
+  String maxMemory;
+
   /**
    * The debugger over {@code --model} and {@code --calibration-data}, with a progress bar on the
-   * command's error stream; the caller closes it.
+   * command's error stream; the caller closes it. Sets the process's memory ceiling from {@code
+   * --max-memory} first.
    */
   Debugger open() {
+    applyMaxMemory();
     Debugger d = Debugger.open(model, data);
     try {
       OptionChecks.outputs(command);
@@ -42,6 +53,15 @@ final class AnalysisOptions {
       throw e;
     }
     return d.progress(new TerminalProgress(command.commandLine().getErr()));
+  }
+
+  /** Sets (or, without the option, clears) the ceiling the analyses size their batches by. */
+  void applyMaxMemory() {
+    if (maxMemory == null) {
+      MemoryBudget.setCeiling(-1, null);
+    } else {
+      MemoryBudget.setCeiling(MemoryBudget.parse(maxMemory, "--max-memory"), maxMemory.strip());
+    }
   }
 
   /** {@code --data-num N}: the first N samples, 0 for all; the default is the command's. */

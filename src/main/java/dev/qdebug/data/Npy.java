@@ -52,6 +52,30 @@ public final class Npy {
   }
 
   /**
+   * The shape of the array in {@code file}, read from its header alone; a file whose header does
+   * not parse is read whole, so the error is {@link #read}'s.
+   */
+  public static long[] readShape(Path file) {
+    try (java.io.InputStream in = Files.newInputStream(file)) {
+      byte[] head = in.readNBytes(12);
+      if (head.length >= 10 && head[0] == MAGIC[0] && head[6] == 1) {
+        int len = Short.toUnsignedInt(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getShort(8));
+        byte[] rest = in.readNBytes(len - 2);
+        String header =
+            new String(head, 10, 2, StandardCharsets.ISO_8859_1)
+                + new String(rest, StandardCharsets.ISO_8859_1);
+        java.util.regex.Matcher m = SHAPE.matcher(header);
+        if (m.find() && rest.length == len - 2) {
+          return parseShape(m.group(1), file.toString());
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through: the full read reports the problem
+    }
+    return read(file).shape();
+  }
+
+  /**
    * Parses the bytes of a .npy file; {@code source} names it in errors. Everything is checked
    * before anything is allocated: the magic, the version, the header length (within the file), the
    * element type, the dimensions (none negative) and the data length (exactly the shape's element

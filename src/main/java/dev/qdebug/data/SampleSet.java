@@ -194,6 +194,99 @@ public final class SampleSet {
     return out;
   }
 
+  /**
+   * The samples at {@code indices} (any order, no repeats needed) stacked along a batch dimension
+   * in that order, checked against the model's inputs. Their shapes must agree (see {@link
+   * BatchPlan}, which groups samples of one shape).
+   *
+   * @throws dev.qdebug.DataException naming the files when the shapes differ
+   */
+  public Map<String, INDArray> batch(int[] indices) {
+    if (indices.length == 0) {
+      throw new IndexOutOfBoundsException("no samples");
+    }
+    boolean consecutive = true;
+    for (int k = 1; k < indices.length; k++) {
+      consecutive &= indices[k] == indices[0] + k;
+    }
+    for (int i : indices) {
+      if (i < 0 || i >= size) {
+        throw new IndexOutOfBoundsException("sample " + i + " of " + size);
+      }
+    }
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    for (ValueInfo v : inputs) {
+      INDArray[] parts = new INDArray[indices.length];
+      for (int k = 0; k < indices.length; k++) {
+        parts[k] = load(v, indices[k]);
+        if (k > 0 && !Arrays.equals(parts[k].shape(), parts[0].shape())) {
+          throw new DataException(
+              where(v, indices[k]) + ": shape " + Arrays.toString(parts[k].shape())
+                  + " cannot be stacked with " + where(v, indices[0]) + " of shape "
+                  + Arrays.toString(parts[0].shape()));
+        }
+      }
+      out.put(v.name(), indices.length == 1 ? parts[0] : Nd4j.concat(0, parts));
+    }
+    return out;
+  }
+
+  private String where(ValueInfo v, int i) {
+    return stacked != null
+        ? dir.resolve("images.npy") + " sample " + i
+        : files.get(v.name()).get(i).toString();
+  }
+
+  /**
+   * The shape of sample {@code i} of every input, batch dimension excluded, one array per input in
+   * model order; read from the .npy headers only (the values are not loaded). Inputs whose
+   * declared dimensions are all fixed give their declared shape.
+   */
+  public long[][] shapeOf(int i) {
+    long[][] out = new long[inputs.size()][];
+    for (int k = 0; k < inputs.size(); k++) {
+      ValueInfo v = inputs.get(k);
+      boolean fixed = v.hasShape();
+      for (int d = 1; fixed && d < v.shape().length; d++) {
+        fixed = v.shape()[d] >= 0;
+      }
+      long[] full;
+      if (fixed) {
+        full = v.shape();
+      } else if (stacked != null) {
+        full = stacked.get(v.name()).shape();
+      } else {
+        full = Npy.readShape(files.get(v.name()).get(i));
+        if (v.hasShape() && full.length == v.shape().length - 1) {
+          long[] s1 = new long[full.length + 1];
+          s1[0] = 1;
+          System.arraycopy(full, 0, s1, 1, full.length);
+          full = s1;
+        }
+      }
+      out[k] = full.length == 0 ? full : Arrays.copyOfRange(full, 1, full.length);
+    }
+    return out;
+  }
+
+  /** Whether every sample has the same shape for sure (no input has a free dimension). */
+  public boolean fixedShapes() {
+    if (stacked != null) {
+      return true;
+    }
+    for (ValueInfo v : inputs) {
+      if (!v.hasShape()) {
+        return false;
+      }
+      for (int d = 1; d < v.shape().length; d++) {
+        if (v.shape()[d] < 0) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   private INDArray load(ValueInfo v, int i) {
     INDArray x;
     String where;

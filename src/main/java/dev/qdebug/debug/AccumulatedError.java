@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
@@ -350,11 +351,16 @@ public final class AccumulatedError {
     for (int p = 0; p < points.size(); p++) {
       pointsOfTensor.computeIfAbsent(points.get(p).tensor(), k -> new ArrayList<>()).add(p);
     }
-    long total = (long) all.size() * ((n + PartialModels.BATCH - 1) / PartialModels.BATCH);
+    List<Set<String>> variants = all.stream().map(TestModel::enabled).toList();
+    Set<String> keep = new LinkedHashSet<>(model.floatModel().outputs().stream().map(v -> v.name()).toList());
+    points.forEach(p -> keep.add(p.tensor()));
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "plot-acc-error").batches();
+    long total = (long) all.size() * batches.size();
     long done = 0;
-    for (int from = 0; from < n; from += PartialModels.BATCH) {
-      int c = Math.min(PartialModels.BATCH, n - from);
-      Snapshot base = model.floatSnapshot(data.batch(from, c));
+    for (BatchPlan.Batch batch : batches) {
+      int c = batch.size();
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, keep);
       for (int m = 0; m < all.size(); m++) {
         // per point, the per-sample metric of the tensor as its node produced it, before any
         // calibration node on it; a tensor can pass the hook twice (its own calibration node
@@ -386,6 +392,7 @@ public final class AccumulatedError {
         }
         progress.update("plot-acc-error", ++done, total);
       }
+      base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     List<Plot> plots = new ArrayList<>();
     int m = 0;

@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.DataException;
 import dev.qdebug.Progress;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.quant.CalibratedModel;
@@ -11,9 +12,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Top-1 accuracy of a model variant on labeled data. */
 public final class Accuracy {
-  /** Samples per forward pass. */
-  static final int BATCH = 32;
-
   private Accuracy() {}
 
   /**
@@ -36,9 +34,11 @@ public final class Accuracy {
             : data.labels();
     int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
     long correct = 0;
-    for (int from = 0; from < n; from += BATCH) {
-      int count = Math.min(BATCH, n - from);
-      Map<String, INDArray> out = model.run(data.batch(from, count), enabled, RunOptions.defaults());
+    int done = 0;
+    for (BatchPlan.Batch batch :
+        BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "evaluate").batches()) {
+      int count = batch.size();
+      Map<String, INDArray> out = model.run(data.batch(batch.samples()), enabled, RunOptions.defaults());
       INDArray scores = out.get(output);
       if (scores.rank() != 2 || scores.size(0) != count) {
         throw new DataException(
@@ -54,14 +54,16 @@ public final class Accuracy {
             best = c;
           }
         }
-        if (labels[from + i] >= classes) {
-          throw data.labelError(from + i, labels[from + i], classes);
+        int sample = batch.sample(i);
+        if (labels[sample] >= classes) {
+          throw data.labelError(sample, labels[sample], classes);
         }
-        if (best == labels[from + i]) {
+        if (best == labels[sample]) {
           correct++;
         }
       }
-      progress.update("evaluate", from + count, n);
+      done += count;
+      progress.update("evaluate", done, n);
     }
     return (double) correct / n;
   }

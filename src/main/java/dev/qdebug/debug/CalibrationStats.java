@@ -1,6 +1,7 @@
 package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.quant.CalibratedModel;
@@ -41,7 +42,6 @@ import tech.tablesaw.plotly.components.Figure;
  * which is the same for per-tensor nodes and does not hide the extreme channels.
  */
 public final class CalibrationStats {
-  static final int BATCH = 16;
 
   /**
    * Options.
@@ -218,11 +218,14 @@ public final class CalibrationStats {
     }
     if (!acts.isEmpty()) {
       int n = Capture.samples(data, o.dataNum());
-      int batches = (n + BATCH - 1) / BATCH;
-      for (int from = 0, b = 0; from < n; from += BATCH, b++) {
+      List<BatchPlan.Batch> plan =
+          BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "get-calibration-nodes-stat-info")
+              .batches();
+      int batches = plan.size();
+      for (int b = 0; b < batches; b++) {
         Map<String, INDArray> got =
             model.run(
-                data.batch(from, Math.min(BATCH, n - from)),
+                data.batch(plan.get(b).samples()),
                 List.of(),
                 RunOptions.outputs(new ArrayList<>(acts)));
         for (CalibrationNode c : nodes) {

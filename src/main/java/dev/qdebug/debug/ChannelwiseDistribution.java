@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
@@ -39,7 +40,6 @@ import tech.tablesaw.plotly.components.Figure;
  */
 public final class ChannelwiseDistribution {
   static final int OUTLIERS_DRAWN = 200;
-  static final int BATCH = 16;
 
   /**
    * Options.
@@ -135,9 +135,12 @@ public final class ChannelwiseDistribution {
     Map<String, List<INDArray>> values = new java.util.HashMap<>();
     if (!acts.isEmpty()) {
       int n = Capture.samples(data, o.dataNum());
-      int batches = (n + BATCH - 1) / BATCH;
-      for (int from = 0, b = 0; from < n; from += BATCH, b++) {
-        Map<String, INDArray> in = data.batch(from, Math.min(BATCH, n - from));
+      List<BatchPlan.Batch> plan =
+          BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "get-channelwise-data-distribution")
+              .batches();
+      int batches = plan.size();
+      for (int b = 0; b < batches; b++) {
+        Map<String, INDArray> in = data.batch(plan.get(b).samples());
         Capture.Values v = Capture.run(model, in, model.enabled(), acts);
         for (String t : acts) {
           values.computeIfAbsent(t, x -> new ArrayList<>()).add(v.before().get(t));

@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.metrics.Metric;
@@ -61,7 +62,6 @@ public final class Distribution {
   /** Bins per histogram (Horizon's). */
   public static final int BINS = 1024;
 
-  static final int BATCH = 16;
   static final String FLOAT_COLOR = "#99ffbb";
   static final String QUANT_COLOR = "#FA8072";
   static final String ERROR_COLOR = "#33A1C9";
@@ -197,9 +197,11 @@ public final class Distribution {
     Map<String, List<float[]>> quants = new LinkedHashMap<>();
     if (!calTensors.isEmpty()) {
       Set<String> enabled = model.enabled();
-      int batches = (n + BATCH - 1) / BATCH;
-      for (int from = 0, b = 0; from < n; from += BATCH, b++) {
-        Map<String, INDArray> in = data.batch(from, Math.min(BATCH, n - from));
+      List<BatchPlan.Batch> plan =
+          BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "plot-distribution").batches();
+      int batches = plan.size();
+      for (int b = 0; b < batches; b++) {
+        Map<String, INDArray> in = data.batch(plan.get(b).samples());
         if (!floatTensors.isEmpty()) {
           Map<String, INDArray> f =
               model.run(in, List.of(), RunOptions.outputs(new ArrayList<>(floatTensors)));

@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
@@ -54,8 +55,6 @@ import tech.tablesaw.plotly.traces.Trace;
  * dropped, then averaged (as Horizon averages); a weight once.
  */
 public final class LayerError {
-  static final int BATCH = 16;
-
   /** {@code sqnr-db}: the standard SQNR in dB. */
   public static final String SQNR_DB = "sqnr-db";
 
@@ -210,20 +209,22 @@ public final class LayerError {
     Map<String, Acc> acc = new LinkedHashMap<>();
     nodes.forEach(c -> acc.put(c.name(), Acc.create()));
     Set<String> enabled = model.enabled();
-    int batches = (n + BATCH - 1) / BATCH;
-    long total = (long) batches * nodes.size();
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "layer-error").batches();
+    long total = (long) batches.size() * nodes.size();
     long done = 0;
-    for (int from = 0; from < n; from += BATCH) {
-      int count = Math.min(BATCH, n - from);
-      Map<String, INDArray> in = data.batch(from, count);
-      Snapshot base = model.floatSnapshot(in);
+    boolean firstBatch = true;
+    for (BatchPlan.Batch batch : batches) {
+      int count = batch.size();
+      Map<String, INDArray> in = data.batch(batch.samples());
+      Snapshot base = model.floatSnapshot(in, nodes.stream().map(c -> List.of(c.name())).toList(), kept);
       Capture.Values full = Capture.run(model, in, enabled, kept);
       for (CalibrationNode c : nodes) {
         Acc a = acc.get(c.name());
         INDArray t = base.get(c.tensor());
         boolean weight = c.kind() == TensorKind.WEIGHT;
         int per = weight ? 1 : count;
-        if (!weight || from == 0) {
+        if (!weight || firstBatch) {
           INDArray local = FakeQuant.apply(t, c.params());
           addPerSample(a, 0, t, local, per, Optional.of(c.params()));
           addPerSample(a, 2, t, full.after().get(c.tensor()), per, Optional.of(c.params()));
@@ -237,6 +238,8 @@ public final class LayerError {
         }
         progress.update("layer-error", ++done, total);
       }
+      base.close(); // its tensors' memory now, not when the garbage collector runs
+      firstBatch = false;
     }
     return tabulate(nodes, consumerNodes, acc, o);
   }

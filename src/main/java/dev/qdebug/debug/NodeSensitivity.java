@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
@@ -41,9 +42,6 @@ import tech.tablesaw.plotly.components.Figure;
  * samples, and each candidate re-runs only the graph downstream of its calibration nodes.
  */
 public final class NodeSensitivity {
-  /** Samples per forward pass. */
-  static final int BATCH = 16;
-
   /** Which candidates are ranked (Horizon's {@code node_type}). */
   public enum NodeType {
     NODE,
@@ -208,11 +206,14 @@ public final class NodeSensitivity {
     List<Metric> metrics = o.metrics();
     // scores[c][m][sample] = mean over output tensors of the metric for that sample
     double[][][] scores = new double[cands.size()][metrics.size()][n];
-    long total = (long) cands.size() * ((n + BATCH - 1) / BATCH);
+    List<List<String>> variants = cands.stream().map(Candidate::calibrationNodes).toList();
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "get-sensitivity-of-nodes").batches();
+    long total = (long) cands.size() * batches.size();
     long done = 0;
-    for (int from = 0; from < n; from += BATCH) {
-      int count = Math.min(BATCH, n - from);
-      Snapshot base = model.floatSnapshot(data.batch(from, count));
+    for (BatchPlan.Batch batch : batches) {
+      int count = batch.size();
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>(); // per output tensor, per sample
       for (String t : outputs) {
         ref.add(perSample(base.get(t), count));
@@ -220,23 +221,28 @@ public final class NodeSensitivity {
       for (int c = 0; c < cands.size(); c++) {
         Map<String, INDArray> got =
             model.rerun(base, cands.get(c).calibrationNodes(), RunOptions.outputs(outputs));
+        List<float[][]> qs = new ArrayList<>();
+        for (String t : outputs) {
+          qs.add(perSample(got.get(t), count));
+        }
         for (int m = 0; m < metrics.size(); m++) {
           for (int s = 0; s < count; s++) {
             double sum = 0;
             int valid = 0;
             for (int k = 0; k < outputs.size(); k++) {
-              float[] q = perSample(got.get(outputs.get(k)), count)[s];
+              float[] q = qs.get(k)[s];
               double v = metrics.get(m).compute(ref.get(k)[s], q);
               if (!Double.isNaN(v)) {
                 sum += v;
                 valid++;
               }
             }
-            scores[c][m][from + s] = valid == 0 ? Double.NaN : sum / valid;
+            scores[c][m][batch.sample(s)] = valid == 0 ? Double.NaN : sum / valid;
           }
         }
         progress.update("get-sensitivity-of-nodes", ++done, total);
       }
+      base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     return tabulate(cands, metrics, scores, o);
   }

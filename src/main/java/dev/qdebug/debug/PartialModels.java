@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
@@ -27,9 +28,6 @@ import tech.tablesaw.columns.numbers.NumberColumnFormatter;
  * variants.
  */
 final class PartialModels {
-  /** Samples per forward pass. */
-  static final int BATCH = 16;
-
   private PartialModels() {}
 
   /**
@@ -161,11 +159,13 @@ final class PartialModels {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     double[][] sum = new double[variants.size()][outputs.size()];
     int[][] count = new int[variants.size()][outputs.size()];
-    long total = (long) variants.size() * ((n + BATCH - 1) / BATCH);
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, task).batches();
+    long total = (long) variants.size() * batches.size();
     long done = 0;
-    for (int from = 0; from < n; from += BATCH) {
-      int c = Math.min(BATCH, n - from);
-      Snapshot base = model.floatSnapshot(data.batch(from, c));
+    for (BatchPlan.Batch batch : batches) {
+      int c = batch.size();
+      Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>();
       for (String t : outputs) {
         ref.add(perSample(base.get(t), c));
@@ -184,6 +184,7 @@ final class PartialModels {
         }
         progress.update(task, ++done, total);
       }
+      base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     double[] out = new double[variants.size()];
     for (int v = 0; v < variants.size(); v++) {

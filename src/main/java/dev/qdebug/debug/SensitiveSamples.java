@@ -3,6 +3,7 @@ package dev.qdebug.debug;
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
 import dev.qdebug.data.Npy;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.metrics.Metric;
@@ -33,7 +34,6 @@ import tech.tablesaw.plotly.components.Figure;
  * get-sensitivity-of-nodes --calibration-data}, as HMCT returns them as a dataset.
  */
 public final class SensitiveSamples {
-  static final int BATCH = 16;
 
   /**
    * Options.
@@ -108,9 +108,12 @@ public final class SensitiveSamples {
     Metric[] metrics = Metric.values();
     double[][] score = new double[n][metrics.length];
     Set<String> enabled = model.enabled();
-    for (int from = 0; from < n; from += BATCH) {
-      int count = Math.min(BATCH, n - from);
-      Map<String, INDArray> in = data.batch(from, count);
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "select-sensitive-samples").batches();
+    int done = 0;
+    for (BatchPlan.Batch batch : batches) {
+      int count = batch.size();
+      Map<String, INDArray> in = data.batch(batch.samples());
       Map<String, INDArray> f = model.run(in, List.of(), RunOptions.outputs(outputs));
       Map<String, INDArray> q = model.run(in, enabled, RunOptions.outputs(outputs));
       List<float[][]> fs = new ArrayList<>();
@@ -130,10 +133,11 @@ public final class SensitiveSamples {
               valid++;
             }
           }
-          score[from + s][m] = valid == 0 ? Double.NaN : sum / valid;
+          score[batch.sample(s)][m] = valid == 0 ? Double.NaN : sum / valid;
         }
       }
-      progress.update("select-sensitive-samples", from + count, n);
+      done += count;
+      progress.update("select-sensitive-samples", done, n);
     }
     int mi = o.metric().ordinal();
     Integer[] order = new Integer[n];

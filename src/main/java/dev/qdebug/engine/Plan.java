@@ -424,6 +424,14 @@ public final class Plan {
 
   /** Runs with no hook and keeps the value of every tensor (for {@link #rerun}). */
   INDArray[] runAll(INDArray[] feeds) {
+    return runAll(feeds, null);
+  }
+
+  /**
+   * Runs with no hook and keeps the tensors of {@code keep} (every tensor when null); the others
+   * are dropped after their last use, as in {@link #run}.
+   */
+  INDArray[] runAll(INDArray[] feeds, boolean[] keep) {
     INDArray[] values = new INDArray[names.size()];
     for (int i = 0; i < inputSlots.length; i++) {
       values[inputSlots[i]] = feeds[i];
@@ -431,15 +439,64 @@ public final class Plan {
     for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
       values[c.getKey()] = c.getValue();
     }
-    for (Step step : steps) {
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
       INDArray[] out = execute(step, gather(step, s -> values[s]));
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         if (step.out()[i] >= 0) {
           values[step.out()[i]] = out[i];
         }
       }
+      if (keep != null) {
+        for (int s : step.in()) {
+          if (s >= 0 && lastUse[s] == k && !keep[s] && !constants.containsKey(s)) {
+            values[s] = null;
+          }
+        }
+      }
+    }
+    if (keep != null) {
+      for (int s = 0; s < values.length; s++) {
+        if (!keep[s] && !constants.containsKey(s)) {
+          values[s] = null; // never read (a dead-end output)
+        }
+      }
     }
     return values;
+  }
+
+  /**
+   * The tensors a snapshot must keep so that {@link #rerun} works for any subset of {@code
+   * mayChange}: those tensors themselves, {@code wanted}, and every input of every step downstream
+   * of them (the re-run subgraph reads its unchanged inputs from the snapshot). Nothing upstream
+   * of or beside the changes is kept.
+   */
+  boolean[] neededForRerun(boolean[] mayChange, int[] wanted) {
+    boolean[] dirty = mayChange.clone();
+    boolean[] keep = mayChange.clone();
+    for (int w : wanted) {
+      keep[w] = true;
+    }
+    for (Step step : steps) {
+      boolean run = false;
+      for (int s : step.in()) {
+        run |= s >= 0 && dirty[s];
+      }
+      if (!run) {
+        continue;
+      }
+      for (int s : step.in()) {
+        if (s >= 0) {
+          keep[s] = true;
+        }
+      }
+      for (int s : step.out()) {
+        if (s >= 0) {
+          dirty[s] = true;
+        }
+      }
+    }
+    return keep;
   }
 
   /**
@@ -494,6 +551,150 @@ public final class Plan {
 
   public OnnxModel model() {
     return model;
+  }
+
+  /** Bytes of {@code values} outside the constants, each data buffer counted once. */
+  long tensorBytes(INDArray[] values) {
+    java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    long sum = 0;
+    for (int s = 0; s < values.length; s++) {
+      INDArray v = values[s];
+      if (v == null || constants.containsKey(s) || v.isEmpty()) {
+        continue;
+      }
+      Object buf = v.data();
+      if (seen.add(buf)) {
+        sum += v.data().length() * v.data().getElementSize();
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Closes the arrays of {@code values} that a run computed (not constants, not {@code keep}),
+   * each buffer once; views and arrays ND4J will not close are left to the garbage collector.
+   */
+  void release(INDArray[] values, Collection<INDArray> keep) {
+    java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (INDArray k : keep) {
+      if (k != null) {
+        seen.add(k.data());
+      }
+    }
+    for (INDArray c : constants.values()) {
+      if (c != null) {
+        seen.add(c.data());
+      }
+    }
+    for (Memo m : memos) {
+      if (m != null) {
+        for (INDArray o : m.outputs()) {
+          if (o != null) {
+            seen.add(o.data());
+          }
+        }
+      }
+    }
+    for (int s = 0; s < values.length; s++) {
+      INDArray v = values[s];
+      values[s] = null;
+      if (v == null || v.isEmpty() || v.isView() || v.isAttached() || !seen.add(v.data())) {
+        continue;
+      }
+      try {
+        if (v.closeable()) {
+          v.close();
+        }
+      } catch (RuntimeException e) {
+        // not ours to free: the garbage collector will
+      }
+    }
+  }
+
+  /** Bytes of the model's constants (initializers and folded values), each buffer counted once. */
+  public long constantBytes() {
+    long c = constantBytes;
+    if (c < 0) {
+      java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      c = 0;
+      for (INDArray v : constants.values()) {
+        if (v != null && !v.isEmpty() && seen.add(v.data())) {
+          c += v.data().length() * v.data().getElementSize();
+        }
+      }
+      constantBytes = c;
+    }
+    return c;
+  }
+
+  private long constantBytes = -1;
+
+  /**
+   * Why samples cannot be stacked along the first dimension, read from the graph alone, or null
+   * when nothing in it shows: a constant that the batch meets where their first dimensions must
+   * agree (a {@code Concat} along another axis with a constant input, as a detector joining its
+   * features with a {@code [1,4,H,W]} prior does), or a {@code Reshape} to a constant shape whose
+   * first size is fixed. Null does not prove stacking safe; {@code BatchPlan} also compares a
+   * stacked run with single runs.
+   */
+  public String batchBlocker() {
+    boolean[] carrying = new boolean[names.size()];
+    for (int s : inputSlots) {
+      carrying[s] = true;
+    }
+    for (Step step : steps) {
+      boolean any = false;
+      for (int s : step.in()) {
+        any |= s >= 0 && carrying[s];
+      }
+      if (!any) {
+        continue;
+      }
+      String type = step.node().opType();
+      if (type.equals("Shape") || type.equals("Size")) {
+        continue; // shape values, not samples
+      }
+      if (type.equals("Concat")) {
+        long axis = step.node().attrInt("axis", 0);
+        for (int i = 0; i < step.in().length; i++) {
+          INDArray c = step.in()[i] < 0 ? null : constants.get(step.in()[i]);
+          if (c != null && c.rank() >= 1 && axis != 0 && axis != -c.rank()) {
+            return step.node().describe()
+                + " joins the batch with constant '"
+                + name(step.in()[i])
+                + "' of shape "
+                + Arrays.toString(c.shape())
+                + " along axis "
+                + axis;
+          }
+        }
+      }
+      if (type.equals("Reshape") && step.in().length > 1 && step.in()[0] >= 0
+          && carrying[step.in()[0]]) {
+        INDArray c = constants.get(step.in()[1]);
+        if (c != null && c.length() > 0 && c.getLong(0) > 0) {
+          return step.node().describe()
+              + " reshapes the batch to the constant shape "
+              + Arrays.toString(c.toLongVector());
+        }
+      }
+      for (int s : step.out()) {
+        if (s >= 0) {
+          carrying[s] = true;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Slots whose value is a constant. */
+  boolean isConstantSlot(int slot) {
+    return constants.containsKey(slot);
+  }
+
+  /** The constant in {@code slot}, or null. */
+  INDArray constantAt(int slot) {
+    return constants.get(slot);
   }
 
   /** The steps that run per forward pass (constant nodes are folded away). */

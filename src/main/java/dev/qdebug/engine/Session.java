@@ -158,6 +158,26 @@ public final class Session implements AutoCloseable {
   }
 
   /**
+   * A snapshot that keeps only what re-runs changing any subset of {@code mayChange} need (see
+   * {@link #rerun}), plus {@code keep}: the tensors upstream of and beside every change are
+   * dropped as the run goes, so a sweep over late nodes keeps little. {@link Snapshot#get} of a
+   * dropped tensor fails.
+   */
+  public Snapshot snapshot(
+      Map<String, INDArray> inputs,
+      java.util.Collection<String> mayChange,
+      java.util.Collection<String> keep) {
+    checkOpen();
+    INDArray[] feeds = feeds(inputs);
+    boolean[] changed = new boolean[plan.tensorNames().size()];
+    for (String t : mayChange) {
+      changed[plan.slotOf(t)] = true;
+    }
+    boolean[] needed = plan.neededForRerun(changed, plan.slotsOf(keep));
+    return new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds, needed)), Map.copyOf(inputs));
+  }
+
+  /**
    * Re-runs only the part of the graph downstream of {@code changedTensors}, starting from {@code
    * base}: each changed tensor's base value goes through the hook of {@code options}, then only
    * the nodes that read a changed or recomputed tensor run (their hook applies to what they
@@ -180,7 +200,9 @@ public final class Session implements AutoCloseable {
     }
     int[] wanted = plan.slotsOf(names);
     TensorHook hook = options.hook();
-    INDArray[] values = Workspaces.outside(() -> plan.rerun(base.values(), changed, wanted, hook));
+    // temporaries in the session's workspace (freed per run, not left to the garbage collector);
+    // the values returned are copied out of it
+    INDArray[] values = execute(() -> plan.rerun(base.values(), changed, wanted, hook));
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
       result.put(names.get(i), values[i]);
@@ -193,21 +215,25 @@ public final class Session implements AutoCloseable {
    * the run is re-entrant) and returns {@code wanted} copied out of the workspace.
    */
   private INDArray[] execute(INDArray[] feeds, int[] wanted, TensorHook hook) {
+    return execute(() -> plan.run(feeds, wanted, hook));
+  }
+
+  private INDArray[] execute(java.util.function.Supplier<INDArray[]> body) {
     if (workspace == null) {
-      return plan.run(feeds, wanted, hook);
+      return body.get();
     }
     running++;
     try {
       if (running > 1) {
         // re-entered from one of our own hooks: our workspace holds the outer run's tensors
-        return Workspaces.outside(() -> detach(plan.run(feeds, wanted, hook)));
+        return Workspaces.outside(() -> detach(body.get()));
       }
       try (MemoryWorkspace ws =
           Nd4j.getWorkspaceManager().getAndActivateWorkspace(workspace, workspaceId)) {
         if (!workspaces.contains(ws)) {
           workspaces.add(ws);
         }
-        return detach(plan.run(feeds, wanted, hook));
+        return detach(body.get());
       }
     } finally {
       running--;

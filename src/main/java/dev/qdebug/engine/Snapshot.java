@@ -9,7 +9,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@link Session#rerun}). Sensitivity sweeps switch on one calibration node at a time: each
  * re-runs the graph below that node only, from the float values kept here.
  */
-public final class Snapshot {
+public final class Snapshot implements AutoCloseable {
   private final Plan plan;
   private final INDArray[] values;
   private final Map<String, INDArray> inputs;
@@ -20,9 +20,31 @@ public final class Snapshot {
     this.inputs = inputs;
   }
 
+  /**
+   * Frees the off-heap memory of the tensors this run computed now, rather than when the garbage
+   * collector finds them (constants and the given inputs stay); {@link #get} fails afterwards.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    plan.release(values, inputs.values());
+  }
+
+  private boolean closed;
+
   /** The value of {@code tensor} in this run. */
   public INDArray get(String tensor) {
-    return values[plan.slotOf(tensor)];
+    if (closed) {
+      throw new IllegalStateException("this Snapshot is closed");
+    }
+    INDArray v = values[plan.slotOf(tensor)];
+    if (v == null && !plan.isConstant(tensor)) {
+      throw new IllegalStateException("the snapshot did not keep tensor '" + tensor + "'");
+    }
+    return v;
   }
 
   /** The inputs the run was made with. */
@@ -32,6 +54,14 @@ public final class Snapshot {
 
   Plan plan() {
     return plan;
+  }
+
+  /**
+   * Bytes of the tensors this run computed (graph inputs and node outputs; constants excluded,
+   * arrays sharing a buffer counted once): what keeping the snapshot costs.
+   */
+  public long bytes() {
+    return plan.tensorBytes(values);
   }
 
   INDArray[] values() {

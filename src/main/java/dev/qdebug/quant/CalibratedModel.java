@@ -244,6 +244,24 @@ public final class CalibratedModel implements AutoCloseable {
   }
 
   /**
+   * A float run keeping only what {@link #rerun} with any of {@code variants} (sets of calibration
+   * node names) needs, plus the tensors {@code keep}: memory for the re-run subgraph's inputs, not
+   * for every tensor.
+   */
+  public Snapshot floatSnapshot(
+      Map<String, INDArray> inputs,
+      Collection<? extends Collection<String>> variants,
+      Collection<String> keep) {
+    Set<String> changed = new LinkedHashSet<>();
+    for (Collection<String> v : variants) {
+      for (String n : v) {
+        changed.add(node(n).tensor());
+      }
+    }
+    return session.snapshot(inputs, changed, keep);
+  }
+
+  /**
    * The same as {@link #run(Map, Collection, RunOptions)} on {@code floatBase}'s inputs, but
    * re-executing only the graph downstream of the enabled nodes' tensors, from the float values
    * in {@code floatBase}.

@@ -2,6 +2,7 @@ package dev.qdebug.quant;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
@@ -151,7 +152,8 @@ public final class Calibrator {
       observers.put(m, obs);
     }
     java.util.Set<String> notFloat = new java.util.HashSet<>();
-    int[] at = new int[2]; // the samples being run, for errors: first, count
+    int[] inBatch = {1};
+    int[] at = {0}; // the first sample being run, for errors
     RunOptions observe =
         RunOptions.hooked(
             (tensor, value) -> {
@@ -161,21 +163,27 @@ public final class Calibrator {
               } else if (obs != null) {
                 requireFinite(
                     value, tensor,
-                    data.dir() + ": calibration sample" + (at[1] == 1 ? " " + at[0]
-                        : "s " + at[0] + ".." + (at[0] + at[1] - 1)) + ": tensor");
-                for (Observer ob : obs) {
-                  ob.observe(value);
+                    data.dir() + ": calibration sample" + (inBatch[0] == 1 ? " " + at[0]
+                        : "s " + at[0] + ".." + (at[0] + inBatch[0] - 1)) + ": tensor");
+                // one sample at a time, in sample order: what the observers accumulate (histogram
+                // ranges grow with what they have seen) is the same however samples are batched
+                for (INDArray part : perSample(value, inBatch[0])) {
+                  for (Observer ob : obs) {
+                    ob.observe(part);
+                  }
                 }
               }
               return value;
             });
     try (session) {
-      for (int from = 0; from < n; from += o.batchSize()) {
-        int count = Math.min(o.batchSize(), n - from);
-        at[0] = from;
-        at[1] = count;
-        session.run(data.batch(from, count), observe);
-        progress.update("calibrate", from + count, n);
+      int done = 0;
+      for (BatchPlan.Batch b :
+          BatchPlan.of(session, data, n, BatchPlan.FORWARD, "calibrate", o.batchSize()).inOrder()) {
+        inBatch[0] = b.size();
+        at[0] = b.sample(0);
+        session.run(data.batch(b.samples()), observe);
+        done += b.size();
+        progress.update("calibrate", done, n);
       }
     }
 
@@ -240,19 +248,42 @@ public final class Calibrator {
     }
   }
 
+  /**
+   * {@code value} cut into {@code count} equal parts along its first dimension (each sample's part
+   * of a batched tensor, in order), or whole when it cannot be.
+   */
+  static List<INDArray> perSample(INDArray value, int count) {
+    if (count == 1 || value.rank() == 0 || value.size(0) % count != 0 || value.size(0) == 0) {
+      return List.of(value);
+    }
+    long rows = value.size(0) / count;
+    List<INDArray> out = new ArrayList<>(count);
+    for (int s = 0; s < count; s++) {
+      out.add(
+          value.get(
+              org.nd4j.linalg.indexing.NDArrayIndex.interval(s * rows, (s + 1) * rows)));
+    }
+    return out;
+  }
+
   /** Mean over the first {@code k} samples and every graph output of the output cosine. */
   static double outputCosine(CalibratedModel cm, SampleSet data, int k) {
     double sum = 0;
     int count = 0;
-    Map<String, INDArray> in = data.batch(0, k);
-    Map<String, INDArray> f = cm.run(in, List.of(), RunOptions.defaults());
-    Map<String, INDArray> q = cm.run(in, cm.enabled(), RunOptions.defaults());
-    for (String name : f.keySet()) {
-      for (int s = 0; s < k; s++) {
-        float[] a = f.get(name).slice(s).dup('c').data().asFloat();
-        float[] b = q.get(name).slice(s).dup('c').data().asFloat();
-        sum += Metric.cosine(a, b);
-        count++;
+    for (BatchPlan.Batch batch :
+        BatchPlan.of(cm.session(), data, k, BatchPlan.FORWARD, "calibrate").inOrder()) {
+      Map<String, INDArray> in = data.batch(batch.samples());
+      Map<String, INDArray> f = cm.run(in, List.of(), RunOptions.defaults());
+      Map<String, INDArray> q = cm.run(in, cm.enabled(), RunOptions.defaults());
+      for (String name : f.keySet()) {
+        List<INDArray> fs = perSample(f.get(name), batch.size());
+        List<INDArray> qs = perSample(q.get(name), batch.size());
+        for (int s = 0; s < fs.size(); s++) {
+          float[] a = fs.get(s).dup('c').data().asFloat();
+          float[] b = qs.get(s).dup('c').data().asFloat();
+          sum += Metric.cosine(a, b);
+          count++;
+        }
       }
     }
     return sum / count;

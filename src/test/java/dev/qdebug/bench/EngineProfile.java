@@ -1,0 +1,111 @@
+package dev.qdebug.bench;
+
+import dev.qdebug.engine.Plan;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.engine.Session;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.ValueInfo;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Where a forward pass spends its time: the first run against steady runs (oneDNN primitive
+ * creation and workspace learning happen in the first), runs with and without the session
+ * workspace (allocation), and per op type the time between one step's output and the next (op
+ * dispatch plus its work), summed over steady runs. Not a test.
+ *
+ * <pre>
+ * java -Xss16m -Xmx4g -cp ... dev.qdebug.bench.EngineProfile [resnet50|repvgg-b2|model.onnx] [batch]
+ * </pre>
+ */
+public final class EngineProfile {
+  public static void main(String[] args) throws Exception {
+    String which = args.length > 0 ? args[0] : "resnet50";
+    int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+    OnnxModel model =
+        switch (which) {
+          case "resnet50" -> OnnxModel.of(BenchModels.resnet50(224), "resnet50_224");
+          case "repvgg-b2" -> OnnxModel.of(BenchModels.repvggB2(224), "repvgg_b2_224");
+          default -> OnnxModel.load(Path.of(which));
+        };
+    ValueInfo in = model.inputs().get(0);
+    long[] shape = in.shape().clone();
+    shape[0] = batch;
+    for (int d = 0; d < shape.length; d++) {
+      if (shape[d] < 0) {
+        shape[d] = 1;
+      }
+    }
+    Nd4j.getRandom().setSeed(1);
+    INDArray x = Nd4j.rand(DataType.FLOAT, shape);
+    Map<String, INDArray> feed = Map.of(in.name(), x);
+    System.out.printf("# %s, batch %d%n", model.source(), batch);
+    for (boolean ws : new boolean[] {true, false}) {
+      System.setProperty(Session.WORKSPACE_PROPERTY, String.valueOf(ws));
+      try (Session s = Session.open(model)) {
+        long t = System.nanoTime();
+        s.run(feed);
+        double first = (System.nanoTime() - t) / 1e6;
+        double steady = EngineBenchmark.time(() -> s.run(feed));
+        System.out.printf(
+            Locale.ROOT,
+            "workspace %s: first run %.1f ms, steady median %.1f ms (%.1f ms/img)%n",
+            ws, first, steady, steady / batch);
+        if (ws) {
+          perOp(s, feed);
+        }
+      }
+    }
+    System.clearProperty(Session.WORKSPACE_PROPERTY);
+  }
+
+  /** Time between consecutive hook calls, by the op type of the step producing the tensor. */
+  static void perOp(Session s, Map<String, INDArray> feed) {
+    Plan plan = s.plan();
+    Map<String, String> producer = new HashMap<>();
+    for (Plan.Step step : plan.steps()) {
+      for (String o : step.node().outputs()) {
+        producer.put(o, step.node().opType());
+      }
+    }
+    Map<String, double[]> byType = new TreeMap<>(); // ms, calls
+    long[] last = {0};
+    int runs = 10;
+    for (int r = 0; r < runs; r++) {
+      last[0] = System.nanoTime();
+      s.run(
+          feed,
+          RunOptions.hooked(
+              (name, value) -> {
+                long now = System.nanoTime();
+                String type = producer.get(name);
+                if (type != null) {
+                  double[] v = byType.computeIfAbsent(type, k -> new double[2]);
+                  v[0] += (now - last[0]) / 1e6;
+                  v[1]++;
+                }
+                last[0] = System.nanoTime();
+                return value;
+              }));
+    }
+    double total = 0;
+    for (double[] v : byType.values()) {
+      total += v[0];
+    }
+    System.out.println("| op type | ms per run | share | steps per run | us per step |");
+    System.out.println("|---|---|---|---|---|");
+    for (Map.Entry<String, double[]> e : byType.entrySet()) {
+      double[] v = e.getValue();
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
+          e.getKey(), v[0] / runs, 100 * v[0] / total, v[1] / runs, 1000 * v[0] / v[1]);
+    }
+  }
+}

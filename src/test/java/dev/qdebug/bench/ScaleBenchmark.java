@@ -1,0 +1,403 @@
+package dev.qdebug.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import dev.qdebug.Progress;
+import dev.qdebug.data.Npy;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.debug.NodeSensitivity;
+import dev.qdebug.engine.Session;
+import dev.qdebug.metrics.Metric;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.onnx.ValueInfo;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationMethod;
+import dev.qdebug.quant.Calibrator;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The scale benchmark of issue 10, both sides in one process with the same thread count (2): per
+ * model, float forward at batch 1 and 8 against ONNX Runtime with all optimizations; the
+ * fake-quantized forward of the calibrated model (max, int8 per channel) against ORT running the
+ * same QDQ file without optimizations; the sensitivity sweeps ({@code node} and {@code weight})
+ * against the plain ORT loop (one QDQ variant per candidate, whole model, no optimizations, one
+ * sample per run), with the rankings compared; and peak memory of each qdebug step: resident
+ * size ({@code VmHWM}, reset before each step), JavaCPP's {@code Pointer.physicalBytes} sampled
+ * every 20 ms (ND4J allocates its arrays outside JavaCPP's byte count, so {@code
+ * Pointer.totalBytes} stays 0 and the resident size is the measure of its native memory), and
+ * peak heap.
+ *
+ * <pre>
+ * OMP_WAIT_POLICY=PASSIVE MAVEN_OPTS="-Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=8G" \
+ *   mvn -q -o test-compile exec:java -Dexec.classpathScope=test \
+ *   -Dexec.mainClass=dev.qdebug.bench.ScaleBenchmark -Dexec.args="--quick"
+ * </pre>
+ *
+ * Arguments: {@code --quick} (the case-study models only, 8 samples), {@code --samples N}
+ * (default 32), {@code --models a,b} (resnet50, repvgg-b2, or .onnx paths; default: both
+ * full-size models and the case-study models), {@code --no-ort-loop} (skip the slow ORT loop).
+ */
+public final class ScaleBenchmark {
+  static final int THREADS = 2;
+
+  public static void main(String[] args) throws Exception {
+    int samples = 32;
+    boolean samplesGiven = false;
+    boolean quick = false;
+    boolean ortLoop = true;
+    List<String> models = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--quick" -> quick = true;
+        case "--samples" -> {
+          samples = Integer.parseInt(args[++i]);
+          samplesGiven = true;
+        }
+        case "--models" -> models.addAll(List.of(args[++i].split(",")));
+        case "--no-ort-loop" -> ortLoop = false;
+        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    if (quick && !samplesGiven) {
+      samples = 8;
+    }
+    if (models.isEmpty()) {
+      if (!quick) {
+        models.add("resnet50");
+        models.add("repvgg-b2");
+      }
+      try (Stream<Path> s = Files.list(Path.of("data/models"))) {
+        s.filter(p -> p.toString().endsWith(".onnx")).sorted().forEach(p -> models.add(p.toString()));
+      }
+    }
+    Path tmp = Files.createTempDirectory("qdebug-bench");
+    System.out.printf(
+        "# %s, %d cores, max heap %d MiB, javacpp maxPhysicalBytes %d MiB, %d samples%n",
+        java.time.LocalDate.now(), Runtime.getRuntime().availableProcessors(),
+        Runtime.getRuntime().maxMemory() >> 20, Pointer.maxPhysicalBytes() >> 20, samples);
+    System.out.println("| model | step | qdebug | ORT | ORT / qdebug time | ranking | qdebug peak RSS MiB (VmHWM) | peak physical MiB (sampled) | peak heap MiB |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
+    List<String> rows = new ArrayList<>();
+    try {
+      for (String name : models) {
+        Path file;
+        if (name.equals("resnet50")) {
+          file = tmp.resolve("resnet50_224.onnx");
+          Files.write(file, BenchModels.resnet50(224).toByteArray());
+        } else if (name.equals("repvgg-b2")) {
+          file = tmp.resolve("repvgg_b2_deploy_224.onnx");
+          Files.write(file, BenchModels.repvggB2(224).toByteArray());
+        } else {
+          file = Path.of(name);
+        }
+        bench(file, samples, ortLoop, tmp, rows);
+        rows.forEach(System.out::println);
+        rows.clear();
+        System.out.flush();
+      }
+    } finally {
+      try (Stream<Path> w = Files.walk(tmp)) {
+        w.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  static void bench(Path file, int samples, boolean ortLoop, Path tmp, List<String> rows) throws Exception {
+    String label = file.getFileName().toString();
+    OnnxModel model = OnnxModel.load(file);
+    ValueInfo in = model.inputs().get(0);
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    // samples on disk, as a user has them
+    Path dataDir = tmp.resolve(label + "_data");
+    Nd4j.getRandom().setSeed(1);
+    for (int i = 0; i < samples; i++) {
+      long[] shape = in.shape().clone();
+      shape[0] = 1;
+      INDArray x = Nd4j.rand(DataType.FLOAT, shape);
+      if (in.type() == dev.qdebug.onnx.ElemType.UINT8) {
+        x = x.muli(255).castTo(DataType.UBYTE);
+      }
+      Npy.write(dataDir.resolve(in.name()).resolve(i + ".npy"), x);
+    }
+    SampleSet data = SampleSet.open(dataDir, model.inputs());
+
+    // float forward
+    for (int batch : new int[] {1, 8}) {
+      int b = Math.min(batch, samples);
+      Map<String, INDArray> feed = data.batch(0, b);
+      double[] ours = new double[1];
+      Mem mem =
+          Mem.measure(
+              () -> {
+                try (Session s = Session.open(model)) {
+                  ours[0] = EngineBenchmark.time(() -> s.run(feed)) / b;
+                }
+              });
+      double ort = timeOrt(env, file, feed.get(in.name()), OrtSession.SessionOptions.OptLevel.ALL_OPT) / b;
+      rows.add(row(label, "float forward, batch " + b + " (ms/img; ORT all-opt)", ours[0], ort, "", mem));
+    }
+
+    // calibrate, then fake-quant forward vs ORT no-opt on the same QDQ file
+    CalibratedModel[] cal = new CalibratedModel[1];
+    long t0 = System.nanoTime();
+    Mem calMem =
+        Mem.measure(
+            () ->
+                cal[0] =
+                    Calibrator.calibrate(
+                        model,
+                        data,
+                        Calibrator.Options.defaults().method(CalibrationMethod.MAX).perChannel(true),
+                        Progress.NONE));
+    double calS = (System.nanoTime() - t0) / 1e9;
+    rows.add(row(label, "calibrate max per-channel (s)", calS, Double.NaN, "", calMem));
+    Path qdq = tmp.resolve(label + "_int8.onnx");
+    try (CalibratedModel cm = cal[0]) {
+      cm.save(qdq);
+      for (int batch : new int[] {1, 8}) {
+        int b = Math.min(batch, samples);
+        Map<String, INDArray> feed = data.batch(0, b);
+        double[] ours = new double[1];
+        Mem mem = Mem.measure(() -> ours[0] = EngineBenchmark.time(() -> cm.run(feed)) / b);
+        double ort = timeOrt(env, qdq, feed.get(in.name()), OrtSession.SessionOptions.OptLevel.NO_OPT) / b;
+        rows.add(row(label, "fake-quant forward, batch " + b + " (ms/img; ORT no-opt QDQ)", ours[0], ort, "", mem));
+      }
+      for (NodeSensitivity.NodeType type :
+          List.of(NodeSensitivity.NodeType.NODE, NodeSensitivity.NodeType.WEIGHT)) {
+        NodeSensitivity.Options o =
+            NodeSensitivity.Options.defaults()
+                .nodeType(type)
+                .metrics(List.of(Metric.COSINE_SIMILARITY))
+                .dataNum(samples);
+        NodeSensitivity.Result[] res = new NodeSensitivity.Result[1];
+        long s0 = System.nanoTime();
+        Mem mem = Mem.measure(() -> res[0] = NodeSensitivity.run(cm, data, o, Progress.NONE));
+        double oursS = (System.nanoTime() - s0) / 1e9;
+        double ortS = Double.NaN;
+        String agree = "";
+        if (ortLoop) {
+          long o0 = System.nanoTime();
+          List<String> ortRanking = ortLoop(env, cm, file, data, samples, NodeSensitivity.candidates(cm, o), tmp);
+          ortS = (System.nanoTime() - o0) / 1e9;
+          agree = agreement(res[0].ranking(), ortRanking);
+        }
+        rows.add(
+            row(label, "sweep " + type.label() + " x" + NodeSensitivity.candidates(cm, o).size() + ", " + samples + " samples (s)", oursS, ortS, agree, mem));
+      }
+    }
+  }
+
+  /** The plain ORT loop: per candidate a QDQ file with only its nodes, each sample run alone. */
+  static List<String> ortLoop(
+      OrtEnvironment env,
+      CalibratedModel cm,
+      Path floatFile,
+      SampleSet data,
+      int n,
+      List<NodeSensitivity.Candidate> cands,
+      Path tmp)
+      throws Exception {
+    List<float[]> ref = new ArrayList<>();
+    try (OrtSession.SessionOptions opt = options(OrtSession.SessionOptions.OptLevel.NO_OPT);
+        OrtSession s = env.createSession(floatFile.toString(), opt)) {
+      for (int i = 0; i < n; i++) {
+        ref.add(runFirst(env, s, cm.floatModel().inputs().get(0).name(), data.sample(i)));
+      }
+    }
+    Map<String, Double> score = new LinkedHashMap<>();
+    Path variant = tmp.resolve("variant.onnx");
+    for (NodeSensitivity.Candidate c : cands) {
+      Files.deleteIfExists(variant);
+      cm.save(variant, c.calibrationNodes());
+      double sum = 0;
+      try (OrtSession.SessionOptions opt = options(OrtSession.SessionOptions.OptLevel.NO_OPT);
+          OrtSession s = env.createSession(variant.toString(), opt)) {
+        for (int i = 0; i < n; i++) {
+          sum += Metric.cosine(ref.get(i), runFirst(env, s, cm.floatModel().inputs().get(0).name(), data.sample(i)));
+        }
+      }
+      score.put(c.name(), sum / n);
+    }
+    List<String> ranking = new ArrayList<>(score.keySet());
+    ranking.sort(Comparator.comparingDouble(score::get));
+    return ranking;
+  }
+
+  static float[] runFirst(OrtEnvironment env, OrtSession s, String input, Map<String, INDArray> feed) throws Exception {
+    try (OnnxTensor t = tensor(env, feed.get(input)); OrtSession.Result r = s.run(Map.of(input, t))) {
+      Object v = r.get(0).getValue();
+      return flatten(v);
+    }
+  }
+
+  static float[] flatten(Object v) {
+    if (v instanceof float[] f) {
+      return f;
+    }
+    List<Float> out = new ArrayList<>();
+    flattenInto(v, out);
+    float[] f = new float[out.size()];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = out.get(i);
+    }
+    return f;
+  }
+
+  private static void flattenInto(Object v, List<Float> out) {
+    if (v instanceof float[] f) {
+      for (float x : f) {
+        out.add(x);
+      }
+    } else {
+      for (Object o : (Object[]) v) {
+        flattenInto(o, out);
+      }
+    }
+  }
+
+  /** Same top 5 (as sets, and in order) and Spearman's rank correlation. */
+  static String agreement(List<String> ours, List<String> ort) {
+    int k = Math.min(5, ours.size());
+    boolean sameOrder = ours.subList(0, k).equals(ort.subList(0, k));
+    boolean sameSet = new java.util.HashSet<>(ours.subList(0, k)).equals(new java.util.HashSet<>(ort.subList(0, k)));
+    double d2 = 0;
+    for (int i = 0; i < ours.size(); i++) {
+      double d = i - ort.indexOf(ours.get(i));
+      d2 += d * d;
+    }
+    int n = ours.size();
+    double rho = n < 2 ? 1 : 1 - 6 * d2 / ((double) n * (n * n - 1));
+    return String.format(Locale.ROOT, "top-%d %s, rho %.3f", k, sameOrder ? "same order" : sameSet ? "same set" : "differs", rho);
+  }
+
+  static OrtSession.SessionOptions options(OrtSession.SessionOptions.OptLevel level) throws Exception {
+    OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+    o.setOptimizationLevel(level);
+    o.setIntraOpNumThreads(THREADS);
+    o.setInterOpNumThreads(1);
+    return o;
+  }
+
+  static OnnxTensor tensor(OrtEnvironment env, INDArray x) throws Exception {
+    if (x.dataType() == DataType.FLOAT) {
+      return OnnxTensor.createTensor(env, FloatBuffer.wrap(x.dup('c').data().asFloat()), x.shape());
+    }
+    long[] v = x.dup('c').data().asLong();
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(v.length);
+    for (long e : v) {
+      b.put((byte) e);
+    }
+    b.rewind();
+    return OnnxTensor.createTensor(env, b, x.shape(), ai.onnxruntime.OnnxJavaType.UINT8);
+  }
+
+  static double timeOrt(OrtEnvironment env, Path model, INDArray x, OrtSession.SessionOptions.OptLevel level)
+      throws Exception {
+    try (OrtSession.SessionOptions o = options(level);
+        OrtSession s = env.createSession(model.toString(), o);
+        OnnxTensor t = tensor(env, x)) {
+      String name = s.getInputNames().iterator().next();
+      return EngineBenchmark.time(() -> s.run(Map.of(name, t)).close());
+    }
+  }
+
+  static String row(String model, String step, double ours, double ort, String agree, Mem mem) {
+    System.err.printf(Locale.ROOT, "%s: %s done (%.2f)%n", model, step, ours);
+    return String.format(
+        Locale.ROOT,
+        "| %s | %s | %.2f | %s | %s | %s | %d | %d | %d |",
+        model,
+        step,
+        ours,
+        Double.isNaN(ort) ? "" : String.format(Locale.ROOT, "%.2f", ort),
+        Double.isNaN(ort) ? "" : String.format(Locale.ROOT, "%.2fx", ort / ours),
+        agree,
+        mem.rss >> 20,
+        mem.offHeap >> 20,
+        mem.heap >> 20);
+  }
+
+  /** Peak memory of one step. */
+  record Mem(long rss, long offHeap, long heap) {
+    interface Step {
+      void run() throws Exception;
+    }
+
+    static Mem measure(Step step) throws Exception {
+      System.gc();
+      resetRssPeak();
+      for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+        p.resetPeakUsage();
+      }
+      AtomicLong off = new AtomicLong(Pointer.physicalBytes());
+      Thread sampler =
+          new Thread(
+              () -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                  off.accumulateAndGet(Pointer.physicalBytes(), Math::max);
+                  try {
+                    Thread.sleep(20);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              });
+      sampler.setDaemon(true);
+      sampler.start();
+      try {
+        step.run();
+      } finally {
+        sampler.interrupt();
+        sampler.join();
+      }
+      off.accumulateAndGet(Pointer.physicalBytes(), Math::max);
+      long heap = 0;
+      for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+        if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) {
+          heap += p.getPeakUsage().getUsed();
+        }
+      }
+      return new Mem(rssPeak(), off.get(), heap);
+    }
+
+    /** Resets VmHWM (Linux: write 5 to /proc/self/clear_refs). */
+    static void resetRssPeak() {
+      try {
+        if (System.getenv("BENCH_NO_CLEAR") == null) { Files.writeString(Path.of("/proc/self/clear_refs"), "5"); }
+      } catch (Exception e) {
+        // not Linux, or not allowed: the peak then covers the whole process so far
+      }
+    }
+
+    static long rssPeak() {
+      try {
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+          if (l.startsWith("VmHWM:")) {
+            return Long.parseLong(l.replaceAll("[^0-9]", "")) << 10;
+          }
+        }
+      } catch (Exception e) {
+        // not Linux
+      }
+      return -1;
+    }
+  }
+}
