@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the three case-study notebooks in notebooks/ (cells only, no outputs) from one template.
+"""Writes the three case-study notebooks in notebooks/ (cells only, no outputs) from one template,
+and publishes executed notebooks (--publish): a static PNG beside every interactive figure.
 
 The notebooks are the tutorial of Horizon's precision debug tool, step by step, on the committed
 case-study models: one template, three models, so a fix to a step reaches all three. Run from the
@@ -9,14 +10,28 @@ repository root; then execute them in place with the qdebug kernel to record the
     java -jar target/qdebug.jar kernel install --prefix target/jupyter --name qdebug
     JUPYTER_PATH=target/jupyter/share/jupyter jupyter nbconvert --to notebook --execute --inplace \\
         --ExecutePreprocessor.timeout=1800 notebooks/*.ipynb
+    /usr/bin/python3 scripts/make_notebooks.py --publish notebooks/*.ipynb
+
+Publishing draws every figure output (Plotly JSON) once more with the jar's plotly.js in headless
+Chromium and stores the picture twice in that output: as image/png, and as an <img> inside the
+figure's text/html that the live figure replaces when its script runs. A viewer without JavaScript
+(GitHub, an untrusted notebook) shows the picture whichever of the two it picks; Jupyter, nbviewer
+and nbconvert's HTML show the one interactive figure. Needs `chromium` (Debian package) and the
+built jar (target/classes or target/qdebug.jar) for plotly.js.
 
 Only the prose of the closing cells is per model (written after reading the executed numbers; the
 cell above it prints the same numbers from the run). Needs only the Python standard library.
 """
 
+import base64
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import zipfile
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -325,7 +340,121 @@ Table.create("{m['file']}: top-1 on " + EVAL + " test images",
     )
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_RESOURCE = "dev/qdebug/viz/plotly-cartesian-2.35.3.min.js"
+STATIC_CLASS = "qdebug-static"
+
+
+def plotly_js():
+    """plotly.js as the build put it into target/classes (or into the jar)."""
+    f = os.path.join(ROOT, "target", "classes", PLOTLY_RESOURCE)
+    if os.path.exists(f):
+        with open(f, encoding="utf-8") as fh:
+            return fh.read()
+    jar = os.path.join(ROOT, "target", "qdebug.jar")
+    if os.path.exists(jar):
+        with zipfile.ZipFile(jar) as z:
+            return z.read(PLOTLY_RESOURCE).decode("utf-8")
+    sys.exit("make_notebooks.py: no plotly.js in target/: build first (mvn -q -B package -DskipTests)")
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    sys.exit("make_notebooks.py: --publish needs headless Chromium (Debian: apt-get install chromium)")
+
+
+def render_pngs(figures, js):
+    """PNG bytes of each Plotly figure (dicts with data and layout), drawn in one headless page."""
+    if not figures:
+        return []
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><script>" + js.replace("</script", "<\\/script")
+            + "</script></head><body><pre id='out'></pre><script>\n"
+            + "var figures = " + json.dumps(figures).replace("</", "<\\/") + ";\n"
+            + """(async function () {
+  var out = [];
+  for (var i = 0; i < figures.length; i++) {
+    var f = figures[i], l = f.layout || {};
+    try {
+      out.push(await Plotly.toImage({data: f.data, layout: l},
+          {format: 'png', width: l.width || 900, height: l.height || 520, scale: 1}));
+    } catch (e) { out.push('error: ' + e); }
+  }
+  document.getElementById('out').textContent = JSON.stringify(out);
+})();
+</script></body></html>""")
+    with tempfile.TemporaryDirectory() as tmp:
+        html = os.path.join(tmp, "figures.html")
+        with open(html, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--user-data-dir=" + os.path.join(tmp, "profile"),
+               "--virtual-time-budget=%d" % (20000 + 5000 * len(figures)), "--dump-dom", "file://" + html]
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    start = dom.find("<pre id=\"out\">")
+    end = dom.find("</pre>", start)
+    if start < 0 or end < 0 or end == start + len("<pre id=\"out\">"):
+        sys.exit("make_notebooks.py: headless Chromium drew no figures")
+    text = dom[start + len("<pre id=\"out\">"):end]
+    text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    urls = json.loads(text)
+    pngs = []
+    for i, u in enumerate(urls):
+        prefix = "data:image/png;base64,"
+        if not u.startswith(prefix):
+            sys.exit("make_notebooks.py: figure %d did not draw: %s" % (i, u[:200]))
+        pngs.append(u[len(prefix):])
+    return pngs
+
+
+def html_text(v):
+    return "".join(v) if isinstance(v, list) else v
+
+
+def with_static(html, png_b64, title):
+    """The figure's HTML with the picture inside its div (the script replaces it when it runs)."""
+    html = re.sub('<img class="' + STATIC_CLASS + '"[^>]*/>', "", html)  # published before
+    marker = 'class="qdebug-figure"'
+    at = html.find(marker)
+    if at < 0:
+        return html
+    close = html.index(">", at) + 1
+    alt = (title or "figure").replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;")
+    img = ('<img class="%s" alt="%s" style="max-width:100%%" src="data:image/png;base64,%s"/>'
+           % (STATIC_CLASS, alt, png_b64))
+    return html[:close] + img + html[close:]
+
+
+def publish(path):
+    """Adds a static PNG to every figure output of the executed notebook at path, in place."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+               if PLOTLY_MIME in o.get("data", {})]
+    figures = [o["data"][PLOTLY_MIME] for o in outputs]
+    pngs = render_pngs(figures, plotly_js())
+    for o, fig, png in zip(outputs, figures, pngs):
+        title = ((fig.get("layout") or {}).get("title") or {})
+        title = title.get("text") if isinstance(title, dict) else title
+        o["data"]["image/png"] = png
+        if "text/html" in o["data"]:
+            o["data"]["text/html"] = with_static(html_text(o["data"]["text/html"]), png, title)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(nb, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(path + ".tmp", path)
+    print("published %s: %d figures with static images, %.1f MB"
+          % (os.path.relpath(path, ROOT), len(pngs), os.path.getsize(path) / 1e6))
+
+
 def main():
+    if sys.argv[1:2] == ["--publish"]:
+        for path in sys.argv[2:]:
+            publish(path)
+        return
     os.makedirs(os.path.join(ROOT, "notebooks"), exist_ok=True)
     only = set(sys.argv[1:])
     for m in MODELS:

@@ -145,12 +145,15 @@ final class Renderers {
         + id
         + "');\n"
         + "    if (div && window.Plotly) {\n"
+        // a published notebook holds a static picture here (for viewers without JavaScript)
+        + "      var still = div.querySelector('img.qdebug-static');\n"
+        + "      if (still) { still.remove(); }\n"
         + "      window.Plotly.newPlot(div, figure.data, figure.layout, {displaylogo: false});\n"
         + "    } else if (++tries < 200) {\n"
         + "      setTimeout(draw, 50);\n"
-        + "    } else if (div) {\n"
+        + "    } else if (div && !div.querySelector('img.qdebug-static')) {\n"
         + "      div.textContent = 'plotly.js is not loaded in this page: run"
-        + " Notebook.reloadPlotly(), then this cell again';\n"
+        + " reloadPlotly(), then this cell again';\n"
         + "    }\n"
         + "  }\n"
         + "  draw();\n"

@@ -66,7 +66,7 @@ class RunAllTest {
     }
     String page = Files.readString(report.resolve("accumulate_error")
         .resolve("weight_activation_quantized_separately_cosine-similarity.html"));
-    assertTrue(page.contains("src=\"../plotly-2.35.3.js\""), "pages load the shared local copy");
+    assertTrue(page.contains("src=\"../plotly-cartesian-2.35.3.min.js\""), "pages load the shared local copy");
     assertTrue(!page.contains("http://") && !page.contains("https://cdn"), "no network needed");
   }
 }

@@ -41,7 +41,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NotebookIT {
   static final String KERNEL = "qdebug-it";
-  static final String PLOTLY_HEADER = "plotly.js v2.35.3";
+  static final String PLOTLY_HEADER = "plotly.js (cartesian - minified) v2.35.3";
   static final Path ROOT = Path.of("").toAbsolutePath();
   static final Path OUT = ROOT.resolve("target/notebook-it");
   static final JsonMapper JSON = JsonMapper.builder().build();

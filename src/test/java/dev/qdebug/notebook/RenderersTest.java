@@ -27,7 +27,7 @@ import tech.tablesaw.plotly.components.Figure;
 /** What tables, figures and results look like in a notebook (jjava's renderer, no Jupyter). */
 class RenderersTest {
   static final MIMEType PLOTLY = MIMEType.parse(Renderers.PLOTLY_MIME);
-  static final String PLOTLY_HEADER = "plotly.js v2.35.3";
+  static final String PLOTLY_HEADER = "plotly.js (cartesian - minified) v2.35.3";
 
   Renderer renderer;
 
