@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qdebug.debug.Report;
 import dev.qdebug.viz.Html;
+import dev.qdebug.viz.PlotlyJson;
 import java.lang.reflect.RecordComponent;
 import java.util.Collections;
 import java.util.List;
@@ -54,7 +55,7 @@ final class Renderers {
   /** {@code value} (of one of {@link #types()}) as {@code mime}. */
   static Object render(Object value, String mime) {
     if (value instanceof Table t) {
-      return mime.equals(HTML) ? tableHtml(t) : t.print(MAX_ROWS);
+      return mime.equals(HTML) ? tableHtml(t) : dev.qdebug.viz.Fmt.text(t, MAX_ROWS);
     }
     if (value instanceof Figure f) {
       return switch (mime) {

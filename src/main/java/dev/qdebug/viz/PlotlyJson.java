@@ -1,4 +1,4 @@
-package dev.qdebug.notebook;
+package dev.qdebug.viz;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
@@ -21,8 +21,19 @@ import tech.tablesaw.plotly.traces.Trace;
  * back leniently; string titles become {@code {"text": ...}} (the form plotly.js 2 and 3 both
  * draw), HTML escapes in names and titles are undone, and numbers that are not finite become null.
  * Event handlers (JavaScript functions) are not carried over.
+ *
+ * <p>Every figure is also fitted to a notebook column and made to read ({@link #polish}): at most
+ * {@value #MAX_WIDTH} px wide, axes with automatic margins so long tick labels and axis titles do
+ * not overlap, long category labels (node names) shortened on the axis with the full name on hover,
+ * the legend above the plot, and bar charts from zero.
  */
-final class PlotlyJson {
+public final class PlotlyJson {
+  /** The widest figure, in pixels (a notebook column, a report page). */
+  public static final int MAX_WIDTH = 900;
+
+  /** Category labels longer than this are shortened on the axis (the full name shows on hover). */
+  public static final int MAX_LABEL = 28;
+
   private static final JsonMapper LENIENT =
       JsonMapper.builder()
           .enable(
@@ -40,12 +51,12 @@ final class PlotlyJson {
 
   /** The figure as nested maps, lists, strings, numbers and booleans. */
   @SuppressWarnings("unchecked")
-  static Map<String, Object> of(Figure figure) {
+  public static Map<String, Object> of(Figure figure) {
     return STRICT.convertValue(tree(figure), LinkedHashMap.class);
   }
 
   /** A figure's JSON as a text that is safe inside an HTML {@code <script>} element. */
-  static String scriptSafe(ObjectNode figure) {
+  public static String scriptSafe(ObjectNode figure) {
     try {
       return STRICT.writeValueAsString(figure).replace("</", "<\\/");
     } catch (JsonProcessingException e) {
@@ -53,8 +64,13 @@ final class PlotlyJson {
     }
   }
 
-  /** The figure as a JSON tree. */
-  static ObjectNode tree(Figure figure) {
+  /** The figure as a JSON tree, polished. */
+  public static ObjectNode tree(Figure figure) {
+    return polish(raw(figure));
+  }
+
+  /** The figure as a JSON tree, as Tablesaw describes it. */
+  static ObjectNode raw(Figure figure) {
     ObjectNode fig = JsonNodeFactory.instance.objectNode();
     ArrayNode data = fig.putArray("data");
     Trace[] traces = figure.getTraces();
@@ -116,7 +132,7 @@ final class PlotlyJson {
   }
 
   /** Undoes the escaping Tablesaw's templates apply to names and titles. */
-  static String unescapeHtml(String s) {
+  public static String unescapeHtml(String s) {
     if (s.indexOf('&') < 0) {
       return s;
     }
@@ -126,5 +142,83 @@ final class PlotlyJson {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&");
+  }
+
+  /** Applies qdebug's figure rules (see the class comment) to a figure's JSON, in place. */
+  static ObjectNode polish(ObjectNode fig) {
+    ObjectNode layout =
+        fig.get("layout") instanceof ObjectNode l ? l : fig.putObject("layout");
+    int width = layout.path("width").asInt(MAX_WIDTH);
+    layout.put("width", Math.min(width, MAX_WIDTH));
+    if (!layout.has("height")) {
+      layout.put("height", 520);
+    }
+    ObjectNode title = layout.get("title") instanceof ObjectNode t ? t : null;
+    if (title != null) {
+      title.put("x", 0.02).put("xanchor", "left");
+    }
+    ObjectNode margin = layout.get("margin") instanceof ObjectNode m ? m : layout.putObject("margin");
+    margin.removeAll(); // automargin below decides
+    margin.put("t", 110).put("l", 70).put("r", 30).put("b", 60);
+    ObjectNode legend = layout.putObject("legend");
+    legend.put("orientation", "h").put("x", 0).put("xanchor", "left").put("y", 1.02).put("yanchor", "bottom");
+    boolean bars = false;
+    for (JsonNode t : fig.path("data")) {
+      bars |= "bar".equals(t.path("type").asText()) && !t.has("width"); // not histograms
+    }
+    for (String axis : List.of("xaxis", "yaxis")) {
+      ObjectNode a = layout.get(axis) instanceof ObjectNode x ? x : layout.putObject(axis);
+      a.put("automargin", true);
+      if (a.get("title") instanceof ObjectNode t) {
+        t.put("standoff", 12);
+      }
+    }
+    if (bars) {
+      ((ObjectNode) layout.get("yaxis")).put("rangemode", "tozero");
+    }
+    shortenCategories(fig, (ObjectNode) layout.get("xaxis"));
+    return fig;
+  }
+
+  /** Long string x values: short tick labels, the full name on hover. */
+  private static void shortenCategories(ObjectNode fig, ObjectNode xaxis) {
+    java.util.LinkedHashSet<String> names = new java.util.LinkedHashSet<>();
+    boolean longOnes = false;
+    for (JsonNode t : fig.path("data")) {
+      for (JsonNode v : t.path("x")) {
+        if (!v.isTextual()) {
+          return;
+        }
+        names.add(v.textValue());
+        longOnes |= v.textValue().length() > MAX_LABEL;
+      }
+    }
+    if (names.isEmpty()) {
+      return;
+    }
+    xaxis.put("type", "category");
+    xaxis.put("tickangle", names.size() > 8 ? -60 : 0);
+    if (!longOnes) {
+      return;
+    }
+    ArrayNode vals = xaxis.putArray("tickvals");
+    ArrayNode text = xaxis.putArray("ticktext");
+    for (String n : names) {
+      vals.add(n);
+      text.add(shorten(n));
+    }
+    for (JsonNode t : fig.path("data")) {
+      if (t instanceof ObjectNode o && !o.has("hovertemplate") && !o.has("text")) {
+        o.put("hovertemplate", "%{x}<br>%{y}<extra>%{fullData.name}</extra>");
+      }
+    }
+  }
+
+  /** {@code name} cut to {@value #MAX_LABEL} characters, keeping its end (a node's own part). */
+  public static String shorten(String name) {
+    if (name.length() <= MAX_LABEL) {
+      return name;
+    }
+    return "…" + name.substring(name.length() - (MAX_LABEL - 1));
   }
 }
