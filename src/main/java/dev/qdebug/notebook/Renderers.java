@@ -163,10 +163,10 @@ final class Renderers {
   }
 
   static String figureText(Figure f) {
-    String title = f.getLayout() == null ? null : f.getLayout().getTitle();
+    String title = Html.figureTitle(f);
     int n = f.getTraces() == null ? 0 : f.getTraces().length;
     return "Figure"
-        + (title == null || title.isBlank() ? "" : " '" + PlotlyJson.unescapeHtml(title) + "'")
+        + (title == null || title.isBlank() ? "" : " '" + title + "'")
         + " ("
         + n
         + (n == 1 ? " trace" : " traces")

@@ -92,7 +92,11 @@ public final class Html {
   /** The figure's title in words (HTML escapes undone), or null. */
   public static String figureTitle(Figure figure) {
     String t = figure.getLayout() == null ? null : figure.getLayout().getTitle();
-    return t == null ? null : PlotlyJson.unescapeHtml(t);
+    if (t == null) {
+      return null;
+    }
+    t = PlotlyJson.unescapeHtml(t);
+    return figure instanceof Plot p && p.subtitle() != null ? t + " — " + p.subtitle() : t;
   }
 
   /** A div that draws {@code figure} with the page's plotly.js (loaded before this element). */

@@ -77,12 +77,30 @@ public final class PlotlyJson {
     for (int i = 0; traces != null && i < traces.length; i++) {
       data.add(clean(literal(traces[i].asJavascript(i)), true));
     }
-    fig.set(
-        "layout",
+    ObjectNode layout =
         figure.getLayout() == null
             ? JsonNodeFactory.instance.objectNode()
-            : clean(literal(figure.getLayout().asJavascript()), true));
+            : (ObjectNode) clean(literal(figure.getLayout().asJavascript()), true);
+    fig.set("layout", layout);
+    if (figure instanceof Plot p) {
+      merge(layout, STRICT.valueToTree(p.layoutPatch()));
+      if (p.subtitle() != null && layout.get("title") instanceof ObjectNode t) {
+        t.put("text", t.path("text").asText() + "<br><sup>" + Html.escape(p.subtitle()) + "</sup>");
+      }
+    }
     return fig;
+  }
+
+  private static void merge(ObjectNode into, JsonNode patch) {
+    patch.fields()
+        .forEachRemaining(
+            e -> {
+              if (e.getValue().isObject() && into.get(e.getKey()) instanceof ObjectNode o) {
+                merge(o, e.getValue());
+              } else {
+                into.set(e.getKey(), e.getValue());
+              }
+            });
   }
 
   /** The object literal in {@code var x = {...};}. */
