@@ -161,7 +161,9 @@ images, Horizon's folder layout) and the Fashion-MNIST test set:
 8. what the numbers show.
 
 Cells print their progress while they run. The figures are Plotly figures, drawn offline (plotly.js is embedded
-once, in the first figure's output)."""),
+once, in the first figure's output); each also carries a static picture, which viewers without JavaScript (GitHub,
+a notebook not yet trusted) show instead. Tables show numbers to 4 significant digits; the CSV files and the
+`Table` values keep full precision."""),
         code("setup", f"""
 Path root = Path.of(System.getenv().getOrDefault("QDEBUG_HOME", "..")).toAbsolutePath().normalize();
 Path modelFile = root.resolve("data/models/{m['file']}");
@@ -246,7 +248,7 @@ List<String> ranking = sens.ranking();
 display(sens.figure());
 sens.table().first(12).setName("the 12 most sensitive of " + ranking.size() + " nodes")"""),
         code("sensdetail", """
-sens.detail().first(8)"""),
+sens.detail().first(8).removeColumns("calibration-nodes")   // the full table: sens.detail()"""),
         md("s5", """
 ## 5. Look at the most sensitive nodes
 
@@ -262,7 +264,7 @@ Distribution.Result dist = dbg.plotDistribution(Distribution.Options.defaults().
 for (Distribution.Plot p : dist.plots()) {
     display(p.figure());
 }
-dist.summary()"""),
+dist.summary().selectColumns("node", "series", "values", "min", "max", "max-abs", "threshold", "cosine-similarity")"""),
         code("boxes", """
 List<String> boxNodes = new ArrayList<>();
 for (String n : ranking.subList(0, 2)) {

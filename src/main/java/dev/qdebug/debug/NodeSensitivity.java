@@ -308,11 +308,10 @@ public final class NodeSensitivity {
     Figure fig =
         Figures.categoryLines(
             "Node sensitivity: "
-                + first.label()
-                + " of the output with each node quantized alone, "
-                + (shown < names.size()
-                    ? "the " + shown + " most sensitive of " + names.size() + " nodes"
-                    : "all " + names.size() + " nodes, most sensitive first"),
+                + first.label().replace('-', ' ')
+                + " of the output, each node quantized alone ("
+                + (shown < names.size() ? "top " + shown + " of " + names.size() : "all " + names.size())
+                + ")",
             "node (most sensitive first; full name on hover and in the table)",
             first.label() + " with float",
             x,

@@ -266,9 +266,9 @@ public final class RunAll {
         .append(Html.PLOTLY_FILE)
         .append("\"></script>\n<style>")
         .append(Html.STYLE)
-        .append("</style></head><body>\n<h1>Why ")
+        .append("</style></head><body>\n<h1>Quantization precision report: ")
         .append(Html.escape(modelName(dbg)))
-        .append(" loses accuracy when quantized</h1>\n");
+        .append("</h1>\n");
     b.append("<p>Setting: <b>").append(Html.escape(Setting.of(dbg.model()))).append("</b>, ")
         .append(dbg.model().nodes().size()).append(" calibration nodes; calibration data <code>")
         .append(Html.escape(dbg.data().dir().toString())).append("</code> (")

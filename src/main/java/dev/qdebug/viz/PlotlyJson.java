@@ -32,7 +32,7 @@ public final class PlotlyJson {
   public static final int MAX_WIDTH = 900;
 
   /** Category labels longer than this are shortened on the axis (the full name shows on hover). */
-  public static final int MAX_LABEL = 28;
+  public static final int MAX_LABEL = 32;
 
   private static final JsonMapper LENIENT =
       JsonMapper.builder()
@@ -173,11 +173,23 @@ public final class PlotlyJson {
     }
     ObjectNode title = layout.get("title") instanceof ObjectNode t ? t : null;
     if (title != null) {
-      title.put("x", 0.02).put("xanchor", "left");
+      // at the top left; the legend goes between it and the plot
+      title.put("x", 0.01).put("xanchor", "left").put("xref", "container");
+      title.put("y", 0.985).put("yanchor", "top").put("yref", "container");
     }
+    // legend rows: about 7 px a character, 40 px for the symbol and gap
+    int legendPx = 0;
+    for (JsonNode t : fig.path("data")) {
+      if (t.path("showlegend").asBoolean(true)) {
+        legendPx += 40 + 7 * t.path("name").asText().length();
+      }
+    }
+    int rows = Math.max(1, (int) Math.ceil(legendPx / (double) (Math.min(width, MAX_WIDTH) - 120)));
+    boolean subtitle = title != null && title.path("text").asText().contains("<br>");
     ObjectNode margin = layout.get("margin") instanceof ObjectNode m ? m : layout.putObject("margin");
     margin.removeAll(); // automargin below decides
-    margin.put("t", 110).put("l", 70).put("r", 30).put("b", 60);
+    margin.put("t", (subtitle ? 62 : 46) + 22 * rows).put("l", 70).put("r", 30).put("b", 60);
+    layout.put("height", layout.path("height").asInt(520) + 22 * (rows - 1));
     ObjectNode legend = layout.putObject("legend");
     legend.put("orientation", "h").put("x", 0).put("xanchor", "left").put("y", 1.02).put("yanchor", "bottom");
     boolean bars = false;
@@ -211,11 +223,12 @@ public final class PlotlyJson {
         longOnes |= v.textValue().length() > MAX_LABEL;
       }
     }
-    if (names.isEmpty()) {
-      return;
+    if (names.isEmpty() || names.stream().allMatch(PlotlyJson::isNumber)) {
+      return; // Tablesaw writes numbers as strings: a numeric axis
     }
     xaxis.put("type", "category");
-    xaxis.put("tickangle", names.size() > 8 ? -60 : 0);
+    int chars = names.stream().mapToInt(n -> Math.min(n.length(), MAX_LABEL)).sum();
+    xaxis.put("tickangle", names.size() > 8 ? -60 : chars * 7 > 600 ? -30 : 0);
     if (!longOnes) {
       return;
     }
@@ -229,6 +242,15 @@ public final class PlotlyJson {
       if (t instanceof ObjectNode o && !o.has("hovertemplate") && !o.has("text")) {
         o.put("hovertemplate", "%{x}<br>%{y}<extra>%{fullData.name}</extra>");
       }
+    }
+  }
+
+  private static boolean isNumber(String s) {
+    try {
+      Double.parseDouble(s);
+      return true;
+    } catch (NumberFormatException e) {
+      return false;
     }
   }
 
