@@ -78,7 +78,7 @@ public final class Fmt {
       for (int c = 0; c < cols; c++) {
         String s = cells[r][c];
         String pad = " ".repeat(width[c] - s.length());
-        b.append(c == 0 ? "" : "  ").append(numeric[c] && r > 0 ? pad + s : s + (c == cols - 1 ? "" : pad));
+        b.append(c == 0 ? "" : "  ").append(numeric[c] ? pad + s : s + (c == cols - 1 ? "" : pad));
       }
       b.append('\n');
     }

@@ -175,7 +175,7 @@ public final class PlotlyJson {
     if (title != null) {
       // at the top left; the legend goes between it and the plot
       title.put("x", 0.01).put("xanchor", "left").put("xref", "container");
-      title.put("y", 0.985).put("yanchor", "top").put("yref", "container");
+      title.put("yanchor", "top").put("yref", "container"); // y below, from the final height
     }
     // legend rows: about 7 px a character, 40 px for the symbol and gap
     int legendPx = 0;
@@ -190,6 +190,11 @@ public final class PlotlyJson {
     margin.removeAll(); // automargin below decides
     margin.put("t", (subtitle ? 62 : 46) + 22 * rows).put("l", 70).put("r", 30).put("b", 60);
     layout.put("height", layout.path("height").asInt(520) + 22 * (rows - 1));
+    if (title != null) {
+      // plotly.js places a two-line title's top about a line too high: lower it by hand
+      title.put("y", 1 - (subtitle ? 26.0 : 10.0) / layout.get("height").asInt());
+    }
+    layout.putObject("modebar").put("orientation", "v"); // beside the plot, not over the title
     ObjectNode legend = layout.putObject("legend");
     legend.put("orientation", "h").put("x", 0).put("xanchor", "left").put("y", 1.02).put("yanchor", "bottom");
     boolean bars = false;
