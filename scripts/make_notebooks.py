@@ -377,14 +377,60 @@ def render_pngs(figures, js):
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><script>" + js.replace("</script", "<\\/script")
             + "</script></head><body><pre id='out'></pre><script>\n"
             + "var figures = " + json.dumps(figures).replace("</", "<\\/") + ";\n"
-            + """(async function () {
+            + """// the picture with at most 256 colours (its most frequent; a chart has few), each pixel its index
+async function indexed(url) {
+  var img = new Image();
+  img.src = url;
+  await img.decode();
+  var w = img.width, h = img.height;
+  var canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  var g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, w, h);
+  g.drawImage(img, 0, 0);
+  var d = g.getImageData(0, 0, w, h).data;
+  var counts = new Map();
+  for (var i = 0; i < d.length; i += 4) {
+    var k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+    counts.set(k, (counts.get(k) || 0) + 1);
+  }
+  var pal = Array.from(counts.entries()).sort(function (a, b) { return b[1] - a[1]; })
+      .slice(0, 256).map(function (e) { return e[0]; });
+  var near = new Map();
+  pal.forEach(function (k, j) { near.set(k, j); });
+  var idx = new Uint8Array(w * h);
+  for (var p = 0, i = 0; i < d.length; i += 4, p++) {
+    var k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+    var j = near.get(k);
+    if (j === undefined) {
+      var best = 1e9;
+      for (var q = 0; q < pal.length; q++) {
+        var c = pal[q];
+        var dr = ((c >> 16) & 255) - d[i], dg = ((c >> 8) & 255) - d[i + 1], db = (c & 255) - d[i + 2];
+        var e = dr * dr + dg * dg + db * db;
+        if (e < best) { best = e; j = q; }
+      }
+      near.set(k, j);
+    }
+    idx[p] = j;
+  }
+  var bin = '';
+  for (var i = 0; i < idx.length; i += 8192) {
+    bin += String.fromCharCode.apply(null, idx.subarray(i, i + 8192));
+  }
+  return {w: w, h: h, palette: pal, pixels: btoa(bin)};
+}
+(async function () {
   var out = [];
   for (var i = 0; i < figures.length; i++) {
     var f = figures[i], l = f.layout || {};
     try {
-      out.push(await Plotly.toImage({data: f.data, layout: l},
-          {format: 'png', width: l.width || 900, height: l.height || 520, scale: 1}));
-    } catch (e) { out.push('error: ' + e); }
+      var url = await Plotly.toImage({data: f.data, layout: l},
+          {format: 'png', width: l.width || 900, height: l.height || 520, scale: 1});
+      out.push({png: url, indexed: await indexed(url)});
+    } catch (e) { out.push({error: '' + e}); }
   }
   document.getElementById('out').textContent = JSON.stringify(out);
 })();
@@ -396,7 +442,8 @@ def render_pngs(figures, js):
         cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--user-data-dir=" + os.path.join(tmp, "profile"),
-               "--virtual-time-budget=%d" % (20000 + 5000 * len(figures)), "--dump-dom", "file://" + html]
+               # virtual time runs ahead while the page waits (image decoding): a budget it cannot exhaust
+               "--virtual-time-budget=%d" % 3600000, "--dump-dom", "file://" + html]
         dom = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     start = dom.find("<pre id=\"out\">")
     end = dom.find("</pre>", start)
@@ -404,15 +451,30 @@ def render_pngs(figures, js):
         sys.exit("make_notebooks.py: headless Chromium drew no figures")
     text = dom[start + len("<pre id=\"out\">"):end]
     text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    urls = json.loads(text)
+    drawn = json.loads(text)
     pngs = []
-    for i, u in enumerate(urls):
+    for i, u in enumerate(drawn):
         prefix = "data:image/png;base64,"
-        if not u.startswith(prefix):
-            sys.exit("make_notebooks.py: figure %d did not draw: %s" % (i, u[:200]))
-        png = recompress_png(base64.b64decode(u[len(prefix):]))
-        pngs.append(base64.b64encode(png).decode("ascii"))
+        if "error" in u or not u["png"].startswith(prefix):
+            sys.exit("make_notebooks.py: figure %d did not draw: %s" % (i, str(u)[:200]))
+        full = recompress_png(base64.b64decode(u["png"][len(prefix):]))
+        small = indexed_png(u["indexed"])
+        pngs.append(base64.b64encode(small if len(small) < len(full) else full).decode("ascii"))
     return pngs
+
+
+def png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def indexed_png(x):
+    """An 8-bit palette PNG from the page's indexed picture (a third of the RGBA PNG's size)."""
+    w, h = x["w"], x["h"]
+    pixels = base64.b64decode(x["pixels"])
+    rows = b"".join(b"\x00" + pixels[r * w:(r + 1) * w] for r in range(h))
+    palette = b"".join(struct.pack(">BBB", (c >> 16) & 255, (c >> 8) & 255, c & 255) for c in x["palette"])
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+            + png_chunk(b"PLTE", palette) + png_chunk(b"IDAT", zlib.compress(rows, 9)) + png_chunk(b"IEND", b""))
 
 
 def recompress_png(data):
@@ -431,12 +493,7 @@ def recompress_png(data):
     packed = zlib.compress(zlib.decompress(idat), 9)
     if len(packed) >= len(idat):
         return data
-    out = [sig]
-    for kind, body in chunks:
-        body = packed if kind == b"IDAT" else body
-        out.append(struct.pack(">I", len(body)) + kind + body
-                   + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-    return b"".join(out)
+    return sig + b"".join(png_chunk(kind, packed if kind == b"IDAT" else body) for kind, body in chunks)
 
 
 def html_text(v):
@@ -451,7 +508,8 @@ def with_static(html, png_b64, title):
     if at < 0:
         return html
     close = html.index(">", at) + 1
-    alt = (title or "figure").replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;")
+    alt = re.sub("<[^>]*>", " ", title or "figure")
+    alt = alt.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     img = ('<img class="%s" alt="%s" style="max-width:100%%" src="data:image/png;base64,%s"/>'
            % (STATIC_CLASS, alt, png_b64))
     return html[:close] + img + html[close:]

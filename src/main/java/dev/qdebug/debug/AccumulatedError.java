@@ -512,7 +512,8 @@ public final class AccumulatedError {
                       .width(c == 0 ? 3 : 2)
                       .build())
               .name(curveName(e.getKey()) + " (last " + dev.qdebug.viz.Fmt.num(last) + ")")
-              .text(hover)
+              // the node names once (the first curve's hover): figures in notebooks stay small
+              .text(c == 0 ? hover : new String[0])
               .showLegend(true)
               .build());
       c++;
@@ -531,12 +532,13 @@ public final class AccumulatedError {
             + (o.averageMode() ? " (running mean)" : "");
     Figure fig =
         new dev.qdebug.viz.Plot(
-            Figures.layout(
-                title,
-                "node index in graph order (node name on hover)",
-                o.metric().label() + " with float",
-                false),
-            traces.toArray(Trace[]::new));
+                Figures.layout(
+                    title,
+                    "node index in graph order (node name on hover)",
+                    o.metric().label() + " with float",
+                    false),
+                traces.toArray(Trace[]::new))
+            .layout("x unified", "hovermode");
     return new Plot(prefix, stem, table, fig);
   }
 }

@@ -178,8 +178,7 @@ public final class PartialQuantization {
   static Figure figure(String[] x, double[] red, double[] green) {
     Layout layout =
         Layout.builder(
-                "Partial quantization analysis: output cosine similarity as the most sensitive"
-                    + " nodes go back to float one by one")
+                "Partial quantization analysis: output cosine as the top nodes go back to float")
             .xAxis(
                 Axis.builder()
                     .title("nodes left in float (cumulative, most sensitive first)")

@@ -169,7 +169,7 @@ public final class Html {
     StringBuilder b = new StringBuilder("<table class=\"qdebug\">\n<caption>");
     b.append(escape(t.name())).append("</caption>\n<tr>");
     for (String c : t.columnNames()) {
-      b.append("<th>").append(escape(c)).append("</th>");
+      b.append("<th style=\"text-align:left\">").append(escape(c)).append("</th>");
     }
     b.append("</tr>\n");
     for (int r = 0; r < t.rowCount(); r++) {
@@ -181,10 +181,10 @@ public final class Html {
         } else {
           String s = t.getString(r, c);
           if (s.length() > MAX_CELL) {
-            b.append("<td class=\"text\" title=\"").append(escape(s)).append("\">")
+            b.append("<td class=\"text\" style=\"text-align:left\" title=\"").append(escape(s)).append("\">")
                 .append(escape("…" + s.substring(s.length() - (MAX_CELL - 1))));
           } else {
-            b.append("<td class=\"text\">").append(escape(s));
+            b.append("<td class=\"text\" style=\"text-align:left\">").append(escape(s));
           }
           b.append("</td>");
         }

@@ -132,7 +132,7 @@ class NotebookIT {
         text(progress.get(0).at("/data/text~1plain")));
     assertTrue(text(progress.get(0).at("/data/text~1html")).contains("<progress"));
     String table = text(byType(ranking, "execute_result").get(0).at("/data/text~1html"));
-    assertTrue(table.startsWith("<table") && table.contains("<th>node</th><th>cosine-similarity</th>"), table);
+    assertTrue(table.startsWith("<table") && table.contains("<th style=\"text-align:left\">node</th><th style=\"text-align:left\">cosine-similarity</th>"), table);
     assertTrue(table.contains("left\">node sensitivity ("), table);
 
     // the figure: text/html and Plotly's JSON object

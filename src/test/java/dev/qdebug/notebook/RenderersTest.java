@@ -51,8 +51,8 @@ class RenderersTest {
     String html = (String) d.getData(MIMEType.TEXT_HTML);
     assertTrue(html.startsWith("<table"), html);
     assertTrue(html.contains("nodes (2 rows × 2 columns)</caption>"), html);
-    assertTrue(html.contains("<th>node</th><th>mse</th>"), html);
-    assertTrue(html.contains("<td class=\"text\">a&lt;b</td>"), "escaped, left-aligned: " + html);
+    assertTrue(html.contains("<th style=\"text-align:left\">node</th><th style=\"text-align:left\">mse</th>"), html);
+    assertTrue(html.contains("<td class=\"text\" style=\"text-align:left\">a&lt;b</td>"), "escaped, left-aligned: " + html);
     assertTrue(html.contains("<td class=\"num\">0.25</td>"), "numbers right-aligned: " + html);
     assertTrue(((String) d.getData(MIMEType.TEXT_PLAIN)).contains("mse"));
     assertEquals("nodes", t.name(), "the table itself is not renamed");

@@ -70,6 +70,6 @@ class PlotlyJsonTest {
     String text = Fmt.text(t, 10);
     assertEquals("node       v\na     0.1235\nbb      12.5\n", text);
     String html = Html.table(t);
-    assertTrue(html.contains("<td class=\"num\">0.1235</td>") && html.contains("<td class=\"text\">bb</td>"), html);
+    assertTrue(html.contains("<td class=\"num\">0.1235</td>") && html.contains("<td class=\"text\" style=\"text-align:left\">bb</td>"), html);
   }
 }
