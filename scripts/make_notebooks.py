@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the three case-study notebooks in notebooks/ (cells only, no outputs) from one template.
+"""Writes the three case-study notebooks in notebooks/ (cells only, no outputs) from one template,
+and publishes executed notebooks (--publish): a static PNG beside every interactive figure.
 
 The notebooks are the tutorial of Horizon's precision debug tool, step by step, on the committed
 case-study models: one template, three models, so a fix to a step reaches all three. Run from the
@@ -9,14 +10,30 @@ repository root; then execute them in place with the qdebug kernel to record the
     java -jar target/qdebug.jar kernel install --prefix target/jupyter --name qdebug
     JUPYTER_PATH=target/jupyter/share/jupyter jupyter nbconvert --to notebook --execute --inplace \\
         --ExecutePreprocessor.timeout=1800 notebooks/*.ipynb
+    /usr/bin/python3 scripts/make_notebooks.py --publish notebooks/*.ipynb
+
+Publishing draws every figure output (Plotly JSON) once more with the jar's plotly.js in headless
+Chromium and stores the picture twice in that output: as image/png, and as an <img> inside the
+figure's text/html that the live figure replaces when its script runs. A viewer without JavaScript
+(GitHub, an untrusted notebook) shows the picture whichever of the two it picks; Jupyter, nbviewer
+and nbconvert's HTML show the one interactive figure. Needs `chromium` (Debian package) and the
+built jar (target/classes or target/qdebug.jar) for plotly.js.
 
 Only the prose of the closing cells is per model (written after reading the executed numbers; the
 cell above it prints the same numbers from the run). Needs only the Python standard library.
 """
 
+import base64
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import struct
+import zipfile
+import zlib
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -144,7 +161,9 @@ images, Horizon's folder layout) and the Fashion-MNIST test set:
 8. what the numbers show.
 
 Cells print their progress while they run. The figures are Plotly figures, drawn offline (plotly.js is embedded
-once, in the first figure's output)."""),
+once, in the first figure's output); each also carries a static picture, which viewers without JavaScript (GitHub,
+a notebook not yet trusted) show instead. Tables show numbers to 4 significant digits; the CSV files and the
+`Table` values keep full precision."""),
         code("setup", f"""
 Path root = Path.of(System.getenv().getOrDefault("QDEBUG_HOME", "..")).toAbsolutePath().normalize();
 Path modelFile = root.resolve("data/models/{m['file']}");
@@ -229,7 +248,7 @@ List<String> ranking = sens.ranking();
 display(sens.figure());
 sens.table().first(12).setName("the 12 most sensitive of " + ranking.size() + " nodes")"""),
         code("sensdetail", """
-sens.detail().first(8)"""),
+sens.detail().first(8).removeColumns("calibration-nodes")   // the full table: sens.detail()"""),
         md("s5", """
 ## 5. Look at the most sensitive nodes
 
@@ -245,7 +264,7 @@ Distribution.Result dist = dbg.plotDistribution(Distribution.Options.defaults().
 for (Distribution.Plot p : dist.plots()) {
     display(p.figure());
 }
-dist.summary()"""),
+dist.summary().selectColumns("node", "series", "values", "min", "max", "max-abs", "threshold", "cosine-similarity")"""),
         code("boxes", """
 List<String> boxNodes = new ArrayList<>();
 for (String n : ranking.subList(0, 2)) {
@@ -325,7 +344,204 @@ Table.create("{m['file']}: top-1 on " + EVAL + " test images",
     )
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_RESOURCE = "dev/qdebug/viz/plotly-cartesian-2.35.3.min.js"
+STATIC_CLASS = "qdebug-static"
+
+
+def plotly_js():
+    """plotly.js as the build put it into target/classes (or into the jar)."""
+    f = os.path.join(ROOT, "target", "classes", PLOTLY_RESOURCE)
+    if os.path.exists(f):
+        with open(f, encoding="utf-8") as fh:
+            return fh.read()
+    jar = os.path.join(ROOT, "target", "qdebug.jar")
+    if os.path.exists(jar):
+        with zipfile.ZipFile(jar) as z:
+            return z.read(PLOTLY_RESOURCE).decode("utf-8")
+    sys.exit("make_notebooks.py: no plotly.js in target/: build first (mvn -q -B package -DskipTests)")
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    sys.exit("make_notebooks.py: --publish needs headless Chromium (Debian: apt-get install chromium)")
+
+
+def render_pngs(figures, js):
+    """PNG bytes of each Plotly figure (dicts with data and layout), drawn in one headless page."""
+    if not figures:
+        return []
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><script>" + js.replace("</script", "<\\/script")
+            + "</script></head><body><pre id='out'></pre><script>\n"
+            + "var figures = " + json.dumps(figures).replace("</", "<\\/") + ";\n"
+            + """// the picture with at most 256 colours (its most frequent; a chart has few), each pixel its index
+async function indexed(url) {
+  var img = new Image();
+  img.src = url;
+  await img.decode();
+  var w = img.width, h = img.height;
+  var canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  var g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, w, h);
+  g.drawImage(img, 0, 0);
+  var d = g.getImageData(0, 0, w, h).data;
+  var counts = new Map();
+  for (var i = 0; i < d.length; i += 4) {
+    var k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+    counts.set(k, (counts.get(k) || 0) + 1);
+  }
+  var pal = Array.from(counts.entries()).sort(function (a, b) { return b[1] - a[1]; })
+      .slice(0, 256).map(function (e) { return e[0]; });
+  var near = new Map();
+  pal.forEach(function (k, j) { near.set(k, j); });
+  var idx = new Uint8Array(w * h);
+  for (var p = 0, i = 0; i < d.length; i += 4, p++) {
+    var k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+    var j = near.get(k);
+    if (j === undefined) {
+      var best = 1e9;
+      for (var q = 0; q < pal.length; q++) {
+        var c = pal[q];
+        var dr = ((c >> 16) & 255) - d[i], dg = ((c >> 8) & 255) - d[i + 1], db = (c & 255) - d[i + 2];
+        var e = dr * dr + dg * dg + db * db;
+        if (e < best) { best = e; j = q; }
+      }
+      near.set(k, j);
+    }
+    idx[p] = j;
+  }
+  var bin = '';
+  for (var i = 0; i < idx.length; i += 8192) {
+    bin += String.fromCharCode.apply(null, idx.subarray(i, i + 8192));
+  }
+  return {w: w, h: h, palette: pal, pixels: btoa(bin)};
+}
+(async function () {
+  var out = [];
+  for (var i = 0; i < figures.length; i++) {
+    var f = figures[i], l = f.layout || {};
+    try {
+      var url = await Plotly.toImage({data: f.data, layout: l},
+          {format: 'png', width: l.width || 900, height: l.height || 520, scale: 1});
+      out.push({png: url, indexed: await indexed(url)});
+    } catch (e) { out.push({error: '' + e}); }
+  }
+  document.getElementById('out').textContent = JSON.stringify(out);
+})();
+</script></body></html>""")
+    with tempfile.TemporaryDirectory() as tmp:
+        html = os.path.join(tmp, "figures.html")
+        with open(html, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--user-data-dir=" + os.path.join(tmp, "profile"),
+               # virtual time runs ahead while the page waits (image decoding): a budget it cannot exhaust
+               "--virtual-time-budget=%d" % 3600000, "--dump-dom", "file://" + html]
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    start = dom.find("<pre id=\"out\">")
+    end = dom.find("</pre>", start)
+    if start < 0 or end < 0 or end == start + len("<pre id=\"out\">"):
+        sys.exit("make_notebooks.py: headless Chromium drew no figures")
+    text = dom[start + len("<pre id=\"out\">"):end]
+    text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    drawn = json.loads(text)
+    pngs = []
+    for i, u in enumerate(drawn):
+        prefix = "data:image/png;base64,"
+        if "error" in u or not u["png"].startswith(prefix):
+            sys.exit("make_notebooks.py: figure %d did not draw: %s" % (i, str(u)[:200]))
+        full = recompress_png(base64.b64decode(u["png"][len(prefix):]))
+        small = indexed_png(u["indexed"])
+        pngs.append(base64.b64encode(small if len(small) < len(full) else full).decode("ascii"))
+    return pngs
+
+
+def png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def indexed_png(x):
+    """An 8-bit palette PNG from the page's indexed picture (a third of the RGBA PNG's size)."""
+    w, h = x["w"], x["h"]
+    pixels = base64.b64decode(x["pixels"])
+    rows = b"".join(b"\x00" + pixels[r * w:(r + 1) * w] for r in range(h))
+    palette = b"".join(struct.pack(">BBB", (c >> 16) & 255, (c >> 8) & 255, c & 255) for c in x["palette"])
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+            + png_chunk(b"PLTE", palette) + png_chunk(b"IDAT", zlib.compress(rows, 9)) + png_chunk(b"IEND", b""))
+
+
+def recompress_png(data):
+    """The same PNG with its pixel data deflated at level 9 (Chromium writes it fast, not small)."""
+    sig, pos, chunks, idat = data[:8], 8, [], b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IDAT":
+            idat += body
+            if not any(k == b"IDAT" for k, _ in chunks):
+                chunks.append((b"IDAT", None))
+        else:
+            chunks.append((kind, body))
+    packed = zlib.compress(zlib.decompress(idat), 9)
+    if len(packed) >= len(idat):
+        return data
+    return sig + b"".join(png_chunk(kind, packed if kind == b"IDAT" else body) for kind, body in chunks)
+
+
+def html_text(v):
+    return "".join(v) if isinstance(v, list) else v
+
+
+def with_static(html, png_b64, title):
+    """The figure's HTML with the picture inside its div (the script replaces it when it runs)."""
+    html = re.sub('<img class="' + STATIC_CLASS + '"[^>]*/>', "", html)  # published before
+    marker = 'class="qdebug-figure"'
+    at = html.find(marker)
+    if at < 0:
+        return html
+    close = html.index(">", at) + 1
+    alt = re.sub("<[^>]*>", " ", title or "figure")
+    alt = alt.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    img = ('<img class="%s" alt="%s" style="max-width:100%%" src="data:image/png;base64,%s"/>'
+           % (STATIC_CLASS, alt, png_b64))
+    return html[:close] + img + html[close:]
+
+
+def publish(path):
+    """Adds a static PNG to every figure output of the executed notebook at path, in place."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+               if PLOTLY_MIME in o.get("data", {})]
+    figures = [o["data"][PLOTLY_MIME] for o in outputs]
+    pngs = render_pngs(figures, plotly_js())
+    for o, fig, png in zip(outputs, figures, pngs):
+        title = ((fig.get("layout") or {}).get("title") or {})
+        title = title.get("text") if isinstance(title, dict) else title
+        o["data"]["image/png"] = png
+        if "text/html" in o["data"]:
+            o["data"]["text/html"] = with_static(html_text(o["data"]["text/html"]), png, title)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(nb, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(path + ".tmp", path)
+    print("published %s: %d figures with static images, %.1f MB"
+          % (os.path.relpath(path, ROOT), len(pngs), os.path.getsize(path) / 1e6))
+
+
 def main():
+    if sys.argv[1:2] == ["--publish"]:
+        for path in sys.argv[2:]:
+            publish(path)
+        return
     os.makedirs(os.path.join(ROOT, "notebooks"), exist_ok=True)
     only = set(sys.argv[1:])
     for m in MODELS:

@@ -45,7 +45,7 @@ public final class RunallCommand implements Callable<Integer> {
       description =
           "labeled data (DIR/labels.npy beside the samples): adds the accuracy table (float,"
               + " calibrated, top 1/3/5/10 sensitive nodes in float) and the automatic partial"
-              + " quantization to 99% of float top-1, with the partially quantized model")
+              + " quantization to 99%% of float top-1, with the partially quantized model")
   Path dataset;
 
   @Option(names = "--eval-num", defaultValue = "0",
@@ -70,7 +70,7 @@ public final class RunallCommand implements Callable<Integer> {
     try (Debugger dbg = analysis.open()) {
       RunAll.Result r = dbg.runall(saveDir.get(), o);
       if (r.accuracy() != null) {
-        spec.commandLine().getOut().println(r.accuracy().table().print());
+        spec.commandLine().getOut().print(dev.qdebug.viz.Fmt.text(r.accuracy().table(), Integer.MAX_VALUE));
         var pq = r.partialQuantization();
         spec.commandLine().getOut().println(
             pq.k() == 0

@@ -74,7 +74,7 @@ public final class SensitivityAnalysisCommand implements Callable<Integer> {
         String s;
         if (t.column(c).type() == ColumnType.DOUBLE) {
           double v = t.doubleColumn(c).getDouble(r);
-          s = Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.6f", v);
+          s = Double.isNaN(v) ? "-" : dev.qdebug.viz.Fmt.num(v);
         } else {
           s = t.getString(r, c);
           if (s.length() > 60) {

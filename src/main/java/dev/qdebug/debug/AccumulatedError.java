@@ -225,7 +225,13 @@ public final class AccumulatedError {
     public void save(Path dir) {
       for (Plot p : plots) {
         Html.writeCsv(dir.resolve(p.fileStem() + ".csv"), p.table());
-        Html.writeFigure(dir.resolve(p.fileStem() + ".html"), p.fileStem(), p.figure());
+        Html.writeFigure(
+            dir.resolve(p.fileStem() + ".html"),
+            p.fileStem(),
+            p.figure(),
+            "Each curve is one test model; at every node (in graph order) it gives the similarity of"
+                + " that node's output with the float model's. The curve that falls is the part"
+                + " that loses accuracy.");
       }
     }
   }
@@ -456,6 +462,16 @@ public final class AccumulatedError {
     return out;
   }
 
+  /** A test model's curve name in words. */
+  static String curveName(String key) {
+    return switch (key) {
+      case "weight_activation_calibrated" -> "weights and activations quantized";
+      case "only_activation_calibrated" -> "only activations quantized";
+      case "only_weight_calibrated" -> "only weights quantized";
+      default -> key;
+    };
+  }
+
   private static Plot plot(
       String prefix, List<Point> points, Map<String, double[]> curves, Options o) {
     String stem = (o.averageMode() ? "average_" : "") + prefix + "_" + o.metric().label();
@@ -474,27 +490,62 @@ public final class AccumulatedError {
     }
     Table table = Table.create(stem, index, node, tensor);
     List<Trace> traces = new ArrayList<>();
+    tech.tablesaw.plotly.components.Line.Dash[] dashes = {
+      tech.tablesaw.plotly.components.Line.Dash.SOLID,
+      tech.tablesaw.plotly.components.Line.Dash.DASH,
+      tech.tablesaw.plotly.components.Line.Dash.DOT,
+      tech.tablesaw.plotly.components.Line.Dash.DASH_DOT
+    };
+    int c = 0;
     for (var e : curves.entrySet()) {
       table.addColumns(DoubleColumn.create(e.getKey(), e.getValue()));
       double[] y = e.getValue().clone();
+      double last = Double.NaN;
       for (int p = 0; p < np; p++) {
         if (!Double.isFinite(y[p])) {
           y[p] = Double.NaN; // a gap, at its own x
+        } else {
+          last = y[p];
         }
       }
+      // curves that coincide stay visible: each its own dash, the first widest; the legend says
+      // where each ends
       traces.add(
           ScatterTrace.builder(x, y)
-              .mode(ScatterTrace.Mode.LINE_AND_MARKERS)
-              .name(e.getKey())
-              .text(hover)
+              .mode(np > 60 ? ScatterTrace.Mode.LINE : ScatterTrace.Mode.LINE_AND_MARKERS)
+              .line(
+                  tech.tablesaw.plotly.components.Line.builder()
+                      .dash(dashes[c % dashes.length])
+                      .width(c == 0 ? 3 : 2)
+                      .build())
+              .name(curveName(e.getKey()) + " (last " + dev.qdebug.viz.Fmt.num(last) + ")")
+              // the node names once (the first curve's hover): figures in notebooks stay small
+              .text(c == 0 ? hover : new String[0])
               .showLegend(true)
               .build());
+      c++;
     }
-    String title = prefix + (o.averageMode() ? " (average mode)" : "");
+    String what =
+        switch (prefix) {
+          case "weight_activation_quantized_separately" -> "Weights or activations? ";
+          case "weight_quantized" -> "Weights quantized: ";
+          case "activation_quantized" -> "Activations quantized: ";
+          default -> "";
+        };
+    String title =
+        what
+            + o.metric().label().replace('-', ' ')
+            + " of every node's output with float, in graph order"
+            + (o.averageMode() ? " (running mean)" : "");
     Figure fig =
-        new Figure(
-            Figures.layout(title, "node index", o.metric().label(), false),
-            traces.toArray(Trace[]::new));
+        new dev.qdebug.viz.Plot(
+                Figures.layout(
+                    title,
+                    "node index in graph order (node name on hover)",
+                    o.metric().label() + " with float",
+                    false),
+                traces.toArray(Trace[]::new))
+            .layout("x unified", "hovermode");
     return new Plot(prefix, stem, table, fig);
   }
 }

@@ -131,7 +131,9 @@ public final class AccuracyTable {
     @Override
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("accuracy.csv"), table);
-      Html.writeFigure(dir.resolve("accuracy.html"), "accuracy", figure);
+      Html.writeFigure(dir.resolve("accuracy.html"), "accuracy", figure,
+          "Top-1 accuracy of the float model, the calibrated model, and the calibrated model with its"
+              + " most sensitive nodes left in float, against the 99% of float target.");
     }
   }
 
@@ -248,19 +250,18 @@ public final class AccuracyTable {
             .build());
     traces.add(Figures.reference("float " + pct(floatAcc), x, floatAcc));
     traces.add(Figures.reference("99% of float " + pct(0.99 * floatAcc), x, 0.99 * floatAcc));
-    double lowest = java.util.Arrays.stream(y).min().orElse(0);
-    // the differences that matter are a few points: start the axis near the lowest bar
-    double lo = Math.max(0, Math.min(0.95 * floatAcc, lowest - 0.02));
+    double highest = java.util.Arrays.stream(y).max().orElse(floatAcc);
+    // bars from zero (a bar's length is its accuracy); the legend and hover give the numbers
     Layout layout =
-        Layout.builder(t.name())
+        Layout.builder("Top-1 accuracy of each variant, " + t.name().replaceFirst("^accuracy \\(top-1 on (.*)\\)$", "$1"))
             .xAxis(Axis.builder().title("variant").type(Axis.Type.CATEGORY).build())
-            .yAxis(Axis.builder().title("top-1 accuracy").range(lo, Math.min(1, floatAcc + 0.02)).build())
+            .yAxis(Axis.builder().title("top-1 accuracy").range(0, Math.min(1, Math.max(highest, floatAcc) * 1.08)).build())
             .showLegend(true)
             .margin(Margin.builder().bottom(160).build())
             .height(520)
             .width(900)
             .build();
-    return new Figure(layout, traces.toArray(Trace[]::new));
+    return new dev.qdebug.viz.Plot(layout, traces.toArray(Trace[]::new));
   }
 
   private static String pct(double v) {

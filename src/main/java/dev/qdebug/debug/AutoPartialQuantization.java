@@ -195,7 +195,9 @@ public final class AutoPartialQuantization {
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("partial_quantization_search.csv"), search);
       Html.writeFigure(
-          dir.resolve("partial_quantization_search.html"), "partial quantization search", figure);
+          dir.resolve("partial_quantization_search.html"), "partial quantization search", figure,
+          "Each point is one evaluated k (the k most sensitive nodes left in float); the star is the"
+              + " fewest that reach the target.");
       Html.writeCsv(dir.resolve("partial_quantization_summary.csv"), summary);
       saveModel(dir.resolve("partial_quantized_model.onnx"));
     }
@@ -551,7 +553,9 @@ public final class AutoPartialQuantization {
             .text(hover)
             .showLegend(true)
             .build());
-    double[] ends = {0, ranking.size()};
+    // the x axis spans the k evaluated (plus a margin), not the whole ranking
+    double kMax = Math.max(1, Math.max(k, v.isEmpty() ? 0 : v.lastKey()));
+    double[] ends = {0, kMax};
     traces.add(
         ScatterTrace.builder(ends, new double[] {threshold, threshold})
             .mode(ScatterTrace.Mode.LINE)
@@ -577,12 +581,16 @@ public final class AutoPartialQuantization {
             .build());
     Layout layout =
         Layout.builder("Automatic partial quantization: " + metric + " vs nodes " + what)
-            .xAxis(Axis.builder().title("k (most sensitive nodes " + what + ")").build())
+            .xAxis(
+                Axis.builder()
+                    .title("k (most sensitive nodes " + what + ", of " + ranking.size() + ")")
+                    .range(-0.05 * kMax - 0.2, kMax * 1.05 + 0.2)
+                    .build())
             .yAxis(Axis.builder().title(metric).build())
             .showLegend(true)
             .height(520)
             .width(900)
             .build();
-    return new Figure(layout, traces.toArray(Trace[]::new));
+    return new dev.qdebug.viz.Plot(layout, traces.toArray(Trace[]::new));
   }
 }

@@ -151,10 +151,14 @@ public final class CalibrationStats {
         json.put(s.node(), m);
       }
       Json.write(dir.resolve("cali_nodes_stat_info.json"), json);
-      Html.writeFigure(dir.resolve("weight_stat_info.html"), "weight stat info", weights);
-      Html.writeFigure(dir.resolve("feature_stat_info.html"), "feature stat info", features);
+      Html.writeFigure(dir.resolve("weight_stat_info.html"), "weight stat info", weights, STAT_NOTE);
+      Html.writeFigure(dir.resolve("feature_stat_info.html"), "feature stat info", features, STAT_NOTE);
     }
   }
+
+  private static final String STAT_NOTE =
+      "Per calibration node: a threshold far below the data's max |x| clips, one far above it"
+          + " wastes levels; a scale near the smallest non-zero |x| rounds small values to zero.";
 
   private CalibrationStats() {}
 
@@ -332,14 +336,16 @@ public final class CalibrationStats {
       minNz[i] = s.minNonZero();
     }
     String kind = type.equals("weight") ? "weight" : "feature";
-    return new Figure(
+    return new dev.qdebug.viz.Plot(
         Traces.layout(
-            kind + " calibration nodes: parameters and data (max over channels; min-nz: min)",
-            "node index",
-            "value (log)",
+            (kind.equals("weight") ? "Weight" : "Activation")
+                + " calibration nodes: threshold and scale against the data's largest and smallest"
+                + " non-zero |x|",
+            "calibration node index (name on hover)",
+            "value (log scale; max over channels)",
             true,
             false,
-            1000),
+            900),
         Traces.line("threshold", x, thr, text),
         Traces.line("scale", x, scale, text),
         Traces.line("max |x|", x, max, text),

@@ -97,7 +97,9 @@ public final class ChannelwiseDistribution {
       for (Boxes b : boxes) {
         String f = files.next(b.file()); // two names may make one file name: keep both
         Html.writeCsv(dir.resolve(f + ".csv"), b.stats());
-        Html.writeFigure(dir.resolve(f + ".html"), b.file(), b.figure());
+        Html.writeFigure(dir.resolve(f + ".html"), b.file(), b.figure(),
+            "One box per channel: when a few channels reach much further than the rest, one scale for"
+                + " the tensor leaves the narrow channels only a few quantization levels.");
       }
     }
   }
@@ -249,12 +251,21 @@ public final class ChannelwiseDistribution {
         oy.add(v);
       }
     }
-    int width = Math.max(900, Math.min(6000, 14 * ch + 200));
-    return new Figure(
+    // a notebook column wide: many channels make narrow boxes (zoom to read them)
+    int width = dev.qdebug.viz.PlotlyJson.MAX_WIDTH;
+    return new dev.qdebug.viz.Plot(
         Traces.layout(
-            c.name() + " (" + c.kind().label() + ", channel axis " + axis + ")",
+            "Range of each channel of "
+                + dev.qdebug.viz.PlotlyJson.shorten(c.tensor())
+                + " ("
+                + c.kind().label()
+                + "s, "
+                + ch
+                + " channels on axis "
+                + axis
+                + ")",
             "channel",
-            "Range of data in channel",
+            "values in the channel (box: quartiles; whiskers: 1.5 IQR)",
             false,
             false,
             width),

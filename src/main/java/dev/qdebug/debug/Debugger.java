@@ -71,7 +71,7 @@ public final class Debugger implements AutoCloseable {
 
   /** Per-node quantization sensitivity, most sensitive first (Horizon's a.5). */
   public NodeSensitivity.Result getSensitivityOfNodes(NodeSensitivity.Options options) {
-    return NodeSensitivity.run(model, data, options, progress);
+    return Setting.label(NodeSensitivity.run(model, data, options, progress), model);
   }
 
   /** {@link #getSensitivityOfNodes(NodeSensitivity.Options)} with Horizon's defaults. */
@@ -81,18 +81,18 @@ public final class Debugger implements AutoCloseable {
 
   /** Histograms at calibration nodes and node outputs (Horizon's a.7, {@code plot_distribution}). */
   public Distribution.Result plotDistribution(Distribution.Options options) {
-    return Distribution.run(model, data, options, progress);
+    return Setting.label(Distribution.run(model, data, options, progress), model);
   }
 
   /** Per-channel box plots of calibration nodes' tensors (Horizon's a.8). */
   public ChannelwiseDistribution.Result getChannelwiseDataDistribution(
       ChannelwiseDistribution.Options options) {
-    return ChannelwiseDistribution.run(model, data, options, progress);
+    return Setting.label(ChannelwiseDistribution.run(model, data, options, progress), model);
   }
 
   /** Every calibration node's parameters beside its data's statistics (Horizon's a.10). */
   public CalibrationStats.Result getCalibrationNodesStatInfo(CalibrationStats.Options options) {
-    return CalibrationStats.run(model, data, options, progress);
+    return Setting.label(CalibrationStats.run(model, data, options, progress), model);
   }
 
   /** {@link #getCalibrationNodesStatInfo(CalibrationStats.Options)} for every node and sample. */
@@ -102,7 +102,7 @@ public final class Debugger implements AutoCloseable {
 
   /** Local and accumulated error of every calibration node (beyond Horizon). */
   public LayerError.Result layerError(LayerError.Options options) {
-    return LayerError.run(model, data, options, progress);
+    return Setting.label(LayerError.run(model, data, options, progress), model);
   }
 
   /** {@link #layerError(LayerError.Options)} with its defaults. */
@@ -112,7 +112,7 @@ public final class Debugger implements AutoCloseable {
 
   /** The samples whose outputs degrade most when quantized (HMCT's bad-case mining). */
   public SensitiveSamples.Result selectSensitiveSamples(SensitiveSamples.Options options) {
-    return SensitiveSamples.run(model, data, options, progress);
+    return Setting.label(SensitiveSamples.run(model, data, options, progress), model);
   }
 
   /**
@@ -120,7 +120,7 @@ public final class Debugger implements AutoCloseable {
    * (Horizon's a.6 {@code plot_acc_error}).
    */
   public AccumulatedError.Result plotAccError(AccumulatedError.Options options) {
-    return AccumulatedError.run(model, data, options, progress);
+    return Setting.label(AccumulatedError.run(model, data, options, progress), model);
   }
 
   /**
@@ -128,7 +128,7 @@ public final class Debugger implements AutoCloseable {
    * by one, and with each quantized alone (Horizon's a.9 {@code sensitivity_analysis}).
    */
   public PartialQuantization.Result sensitivityAnalysis(PartialQuantization.Options options) {
-    return PartialQuantization.run(model, data, options, progress);
+    return Setting.label(PartialQuantization.run(model, data, options, progress), model);
   }
 
   /**
@@ -137,7 +137,7 @@ public final class Debugger implements AutoCloseable {
    */
   public AutoPartialQuantization.Result autoPartialQuantization(
       AutoPartialQuantization.Options options) {
-    return AutoPartialQuantization.run(model, data, options, progress);
+    return Setting.label(AutoPartialQuantization.run(model, data, options, progress), model);
   }
 
   /**
@@ -145,7 +145,7 @@ public final class Debugger implements AutoCloseable {
    * its top-k sensitive nodes left in float: the tutorial's table (beyond Horizon's tool).
    */
   public AccuracyTable.Result accuracyTable(AccuracyTable.Options options) {
-    return AccuracyTable.run(model, data, options, progress);
+    return Setting.label(AccuracyTable.run(model, data, options, progress), model);
   }
 
   /**

@@ -126,7 +126,9 @@ public final class Distribution {
       for (Plot p : plots) {
         String f = files.next(p.file()); // two names may make one file name: keep both
         Html.writeCsv(dir.resolve(f + ".csv"), p.histogram());
-        Html.writeFigure(dir.resolve(f + ".html"), p.file(), p.figure());
+        Html.writeFigure(dir.resolve(f + ".html"), p.file(), p.figure(),
+            "The histogram of the tensor's values; values beyond the calibrated threshold are clipped,"
+                + " and a wide range with most values near zero leaves few levels for them.");
       }
       Html.writeCsv(dir.resolve("distribution_summary.csv"), summary);
     }
@@ -345,10 +347,16 @@ public final class Distribution {
     DoubleColumn right = DoubleColumn.create("bin-right");
     LongColumn count = LongColumn.create("count");
     long top = 1;
+    // the figure's bins come from the data (Freedman-Diaconis, 10 to 200 bins: 1,024 bins of a
+    // sparse tensor read as a barcode); the CSV keeps Horizon's BINS equal bins
+    int figureBins = figureBins(series.get(0).values(), series.get(0).skipZeros());
+    long shownValues = 0;
     for (Series s : series) {
       Hist h = Hist.of(s.values(), BINS, s.skipZeros());
-      top = Math.max(top, h.max());
-      traces.add(Traces.histogram(s.name(), h.edges(), h.counts(), s.color(), 0.75));
+      Hist f = Hist.of(s.values(), figureBins, s.skipZeros());
+      top = Math.max(top, f.max());
+      shownValues = Math.max(shownValues, f.total());
+      traces.add(Traces.histogram(s.name(), f.edges(), f.counts(), s.color(), 0.75));
       for (int i = 0; i < BINS; i++) {
         sName.append(s.name());
         left.append(h.edges()[i]);
@@ -382,12 +390,71 @@ public final class Distribution {
     traces.add(
         Traces.points(
             "max |x| " + fmt(m), new double[] {m}, new double[] {0}, "triangle-up", "blue", 12));
-    Figure fig =
-        new Figure(
-            Traces.layout(title, "data range", "Total number of data", false, true, 1000),
+    String words =
+        switch (kind) {
+          case ACTIVATION -> "Values entering " + dev.qdebug.viz.PlotlyJson.shorten(tensor)
+              + " (activation) and its calibrated threshold";
+          case WEIGHT -> "Weights " + dev.qdebug.viz.PlotlyJson.shorten(tensor)
+              + ": float against quantized, cosine similarity " + dev.qdebug.viz.Fmt.num(cosine);
+          case NODE -> title;
+        };
+    dev.qdebug.viz.Plot fig =
+        new dev.qdebug.viz.Plot(
+            Traces.layout(words, "value", "count per bin", false, true, 900),
             traces.toArray(Trace[]::new));
+    String note =
+        String.format(java.util.Locale.ROOT, "%,d values", shownValues)
+            + (series.get(0).skipZeros() ? " (zeros left out)" : "")
+            + ", " + figureBins + " bins"
+            + (Double.isNaN(threshold) ? "" : "; calibrated threshold ±" + dev.qdebug.viz.Fmt.num(threshold));
+    fig.layout(
+        List.of(
+            java.util.Map.of(
+                "text", note,
+                "xref", "paper",
+                "yref", "paper",
+                "x", 1,
+                "y", 1,
+                "xanchor", "right",
+                "yanchor", "bottom",
+                "showarrow", false,
+                "font", java.util.Map.of("size", 12, "color", "#444"))),
+        "annotations");
     Table hist = Table.create(file, sName, left, right, count);
     return new Plot(file, node, kind.label(), tensor, fig, hist);
+  }
+
+  /** Freedman-Diaconis bins for the figure, 10 to 200 (a subsample of 100,000 sets the IQR). */
+  static int figureBins(float[] v, boolean skipZeros) {
+    int n = 0;
+    for (float x : v) {
+      if (Float.isFinite(x) && !(skipZeros && x == 0)) {
+        n++;
+      }
+    }
+    if (n < 2) {
+      return 10;
+    }
+    int step = Math.max(1, n / 100_000);
+    double[] s = new double[(n + step - 1) / step];
+    int k = 0;
+    int seen = 0;
+    for (float x : v) {
+      if (Float.isFinite(x) && !(skipZeros && x == 0)) {
+        if (seen++ % step == 0 && k < s.length) {
+          s[k++] = x;
+        }
+      }
+    }
+    s = java.util.Arrays.copyOf(s, k);
+    java.util.Arrays.sort(s);
+    double range = s[k - 1] - s[0];
+    double iqr = s[(int) (0.75 * (k - 1))] - s[(int) (0.25 * (k - 1))];
+    if (range <= 0) {
+      return 10;
+    }
+    double width = iqr > 0 ? 2 * iqr / Math.cbrt(n) : range / Math.sqrt(n);
+    return (int) Math.max(10, Math.min(200, Math.ceil(range / width)));
   }
 
   static double maxAbs(float[] v) {

@@ -132,9 +132,14 @@ public final class LayerError {
     @Override
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("layer_error.csv"), table);
-      Html.writeFigure(dir.resolve("layer_error.html"), "layer error", figure);
+      Html.writeFigure(dir.resolve("layer_error.html"), "layer error", figure,
+          "Local error: the node quantized alone on float inputs; accumulated: everything up to it"
+              + " quantized. A node whose local error is large is a cause; a large accumulated error"
+              + " with a small local one is inherited.");
       Html.writeFigure(
-          dir.resolve("layer_error_rmse_scale.html"), "layer error rmse/scale", rmseScale);
+          dir.resolve("layer_error_rmse_scale.html"), "layer error rmse/scale", rmseScale,
+          "The error in units of the quantization step: 0.289 (1/sqrt(12)) is rounding alone;"
+              + " much more means clipping or error carried from earlier layers.");
     }
   }
 

@@ -142,13 +142,18 @@ public final class NodeSensitivity {
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("node_sensitivity.csv"), table);
       Html.writeCsv(dir.resolve("node_sensitivity_detail.csv"), detail);
-      Html.writeFigure(dir.resolve("node_sensitivity.html"), "node sensitivity", figure);
+      Html.writeFigure(dir.resolve("node_sensitivity.html"), "node sensitivity", figure,
+          "Each node quantized alone (everything else float): how far the model's output moves."
+              + " The most sensitive nodes come first; the full ranking is in the CSV.");
     }
   }
 
   private NodeSensitivity() {}
 
   /** The candidates {@code o} selects in {@code model}, in graph order. */
+  /** Nodes drawn in the ranking figure (the table and CSV hold all). */
+  public static final int FIGURE_TOP = 30;
+
   public static List<Candidate> candidates(CalibratedModel model, Options o) {
     List<Candidate> out = new ArrayList<>();
     if (o.interestedNodes() != null) {
@@ -301,18 +306,30 @@ public final class NodeSensitivity {
             cols.get(0).copy().setName(first.label() + "-mean"),
             worst,
             p5);
-    String[] x = names.asObjectArray();
-    double[] y = cols.get(0).asDoubleArray();
-    // markers, not bars: scores cluster near one end (cosine 0.99x), and bars from 0 would hide
-    // the ranking; a marker plot's axis fits the data
+    // the figure: the top FIGURE_TOP of the ranking (all of it is in the table and CSV); markers,
+    // not bars: scores cluster near one end (cosine 0.99x), and bars from 0 would hide the ranking
+    int shown = Math.min(FIGURE_TOP, names.size());
+    String[] x = java.util.Arrays.copyOf(names.asObjectArray(), shown);
+    double[] y = java.util.Arrays.copyOf(cols.get(0).asDoubleArray(), shown);
     Figure fig =
         Figures.categoryLines(
-            "Node sensitivity (" + first.label() + ", most sensitive first)",
-            "node",
-            first.label(),
+            "Node sensitivity: "
+                + first.label().replace('-', ' ')
+                + " of the output, each node quantized alone ("
+                + (shown < names.size() ? "top " + shown + " of " + names.size() : "all " + names.size())
+                + ")",
+            "node (most sensitive first; full name on hover and in the table)",
+            first.label() + " with float",
             x,
             Map.of(),
             Map.of(first.label(), y));
+    if (nc > 0 && scores[0][0].length <= 20) { // nearest rank: ceil(5% of n) = 1
+      detail.setName(
+          detail.name()
+              + ": with "
+              + scores[0][0].length
+              + " samples the 5th percentile (nearest rank) is the worst sample");
+    }
     return new Result(table, detail, fig, o);
   }
 }

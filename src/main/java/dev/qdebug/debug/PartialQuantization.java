@@ -21,7 +21,6 @@ import tech.tablesaw.plotly.components.Layout;
 import tech.tablesaw.plotly.components.Line;
 import tech.tablesaw.plotly.components.Marker;
 import tech.tablesaw.plotly.components.Symbol;
-import tech.tablesaw.plotly.components.TickSettings;
 import tech.tablesaw.plotly.traces.ScatterTrace;
 
 /**
@@ -109,7 +108,9 @@ public final class PartialQuantization {
     @Override
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("partial_quantization.csv"), table);
-      Html.writeFigure(dir.resolve("partial_quantization.html"), "partial quantization", figure);
+      Html.writeFigure(dir.resolve("partial_quantization.html"), "partial quantization", figure,
+          "The output cosine similarity as the most sensitive nodes go back to float one by one (line),"
+              + " and each node quantized alone (crosses).");
     }
   }
 
@@ -176,14 +177,14 @@ public final class PartialQuantization {
 
   static Figure figure(String[] x, double[] red, double[] green) {
     Layout layout =
-        Layout.builder("Partial Quantization Analysis")
+        Layout.builder(
+                "Partial quantization analysis: output cosine as the top nodes go back to float")
             .xAxis(
                 Axis.builder()
-                    .title("node")
+                    .title("nodes left in float (cumulative, most sensitive first)")
                     .type(Axis.Type.CATEGORY)
-                    .tickSettings(TickSettings.builder().angle(90).build())
                     .build())
-            .yAxis(Axis.builder().title("Cosine Similarity").build())
+            .yAxis(Axis.builder().title("output cosine similarity with float").build())
             .showLegend(true)
             .height(560)
             .width(900)
@@ -193,7 +194,7 @@ public final class PartialQuantization {
         ScatterTrace.builder(cx, DoubleColumn.create("y", constant(x.length, 1.0)))
             .mode(ScatterTrace.Mode.LINE)
             .line(Line.builder().dash(Line.Dash.DASH).color("blue").build())
-            .name("baseline")
+            .name("float (1.0)")
             .showLegend(true)
             .build();
     ScatterTrace line =
@@ -201,17 +202,17 @@ public final class PartialQuantization {
             .mode(ScatterTrace.Mode.LINE_AND_MARKERS)
             .line(Line.builder().color("red").build())
             .marker(Marker.builder().color("red").build())
-            .name("partial quantization cumulative error")
+            .name("top nodes up to this one in float")
             .showLegend(true)
             .build();
     ScatterTrace crosses =
         ScatterTrace.builder(cx, DoubleColumn.create("y", green))
             .mode(ScatterTrace.Mode.MARKERS)
             .marker(Marker.builder().symbol(Symbol.X).size(10).color("green").build())
-            .name("per-node quantization sensitivity")
+            .name("this node quantized alone")
             .showLegend(true)
             .build();
-    return new Figure(layout, baseline, line, crosses);
+    return new dev.qdebug.viz.Plot(layout, baseline, line, crosses);
   }
 
   private static double[] constant(int n, double v) {

@@ -112,6 +112,8 @@ public final class RunAll {
     Set<String> studied = new LinkedHashSet<>();
     Path ns = dir.resolve("node_sensitivity");
     NodeSensitivity.Result nodes = dbg.getSensitivityOfNodes(base.nodeType(NodeSensitivity.NodeType.NODE));
+    Map<String, Object> results = new java.util.LinkedHashMap<>(); // folder -> result, for the index
+    results.put("node_sensitivity", nodes);
     if (o.nodeType() == NodeSensitivity.NodeType.NODE) {
       nodes.save(ns.resolve("node"));
       for (String n : top(nodes)) {
@@ -128,14 +130,21 @@ public final class RunAll {
     }
     List<String> studiedList = List.copyOf(studied);
     if (!studiedList.isEmpty()) {
-      dbg.plotDistribution(Distribution.Options.defaults().nodes(studiedList).dataNum(1))
-          .save(dir.resolve("data_distribution"));
-      dbg.getChannelwiseDataDistribution(
-              ChannelwiseDistribution.Options.defaults().nodes(studiedList).dataNum(1))
-          .save(dir.resolve("channelwise_distribution"));
+      Distribution.Result dist =
+          dbg.plotDistribution(Distribution.Options.defaults().nodes(studiedList).dataNum(1));
+      dist.save(dir.resolve("data_distribution"));
+      results.put("data_distribution", dist);
+      ChannelwiseDistribution.Result boxes =
+          dbg.getChannelwiseDataDistribution(
+              ChannelwiseDistribution.Options.defaults().nodes(studiedList).dataNum(1));
+      boxes.save(dir.resolve("channelwise_distribution"));
+      results.put("channelwise_distribution", boxes);
     }
-    dbg.plotAccError(AccumulatedError.Options.defaults().averageMode(o.averageMode()).dataNum(o.dataNum()))
-        .save(dir.resolve("accumulate_error"));
+    AccumulatedError.Result accError =
+        dbg.plotAccError(
+            AccumulatedError.Options.defaults().averageMode(o.averageMode()).dataNum(o.dataNum()));
+    accError.save(dir.resolve("accumulate_error"));
+    results.put("accumulate_error", accError);
     List<String> sensitive = new ArrayList<>();
     Table t = nodes.table();
     for (int r = 0; r < t.rowCount(); r++) {
@@ -145,15 +154,21 @@ public final class RunAll {
       }
     }
     if (!sensitive.isEmpty() && o.metrics().contains(Metric.COSINE_SIMILARITY)) {
-      dbg.sensitivityAnalysis(
+      PartialQuantization.Result curve =
+          dbg.sensitivityAnalysis(
               PartialQuantization.Options.defaults()
                   .pickThreshold(o.pickThreshold())
                   .dataNum(o.dataNum())
-                  .sensitiveNodes(sensitive))
-          .save(dir.resolve("sensitivity_analysis"));
+                  .sensitiveNodes(sensitive));
+      curve.save(dir.resolve("sensitivity_analysis"));
+      results.put("sensitivity_analysis", curve);
     }
-    dbg.getCalibrationNodesStatInfo().save(dir.resolve("calibration_stats"));
-    dbg.layerError(LayerError.Options.defaults().dataNum(o.dataNum())).save(dir.resolve("layer_error"));
+    CalibrationStats.Result stats = dbg.getCalibrationNodesStatInfo();
+    stats.save(dir.resolve("calibration_stats"));
+    results.put("calibration_stats", stats);
+    LayerError.Result layers = dbg.layerError(LayerError.Options.defaults().dataNum(o.dataNum()));
+    layers.save(dir.resolve("layer_error"));
+    results.put("layer_error", layers);
     AccuracyTable.Result accuracy = null;
     AutoPartialQuantization.Result auto = null;
     if (o.dataset() != null) {
@@ -166,6 +181,7 @@ public final class RunAll {
                   .sensitiveNodes(ranking)
                   .evalNum(o.evalNum()));
       accuracy.save(dir.resolve("accuracy"));
+      results.put("accuracy", accuracy);
       auto =
           dbg.autoPartialQuantization(
               AutoPartialQuantization.Options.defaults()
@@ -174,6 +190,7 @@ public final class RunAll {
                   .sensitiveNodes(ranking)
                   .floatAccuracy(accuracy.floatAccuracy()));
       auto.save(dir.resolve("partial_quantization"));
+      results.put("partial_quantization", auto);
     }
     Path index = dir.resolve("index.html");
     String note =
@@ -185,7 +202,8 @@ public final class RunAll {
                     + " not written.",
                 o.pickThreshold())
             : null;
-    Html.writeAtomically(index, index(dir, dbg, nodes, studiedList, accuracy, auto, note));
+    Html.writeAtomically(
+        index, index(dir, dbg, nodes, studiedList, accuracy, auto, accError, results, note));
     return new Result(dir, index, studiedList, nodes, accuracy, auto);
   }
 
@@ -194,7 +212,43 @@ public final class RunAll {
     return all.subList(0, Math.min(TOP, all.size()));
   }
 
-  /** The report page: model facts, the top of the node ranking, and a link to every file. */
+  /** What each report folder shows, in one sentence (the index's sections, in this order). */
+  static final Map<String, String[]> SECTIONS = sections();
+
+  private static Map<String, String[]> sections() {
+    Map<String, String[]> m = new java.util.LinkedHashMap<>();
+    m.put("accuracy", new String[] {"Accuracy",
+        "Top-1 of the float model, the calibrated model, and the calibrated model with its most"
+            + " sensitive nodes left in float."});
+    m.put("partial_quantization", new String[] {"Automatic partial quantization",
+        "The fewest most-sensitive nodes to leave in float so that top-1 reaches 99% of float,"
+            + " and the partially quantized model."});
+    m.put("accumulate_error", new String[] {"Weights or activations?",
+        "The similarity with float of every node's output in graph order, with only the weights,"
+            + " only the activations, or both quantized: the curve that falls loses the accuracy."});
+    m.put("node_sensitivity", new String[] {"Which nodes?",
+        "Each node quantized alone: how far the model's output moves (most sensitive first);"
+            + " weight/ and activation/ rank the calibration nodes of each kind."});
+    m.put("sensitivity_analysis", new String[] {"Partial quantization curve",
+        "The output similarity as the most sensitive nodes go back to float one by one."});
+    m.put("data_distribution", new String[] {"Distributions of the most sensitive calibration nodes",
+        "Histograms of their values, with the calibrated threshold, and float against quantized"
+            + " weights."});
+    m.put("channelwise_distribution", new String[] {"Per-channel ranges",
+        "One box per channel: a few wide channels force one scale on many narrow ones."});
+    m.put("calibration_stats", new String[] {"Calibration-node statistics",
+        "Every calibration node's threshold and scale against its data's largest and smallest"
+            + " non-zero values: clipping and lost resolution."});
+    m.put("layer_error", new String[] {"Local vs accumulated error",
+        "Each calibration node's own error against the error carried from the layers before it."});
+    return m;
+  }
+
+  /**
+   * The report page: the verdict first (float vs quantized, the target, the top culprits and what
+   * to do, with the numbers), then one section per analysis with its key figure drawn inline, one
+   * sentence on what it shows, and links to its files.
+   */
   static String index(
       Path dir,
       Debugger dbg,
@@ -202,63 +256,73 @@ public final class RunAll {
       List<String> studied,
       AccuracyTable.Result accuracy,
       AutoPartialQuantization.Result auto,
+      AccumulatedError.Result accError,
+      Map<String, Object> results,
       String note) {
     StringBuilder b = new StringBuilder();
-    b.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>qdebug report</title>\n")
-        .append("<style>body{font-family:sans-serif;margin:2em;max-width:70em}")
-        .append("table.qdebug{border-collapse:collapse}table.qdebug td,table.qdebug th{border:1px solid #ccc;padding:2px 8px}")
-        .append("</style></head><body>\n<h1>qdebug precision debug report</h1>\n");
-    b.append("<p>Model: <code>").append(Html.escape(dbg.model().floatModel().source())).append("</code>, ")
-        .append(dbg.model().nodes().size()).append(" calibration nodes; calibration data: <code>")
-        .append(Html.escape(dbg.data().dir().toString())).append("</code>, ")
-        .append(dbg.data().size()).append(" samples.</p>\n");
-    if (accuracy != null) {
-      b.append("<h2>Accuracy</h2>\n").append(Html.table(accuracy.table()));
-    }
-    if (auto != null) {
-      b.append("<h2>Automatic partial quantization</h2>\n<p>")
-          .append(
-              auto.k() == 0
-                  ? "The calibrated model already meets the target"
-                  : (auto.reached() ? "Leaving " : "The target is not reached even leaving ")
-                      + auto.k()
-                      + " node"
-                      + (auto.k() == 1 ? "" : "s")
-                      + " in float"
-                      + (auto.reached() ? " meets the target" : ""))
-          .append(String.format(java.util.Locale.ROOT, " (target top-1 %.4f).", auto.threshold()));
-      if (auto.k() > 0) {
-        b.append(" Left in float: <code>")
-            .append(Html.escape(String.join(", ", auto.chosenNodes())))
-            .append("</code>.");
-      }
-      b.append(" The partially quantized model: <a href=\"partial_quantization/partial_quantized_model.onnx\">")
-          .append("partial_quantization/partial_quantized_model.onnx</a>.</p>\n")
-          .append(Html.table(auto.summary()));
-    }
-    b.append("<h2>Most sensitive nodes</h2>\n")
-        .append(Html.table(nodes.table().first(Math.min(10, nodes.table().rowCount()))));
+    b.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>qdebug report: ")
+        .append(Html.escape(modelName(dbg)))
+        .append("</title>\n<script src=\"")
+        .append(Html.PLOTLY_FILE)
+        .append("\"></script>\n<style>")
+        .append(Html.STYLE)
+        .append("</style></head><body>\n<h1>Quantization precision report: ")
+        .append(Html.escape(modelName(dbg)))
+        .append("</h1>\n");
+    b.append("<p>Setting: <b>").append(Html.escape(Setting.of(dbg.model()))).append("</b>, ")
+        .append(dbg.model().nodes().size()).append(" calibration nodes; calibration data <code>")
+        .append(Html.escape(dbg.data().dir().toString())).append("</code> (")
+        .append(dbg.data().size()).append(" samples).</p>\n");
+    verdict(b, nodes, accuracy, auto, accError);
     if (note != null) {
       b.append("<p>").append(Html.escape(note)).append("</p>\n");
     }
-    b.append("<p>Calibration nodes studied in detail: ")
-        .append(Html.escape(String.join(", ", studied))).append("</p>\n");
-    Map<String, List<String>> byFolder = new TreeMap<>();
-    try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
-        String name = p.getFileName().toString();
-        if (!(name.endsWith(".html") || name.endsWith(".csv") || name.endsWith(".json"))
-            || name.equals("index.html")) {
-          continue;
-        }
-        Path rel = dir.relativize(p);
-        String folder = rel.getParent() == null ? "." : rel.getParent().toString();
-        byFolder.computeIfAbsent(folder, k -> new ArrayList<>()).add(rel.toString().replace('\\', '/'));
+    Map<String, List<String>> byFolder = files(dir);
+    int fig = 0;
+    for (Map.Entry<String, String[]> sec : SECTIONS.entrySet()) {
+      String folder = sec.getKey();
+      List<String> files = new ArrayList<>();
+      byFolder.forEach(
+          (k, v) -> {
+            if (k.equals(folder) || k.startsWith(folder + "/")) {
+              files.addAll(v);
+            }
+          });
+      if (files.isEmpty() && !results.containsKey(folder)) {
+        continue;
       }
-    } catch (IOException e) {
-      throw new QdebugException(dir + ": cannot list the report: " + e.getMessage(), e);
+      b.append("<h2 id=\"").append(folder).append("\">").append(Html.escape(sec.getValue()[0]))
+          .append("</h2>\n<p>").append(Html.escape(sec.getValue()[1])).append("</p>\n");
+      if (folder.equals("accuracy") && accuracy != null) {
+        b.append(Html.table(accuracy.table()));
+      }
+      if (folder.equals("partial_quantization") && auto != null) {
+        b.append(Html.table(auto.summary()));
+      }
+      if (folder.equals("node_sensitivity")) {
+        b.append(Html.table(nodes.table().first(Math.min(10, nodes.table().rowCount()))
+            .setName("the 10 most sensitive of " + nodes.table().rowCount() + " nodes")));
+        if (!studied.isEmpty()) {
+          b.append("<p>Calibration nodes studied in detail below: <code>")
+              .append(Html.escape(String.join(", ", studied))).append("</code></p>\n");
+        }
+      }
+      tech.tablesaw.plotly.components.Figure key = firstFigure(results.get(folder), 0);
+      if (key != null) {
+        b.append(Html.figureDiv(key, "figure-" + fig++));
+      }
+      b.append("<p>Files:</p><ul>\n");
+      for (String f : files) {
+        b.append("<li><a href=\"").append(Html.escape(f)).append("\">")
+            .append(Html.escape(f.substring(f.indexOf('/') + 1))).append("</a></li>\n");
+      }
+      b.append("</ul>\n");
     }
     for (Map.Entry<String, List<String>> e : byFolder.entrySet()) {
+      String top = e.getKey().split("/")[0];
+      if (SECTIONS.containsKey(top)) {
+        continue;
+      }
       b.append("<h2>").append(Html.escape(e.getKey())).append("</h2>\n<ul>\n");
       for (String f : e.getValue()) {
         b.append("<li><a href=\"").append(Html.escape(f)).append("\">")
@@ -267,5 +331,158 @@ public final class RunAll {
       b.append("</ul>\n");
     }
     return b.append("</body></html>\n").toString();
+  }
+
+  private static String modelName(Debugger dbg) {
+    String src = dbg.model().floatModel().source();
+    return src == null ? "the model" : Path.of(src).getFileName().toString();
+  }
+
+  /** The verdict: what happened and what to do, with the numbers. */
+  static void verdict(
+      StringBuilder b,
+      NodeSensitivity.Result nodes,
+      AccuracyTable.Result accuracy,
+      AutoPartialQuantization.Result auto,
+      AccumulatedError.Result accError) {
+    boolean ok;
+    StringBuilder v = new StringBuilder();
+    if (accuracy != null) {
+      double f = accuracy.floatAccuracy();
+      double q = accuracy.calibratedAccuracy();
+      ok = q >= 0.99 * f;
+      v.append(String.format(java.util.Locale.ROOT,
+          "<p><b>Top-1: float %.2f%%, quantized %.2f%% (%.1f%% of float): the 99%% of float target"
+              + " is %s.</b></p>\n",
+          100 * f, 100 * q, 100 * q / f, ok ? "met" : "missed"));
+    } else {
+      ok = true;
+      v.append("<p><b>No labeled dataset given (runall --dataset): accuracy not measured.</b></p>\n");
+    }
+    if (accError != null && !accError.plots().isEmpty()) {
+      AccumulatedError.Plot p = accError.plots().get(0);
+      Map<String, Double> last = new java.util.LinkedHashMap<>();
+      for (String c : p.curves()) {
+        double[] y = p.curve(c);
+        double l = Double.NaN;
+        for (double x : y) {
+          l = Double.isFinite(x) ? x : l;
+        }
+        last.put(c, l);
+      }
+      Double both = last.get("weight_activation_calibrated");
+      Double w = last.get("only_weight_calibrated");
+      Double a = last.get("only_activation_calibrated");
+      if (both != null) {
+        v.append("<p>Output cosine similarity with float: ").append(dev.qdebug.viz.Fmt.num(both));
+        if (w != null && a != null) {
+          v.append(" (only weights quantized ").append(dev.qdebug.viz.Fmt.num(w))
+              .append(", only activations ").append(dev.qdebug.viz.Fmt.num(a)).append("): ")
+              .append(Math.abs(1 - w) > 2 * Math.abs(1 - a)
+                  ? "the <b>weights</b> lose most"
+                  : Math.abs(1 - a) > 2 * Math.abs(1 - w)
+                      ? "the <b>activations</b> lose most"
+                      : "weights and activations lose about as much");
+        }
+        v.append(".</p>\n");
+        if (accuracy == null) {
+          ok = both >= 0.99;
+        }
+      }
+    }
+    List<String> ranking = nodes.ranking();
+    int n = Math.min(3, ranking.size());
+    if (n > 0) {
+      v.append("<p>Top culprits (each quantized alone, output cosine similarity): ");
+      for (int i = 0; i < n; i++) {
+        v.append(i == 0 ? "" : ", ").append("<code>").append(Html.escape(ranking.get(i)))
+            .append("</code> ")
+            .append(dev.qdebug.viz.Fmt.num(nodes.score(ranking.get(i), Metric.COSINE_SIMILARITY)));
+      }
+      v.append(".</p>\n");
+    }
+    v.append("<p><b>Recommended:</b> ");
+    if (accuracy != null && ok) {
+      v.append("deploy the quantized model as it is.");
+    } else if (auto != null && auto.reached() && auto.k() > 0) {
+      double got = auto.values().getOrDefault(auto.k(), Double.NaN);
+      v.append(String.format(java.util.Locale.ROOT,
+              "leave the %d most sensitive node%s in float (of %d): top-1 %.2f%% (%.1f%% of float)."
+                  + " The model: <a href=\"partial_quantization/partial_quantized_model.onnx\">"
+                  + "partial_quantization/partial_quantized_model.onnx</a>.",
+              auto.k(), auto.k() == 1 ? "" : "s", auto.ranking().size(), 100 * got,
+              100 * got / auto.floatAccuracy()));
+      if (auto.k() > Math.max(3, auto.ranking().size() / 4)) {
+        v.append(" That many nodes means the loss is spread over the network: consider more bits"
+            + " for the weights or quantization-aware training.");
+      }
+    } else if (auto != null && !auto.reached()) {
+      v.append("no number of nodes left in float reaches the target: use more bits (int8/int16)"
+          + " or quantization-aware training.");
+    } else if (accuracy == null) {
+      v.append(ok
+          ? "the output stays close to float; run with --dataset to confirm with accuracy."
+          : "run with --dataset for the accuracy and the automatic search; start with the top"
+              + " culprits above.");
+    } else {
+      v.append("see the sections below.");
+    }
+    v.append("</p>\n");
+    b.append("<div class=\"verdict ").append(ok ? "ok" : "bad").append("\">\n").append(v)
+        .append("</div>\n");
+  }
+
+  /** Every .html/.csv/.json/.onnx under {@code dir} but the index, by folder. */
+  private static Map<String, List<String>> files(Path dir) {
+    Map<String, List<String>> byFolder = new TreeMap<>();
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+        String name = p.getFileName().toString();
+        if (!(name.endsWith(".html") || name.endsWith(".csv") || name.endsWith(".json")
+                || name.endsWith(".onnx"))
+            || name.equals("index.html")) {
+          continue;
+        }
+        Path rel = dir.relativize(p);
+        String folder = rel.getParent() == null ? "." : rel.getParent().toString().replace('\\', '/');
+        byFolder.computeIfAbsent(folder, k -> new ArrayList<>()).add(rel.toString().replace('\\', '/'));
+      }
+    } catch (IOException e) {
+      throw new QdebugException(dir + ": cannot list the report: " + e.getMessage(), e);
+    }
+    return byFolder;
+  }
+
+  /** The first figure of a result (its record components in order, lists included). */
+  static tech.tablesaw.plotly.components.Figure firstFigure(Object v, int depth) {
+    if (v == null || depth > 3) {
+      return null;
+    }
+    if (v instanceof tech.tablesaw.plotly.components.Figure f) {
+      return f;
+    }
+    if (v instanceof List<?> l) {
+      for (Object x : l) {
+        var f = firstFigure(x, depth + 1);
+        if (f != null) {
+          return f;
+        }
+      }
+      return null;
+    }
+    if (v instanceof Record r) {
+      for (var c : r.getClass().getRecordComponents()) {
+        try {
+          c.getAccessor().setAccessible(true);
+          var f = firstFigure(c.getAccessor().invoke(r), depth + 1);
+          if (f != null) {
+            return f;
+          }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+          // not a figure
+        }
+      }
+    }
+    return null;
   }
 }

@@ -87,7 +87,8 @@ public final class SensitiveSamples {
     public void save(Path dir) {
       Html.writeCsv(dir.resolve("sensitive_samples.csv"), table);
       Html.writeCsv(dir.resolve("sample_metrics.csv"), all);
-      Html.writeFigure(dir.resolve("sensitive_samples.html"), "sensitive samples", figure);
+      Html.writeFigure(dir.resolve("sensitive_samples.html"), "sensitive samples", figure,
+          "The samples whose quantized output differs most from float: the bad cases to look at first.");
       dev.qdebug.SafeNames.Unique folders = new dev.qdebug.SafeNames.Unique();
       for (int k = 0; k < selected.size(); k++) {
         for (Map.Entry<String, INDArray> e : selected.get(k).entrySet()) {

@@ -44,6 +44,8 @@ final class CellEvaluator implements AutoCloseable {
           "import dev.qdebug.viz.*;",
           // names both java.util and qdebug have: qdebug's win
           "import dev.qdebug.quant.Observer;",
+          // Notebook.reloadPlotly() as well as reloadPlotly()
+          "import dev.qdebug.notebook.Notebook;",
           "import static dev.qdebug.notebook.Notebook.*;");
 
   private final SnippetLoader loader;

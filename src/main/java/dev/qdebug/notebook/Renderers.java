@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qdebug.debug.Report;
 import dev.qdebug.viz.Html;
+import dev.qdebug.viz.PlotlyJson;
 import java.lang.reflect.RecordComponent;
 import java.util.Collections;
 import java.util.List;
@@ -54,7 +55,7 @@ final class Renderers {
   /** {@code value} (of one of {@link #types()}) as {@code mime}. */
   static Object render(Object value, String mime) {
     if (value instanceof Table t) {
-      return mime.equals(HTML) ? tableHtml(t) : t.print(MAX_ROWS);
+      return mime.equals(HTML) ? tableHtml(t) : dev.qdebug.viz.Fmt.text(t, MAX_ROWS);
     }
     if (value instanceof Figure f) {
       return switch (mime) {
@@ -145,12 +146,15 @@ final class Renderers {
         + id
         + "');\n"
         + "    if (div && window.Plotly) {\n"
+        // a published notebook holds a static picture here (for viewers without JavaScript)
+        + "      var still = div.querySelector('img.qdebug-static');\n"
+        + "      if (still) { still.remove(); }\n"
         + "      window.Plotly.newPlot(div, figure.data, figure.layout, {displaylogo: false});\n"
         + "    } else if (++tries < 200) {\n"
         + "      setTimeout(draw, 50);\n"
-        + "    } else if (div) {\n"
+        + "    } else if (div && !div.querySelector('img.qdebug-static')) {\n"
         + "      div.textContent = 'plotly.js is not loaded in this page: run"
-        + " Notebook.reloadPlotly(), then this cell again';\n"
+        + " reloadPlotly(), then this cell again';\n"
         + "    }\n"
         + "  }\n"
         + "  draw();\n"
@@ -159,10 +163,10 @@ final class Renderers {
   }
 
   static String figureText(Figure f) {
-    String title = f.getLayout() == null ? null : f.getLayout().getTitle();
+    String title = Html.figureTitle(f);
     int n = f.getTraces() == null ? 0 : f.getTraces().length;
     return "Figure"
-        + (title == null || title.isBlank() ? "" : " '" + PlotlyJson.unescapeHtml(title) + "'")
+        + (title == null || title.isBlank() ? "" : " '" + title + "'")
         + " ("
         + n
         + (n == 1 ? " trace" : " traces")

@@ -36,7 +36,7 @@ public final class Figures {
    * Lines over numeric x, one per series (legend = series name, in map order). NaN values are
    * drawn as gaps and keep their x position.
    */
-  public static Figure lines(
+  public static Plot lines(
       String title, String xTitle, String yTitle, double[] x, Map<String, double[]> series) {
     Trace[] traces =
         series.entrySet().stream()
@@ -48,11 +48,11 @@ public final class Figures {
                         .showLegend(true)
                         .build())
             .toArray(Trace[]::new);
-    return new Figure(layout(title, xTitle, yTitle, false), traces);
+    return new Plot(layout(title, xTitle, yTitle, false), traces);
   }
 
   /** Lines and marker-only series over category x (e.g. node names). */
-  public static Figure categoryLines(
+  public static Plot categoryLines(
       String title,
       String xTitle,
       String yTitle,
@@ -77,13 +77,13 @@ public final class Figures {
               .showLegend(true)
               .build());
     }
-    return new Figure(layout(title, xTitle, yTitle, true), traces.toArray(Trace[]::new));
+    return new Plot(layout(title, xTitle, yTitle, true), traces.toArray(Trace[]::new));
   }
 
   /** Vertical bars over categories (e.g. one per node, in ranking order). */
-  public static Figure bars(String title, String xTitle, String yTitle, String[] x, double[] y, String legend) {
+  public static Plot bars(String title, String xTitle, String yTitle, String[] x, double[] y, String legend) {
     Trace t = BarTrace.builder(cat(x), num(y)).name(legend).showLegend(true).build();
-    return new Figure(layout(title, xTitle, yTitle, true), t);
+    return new Plot(layout(title, xTitle, yTitle, true), t);
   }
 
   /** A dashed horizontal reference line across {@code x} (drawn as a line trace). */

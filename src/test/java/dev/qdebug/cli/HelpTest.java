@@ -93,6 +93,33 @@ class HelpTest {
                     }));
   }
 
+  /**
+   * picocli reports a description it cannot format (an unescaped {@code %}) on the JVM's standard
+   * error, not on the command's error writer: capture that stream around every {@code --help}.
+   */
+  @Test
+  void noHelpPrintsAWarning() throws Exception {
+    java.io.PrintStream saved = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    List<String> failures = new ArrayList<>();
+    try {
+      System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+      for (List<String> path : commands()) {
+        captured.reset();
+        List<String> args = new ArrayList<>(path);
+        args.add("--help");
+        Cli.Result r = Cli.run(args.toArray(String[]::new));
+        String err = captured.toString(java.nio.charset.StandardCharsets.UTF_8) + r.err();
+        if (r.status() != 0 || !err.isEmpty()) {
+          failures.add(String.join(" ", path) + " --help: " + err);
+        }
+      }
+    } finally {
+      System.setErr(saved);
+    }
+    assertEquals(List.of(), failures);
+  }
+
   @Test
   void helpAndVersionComeBeforeRequiredOptions() {
     Cli.Result r = Cli.run("runall", "--help");

@@ -30,7 +30,7 @@ class SensitivityAnalysisCommandTest {
     List<String> csv = Files.readAllLines(dir.resolve("partial_quantization.csv"));
     assertEquals(3, csv.size(), "none and mm_b: " + csv);
     assertTrue(csv.get(2).startsWith("mm_b,1,"), csv.toString());
-    assertTrue(Files.readString(dir.resolve("partial_quantization.html")).contains("Partial Quantization Analysis"));
+    assertTrue(Files.readString(dir.resolve("partial_quantization.html")).contains("Partial quantization analysis"));
 
     r = InferCommandTest.cli("sensitivity-analysis", "--model", net.calibratedModel.toString(),
         "--calibration-data", net.calibration.toString(), "--sensitive-nodes", "add,mm_a",

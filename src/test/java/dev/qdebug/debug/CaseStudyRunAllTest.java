@@ -73,7 +73,15 @@ class CaseStudyRunAllTest {
     String index = Files.readString(report.resolve("index.html"));
     assertTrue(Files.isDirectory(report.resolve("sensitivity_analysis"))
         || index.contains("sensitivity_analysis/ is not written"), "the curve, or the page says why not");
-    assertTrue(index.contains("<h2>Accuracy</h2>") && index.contains("top 10 sensitive nodes in float"), "accuracy on the page");
+    assertTrue(index.contains(">Accuracy</h2>") && index.contains("top 10 sensitive nodes in float"), "accuracy on the page");
+    // the verdict opens the page, with this run's numbers
+    int at = index.indexOf("<div class=\"verdict");
+    assertTrue(at > 0 && at < index.indexOf("<h2"), "the verdict first");
+    String verdict = index.substring(at, index.indexOf("</div>", at));
+    double pct = 100 * int8Top1 / floatTop1;
+    assertTrue(verdict.contains(String.format(java.util.Locale.ROOT, "float %.2f%%", 100 * floatTop1)), verdict);
+    assertTrue(verdict.contains(pct >= 99 ? "target is met" : "target is missed"), verdict);
+    assertTrue(verdict.contains("Top culprits") && verdict.contains("Recommended:"), verdict);
     Matcher links = Pattern.compile("(?:href|src)=\"([^\"]+)\"").matcher(index);
     while (links.find()) {
       assertTrue(Files.exists(report.resolve(links.group(1))), "broken link " + links.group(1));

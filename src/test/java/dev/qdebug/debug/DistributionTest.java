@@ -260,7 +260,8 @@ class DistributionTest {
         assertTrue(csv.startsWith("series,bin-left,bin-right,count\n"), csv.substring(0, 40));
       }
       String page = Files.readString(out.resolve("weight_W_HzCalibration.html"));
-      assertTrue(page.contains("before calibration") && page.contains("data range"), "labels");
+      assertTrue(page.contains("before calibration") && page.contains("count per bin"), "labels");
+      assertTrue(page.contains("values (zeros left out)") && page.contains(" bins"), "the sample count on the plot");
       assertTrue(
           Files.readString(out.resolve("distribution_summary.csv"))
               .startsWith("file,node,kind,tensor,series"));

@@ -148,8 +148,8 @@ class NodeSensitivityTest {
     assertEquals("node,mse,cosine-similarity", lines.get(0));
     assertTrue(lines.get(1).startsWith("convB,"), lines.get(1));
     String html = Files.readString(tmp.resolve("out/node_sensitivity.html"));
-    assertTrue(html.contains("Node sensitivity") && html.contains("plotly-2.35.3.js"));
-    assertTrue(Files.size(tmp.resolve("out/plotly-2.35.3.js")) > 1_000_000, "plotly.js beside the page");
+    assertTrue(html.contains("Node sensitivity") && html.contains("plotly-cartesian-2.35.3.min.js"));
+    assertTrue(Files.size(tmp.resolve("out/plotly-cartesian-2.35.3.min.js")) > 1_000_000, "plotly.js beside the page");
 
     r = dev.qdebug.Cli.run("get-sensitivity-of-nodes", "--model", calFile.toString(),
         "--calibration-data", tmp.resolve("d").toString(), "--metrics", "cosine");

@@ -58,9 +58,9 @@ class PartialQuantizationTest {
           csv.get(0));
       assertTrue(csv.get(1).startsWith("none,0,") && csv.get(2).startsWith("mm_b,1,"), csv.toString());
       String html = Files.readString(tmp.resolve("out/partial_quantization.html"));
-      assertTrue(html.contains("Partial Quantization Analysis") && html.contains("baseline")
-          && html.contains("per-node quantization sensitivity")
-          && html.contains("partial quantization cumulative error"), "title and legend");
+      assertTrue(html.contains("Partial quantization analysis") && html.contains("float (1.0)")
+          && html.contains("this node quantized alone")
+          && html.contains("top nodes up to this one in float"), "title and legend");
     }
   }
 

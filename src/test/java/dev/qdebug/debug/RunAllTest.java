@@ -66,7 +66,27 @@ class RunAllTest {
     }
     String page = Files.readString(report.resolve("accumulate_error")
         .resolve("weight_activation_quantized_separately_cosine-similarity.html"));
-    assertTrue(page.contains("src=\"../plotly-2.35.3.js\""), "pages load the shared local copy");
+    assertTrue(page.contains("src=\"../plotly-cartesian-2.35.3.min.js\""), "pages load the shared local copy");
     assertTrue(!page.contains("http://") && !page.contains("https://cdn"), "no network needed");
+    // a figure page: a heading, the explanation, a link back to the index
+    assertTrue(page.contains("<h1>Weights or activations?"), "heading in words");
+    assertTrue(page.contains("The curve that falls"), "the explanation");
+    assertTrue(page.contains("href=\"../index.html\""), "a link back");
+
+    // the index reads as a report: the verdict first, then sections with their figures inline
+    int verdict = index.indexOf("<div class=\"verdict");
+    assertTrue(verdict > 0 && verdict < index.indexOf("<h2"), "the verdict opens the page");
+    String v = index.substring(verdict, index.indexOf("</div>", verdict));
+    assertTrue(v.contains("Output cosine similarity with float: "), v);
+    assertTrue(v.contains("only weights quantized") && v.contains("only activations"), v);
+    assertTrue(v.contains("Top culprits") && v.contains("Recommended:"), v);
+    assertTrue(index.contains("<script src=\"plotly-cartesian-2.35.3.min.js\"></script>"), "plotly.js once");
+    int inline = index.split("class=\"qdebug-figure\"", -1).length - 1;
+    assertTrue(inline >= 6, "a key figure per section, drawn inline: " + inline);
+    for (String section : List.of("Weights or activations?", "Which nodes?", "Per-channel ranges",
+        "Local vs accumulated error")) {
+      assertTrue(index.contains(">" + section + "</h2>"), section);
+    }
+    assertTrue(index.indexOf("Weights or activations?") < index.indexOf("Which nodes?"), "in reading order");
   }
 }

@@ -41,7 +41,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NotebookIT {
   static final String KERNEL = "qdebug-it";
-  static final String PLOTLY_HEADER = "plotly.js v2.35.3";
+  static final String PLOTLY_HEADER = "plotly.js (cartesian - minified) v2.35.3";
   static final Path ROOT = Path.of("").toAbsolutePath();
   static final Path OUT = ROOT.resolve("target/notebook-it");
   static final JsonMapper JSON = JsonMapper.builder().build();
@@ -132,7 +132,7 @@ class NotebookIT {
         text(progress.get(0).at("/data/text~1plain")));
     assertTrue(text(progress.get(0).at("/data/text~1html")).contains("<progress"));
     String table = text(byType(ranking, "execute_result").get(0).at("/data/text~1html"));
-    assertTrue(table.startsWith("<table") && table.contains("<th>node</th><th>cosine-similarity</th>"), table);
+    assertTrue(table.startsWith("<table") && table.contains("<th style=\"text-align:left\">node</th><th style=\"text-align:left\">cosine-similarity</th>"), table);
     assertTrue(table.contains("left\">node sensitivity ("), table);
 
     // the figure: text/html and Plotly's JSON object
@@ -451,6 +451,98 @@ class NotebookIT {
     }
   }
 
+  /**
+   * The publishing step (scripts/make_notebooks.py --publish) on the executed smoke notebook: every
+   * figure output gains a PNG (image/png, and inside its text/html for viewers that pick HTML), the
+   * script-free export shows them, and the live page still draws one interactive figure each.
+   */
+  @Test
+  @Order(7)
+  void publishingAddsAStaticImageToEveryFigure() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
+    Path executed = OUT.resolve("smoke.ipynb");
+    Assumptions.assumeTrue(Files.exists(executed), "the smoke notebook ran");
+    Optional<String> chromium = which("chromium").or(() -> which("chromium-browser"));
+    Assumptions.assumeTrue(chromium.isPresent(), "publishing draws the figures with headless Chromium");
+    Path published = OUT.resolve("published").resolve("smoke.ipynb");
+    Files.createDirectories(published.getParent());
+    Files.copy(executed, published, StandardCopyOption.REPLACE_EXISTING);
+    Result r = run(Map.of(), 600, "/usr/bin/python3", ROOT.resolve("scripts/make_notebooks.py").toString(),
+        "--publish", published.toString());
+    assertEquals(0, r.status, r.output);
+    JsonNode nb = JSON.readTree(published.toFile());
+    int figures = checkStaticImages(nb, "smoke.ipynb");
+    assertEquals(2, figures, "the smoke notebook's two figures");
+    Path html = staticExport(published);
+    // the live export: scripts draw the interactive figures and take the pictures out
+    Result live = run(env, 300, "jupyter", "nbconvert", "--to", "html", published.toString(),
+        "--output-dir", published.getParent().toString(), "--output", "smoke-live");
+    assertEquals(0, live.status, live.output);
+    Path livePage = published.getParent().resolve("smoke-live.html");
+    long blue = plotlyBluePixels(chromium.get(), livePage, OUT.resolve("smoke-live.png"));
+    assertTrue(blue > 2000, "figures drawn: " + blue);
+    long staticBlue = plotlyBluePixels(chromium.get(), html, OUT.resolve("smoke-static.png"));
+    assertTrue(staticBlue > 2000, "the pictures show with no JavaScript at all: " + staticBlue);
+  }
+
+  /**
+   * The committed case-study notebooks as GitHub shows them: every figure output carries a static
+   * PNG of sane size (image/png, and in its text/html), the HTML export with every script removed
+   * shows one picture per figure, and each notebook is at most 3 MB.
+   */
+  @Test
+  @Order(8)
+  void committedNotebooksShowEveryFigureWithoutJavaScript() throws Exception {
+    Assumptions.assumeTrue(jupyter, NO_JUPYTER);
+    for (Path nbFile : caseStudies()) {
+      String name = nbFile.getFileName().toString();
+      assertTrue(Files.size(nbFile) <= 3_000_000, name + " is " + Files.size(nbFile) + " bytes, over 3 MB");
+      JsonNode nb = JSON.readTree(nbFile.toFile());
+      int figures = checkStaticImages(nb, name);
+      assertTrue(figures >= 9, name + ": figures " + figures);
+      Path copy = OUT.resolve("static").resolve(name);
+      Files.createDirectories(copy.getParent());
+      Files.copy(nbFile, copy, StandardCopyOption.REPLACE_EXISTING);
+      Path page = staticExport(copy);
+      String text = Files.readString(page, StandardCharsets.UTF_8);
+      int pictures = count(text, "<img class=\"qdebug-static\"");
+      assertTrue(pictures >= figures, name + ": " + pictures + " pictures for " + figures + " figures");
+    }
+  }
+
+  /** Checks every figure output of {@code nb}; returns how many there are. */
+  static int checkStaticImages(JsonNode nb, String name) throws IOException {
+    int figures = 0;
+    for (JsonNode o : outputs(nb)) {
+      if (!o.at("/data/application~1vnd.plotly.v1+json").isObject()) {
+        continue;
+      }
+      figures++;
+      String png = text(o.at("/data/image~1png")).replace("\n", "");
+      assertFalse(png.isEmpty(), name + ": a figure without image/png (publish the notebook)");
+      BufferedImage img = ImageIO.read(new java.io.ByteArrayInputStream(java.util.Base64.getDecoder().decode(png)));
+      assertTrue(img != null && img.getWidth() >= 300 && img.getWidth() <= 1000 && img.getHeight() >= 200
+          && img.getHeight() <= 1200, name + ": a picture of a figure's size: " + (img == null ? null : img.getWidth() + "x" + img.getHeight()));
+      String html = text(o.at("/data/text~1html"));
+      assertEquals(1, count(html, "<img class=\"qdebug-static\""), name + ": the picture inside the figure's HTML too");
+      assertTrue(html.contains(png.substring(0, 200)), name + ": the same picture");
+    }
+    return figures;
+  }
+
+  /** nbconvert's HTML of {@code nb} with every script element removed (as GitHub renders it). */
+  static Path staticExport(Path nb) throws Exception {
+    Result r = run(env, 300, "jupyter", "nbconvert", "--to", "html", nb.toString(), "--output-dir", nb.getParent().toString());
+    assertEquals(0, r.status, r.output);
+    Path page = nb.getParent().resolve(nb.getFileName().toString().replace(".ipynb", ".html"));
+    String text = Files.readString(page, StandardCharsets.UTF_8);
+    String stripped = java.util.regex.Pattern.compile("(?is)<script\\b.*?</script>").matcher(text).replaceAll("");
+    assertFalse(stripped.contains("Plotly.newPlot"), "every script removed");
+    Path out = nb.getParent().resolve(nb.getFileName().toString().replace(".ipynb", "-static.html"));
+    Files.writeString(out, stripped, StandardCharsets.UTF_8);
+    return out;
+  }
+
   static String streamText(JsonNode cell) {
     StringBuilder b = new StringBuilder();
     for (JsonNode o : byType(cell, "stream")) {
@@ -463,7 +555,7 @@ class NotebookIT {
   static double[] summaryTop1(JsonNode cell) {
     String html = text(byType(cell, "execute_result").get(0).at("/data/text~1html"));
     java.util.regex.Matcher m =
-        java.util.regex.Pattern.compile("<tr><td>[^<]*</td><td>([0-9.]+)</td>").matcher(html);
+        java.util.regex.Pattern.compile("<tr><td[^>]*>[^<]*</td><td[^>]*>([0-9.]+)</td>").matcher(html);
     List<Double> v = new ArrayList<>();
     while (m.find()) {
       v.add(Double.parseDouble(m.group(1)));

@@ -27,7 +27,7 @@ import tech.tablesaw.plotly.components.Figure;
 /** What tables, figures and results look like in a notebook (jjava's renderer, no Jupyter). */
 class RenderersTest {
   static final MIMEType PLOTLY = MIMEType.parse(Renderers.PLOTLY_MIME);
-  static final String PLOTLY_HEADER = "plotly.js v2.35.3";
+  static final String PLOTLY_HEADER = "plotly.js (cartesian - minified) v2.35.3";
 
   Renderer renderer;
 
@@ -51,8 +51,9 @@ class RenderersTest {
     String html = (String) d.getData(MIMEType.TEXT_HTML);
     assertTrue(html.startsWith("<table"), html);
     assertTrue(html.contains("nodes (2 rows × 2 columns)</caption>"), html);
-    assertTrue(html.contains("<th>node</th><th>mse</th>"), html);
-    assertTrue(html.contains("<td>a&lt;b</td>"), "escaped: " + html);
+    assertTrue(html.contains("<th style=\"text-align:left\">node</th><th style=\"text-align:left\">mse</th>"), html);
+    assertTrue(html.contains("<td class=\"text\" style=\"text-align:left\">a&lt;b</td>"), "escaped, left-aligned: " + html);
+    assertTrue(html.contains("<td class=\"num\">0.25</td>"), "numbers right-aligned: " + html);
     assertTrue(((String) d.getData(MIMEType.TEXT_PLAIN)).contains("mse"));
     assertEquals("nodes", t.name(), "the table itself is not renamed");
   }
@@ -62,7 +63,7 @@ class RenderersTest {
     double[] v = new double[Renderers.MAX_ROWS + 5];
     String html = Renderers.tableHtml(Table.create("big", DoubleColumn.create("v", v)));
     assertTrue(html.contains("(105 rows × 1 columns, first 100 shown)"), html);
-    assertEquals(Renderers.MAX_ROWS, html.split("<td>", -1).length - 1);
+    assertEquals(Renderers.MAX_ROWS, html.split("<td class=\"num\">", -1).length - 1);
   }
 
   @Test
@@ -72,8 +73,10 @@ class RenderersTest {
     assertInstanceOf(Map.class, json, "a JSON object, not a string");
     Map<?, ?> fig = (Map<?, ?>) json;
     Map<?, ?> layout = (Map<?, ?>) fig.get("layout");
-    assertEquals(Map.of("text", "it's <loss>"), layout.get("title"), "escapes undone, title as object");
-    assertEquals(Map.of("text", "x <axis>"), ((Map<?, ?>) layout.get("xaxis")).get("title"));
+    assertEquals("it's <loss>", ((Map<?, ?>) layout.get("title")).get("text"), "escapes undone, title as object");
+    assertEquals("x <axis>", ((Map<?, ?>) ((Map<?, ?>) layout.get("xaxis")).get("title")).get("text"));
+    assertEquals(Boolean.TRUE, ((Map<?, ?>) layout.get("xaxis")).get("automargin"), "long labels fit");
+    assertTrue(((Number) layout.get("width")).intValue() <= 900, "a notebook column wide");
     Map<?, ?> trace = (Map<?, ?>) ((List<?>) fig.get("data")).get(0);
     assertEquals("a & b", trace.get("name"));
     assertEquals("scatter", trace.get("type"));
