@@ -1,0 +1,241 @@
+package dev.qdebug.debug;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.ModelException;
+import dev.qdebug.Ort;
+import dev.qdebug.Progress;
+import dev.qdebug.TestModels;
+import dev.qdebug.UsageException;
+import dev.qdebug.data.Npy;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationMethod;
+import dev.qdebug.quant.Calibrator;
+import dev.qdebug.quant.QType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code diagnose} on hand-built models whose cause is known by construction: the diagnosis must
+ * name it, the kept fix must recover the output, and the written model must run in ONNX Runtime
+ * and give the reported numbers.
+ */
+class DiagnoseTest {
+  @TempDir Path tmp;
+
+  /** Writes {@code n} samples of shape {@code [1, dims...]} drawn by {@code gen}. */
+  static SampleSet samples(Path dir, OnnxModel m, int n, long[] dims, java.util.function.DoubleSupplier gen) {
+    String input = m.inputs().get(0).name();
+    for (int i = 0; i < n; i++) {
+      long size = 1;
+      for (long d : dims) {
+        size *= d;
+      }
+      float[] v = new float[(int) size];
+      for (int k = 0; k < v.length; k++) {
+        v[k] = (float) gen.getAsDouble();
+      }
+      long[] shape = new long[dims.length + 1];
+      shape[0] = 1;
+      System.arraycopy(dims, 0, shape, 1, dims.length);
+      Npy.write(dir.resolve(input).resolve(i + ".npy"), Nd4j.createFromArray(v).reshape(shape));
+    }
+    return SampleSet.open(dir, m.inputs());
+  }
+
+  static CalibratedModel calibrate(OnnxModel m, SampleSet data, Calibrator.Options o) {
+    return Calibrator.calibrate(m, data, o.method(CalibrationMethod.MAX), Progress.NONE);
+  }
+
+  /** The fixed model written by {@code r}: ORT runs it and agrees with qdebug's engine. */
+  static CalibratedModel checkWritten(
+      Diagnose.Result r, CalibratedModel original, Path file, SampleSet data, int n) {
+    r.saveModel(file);
+    CalibratedModel written = CalibratedModel.load(file);
+    Map<String, INDArray> in = data.batch(0, n);
+    String out = written.floatModel().outputs().get(0).name();
+    INDArray ours = written.run(in, written.enabled(), RunOptions.defaults()).get(out);
+    INDArray ort = Ort.run(OnnxModel.load(file).proto(), in, List.of(out)).get(out);
+    float[] a = ours.dup('c').data().asFloat();
+    float[] b = ort.dup('c').data().asFloat();
+    float scale = 0;
+    for (float x : b) {
+      scale = Math.max(scale, Math.abs(x));
+    }
+    for (int i = 0; i < a.length; i++) {
+      assertEquals(b[i], a[i], 1e-4 * scale + 1e-5, "element " + i);
+    }
+    // the reported output cosine is the written model's against the original float model
+    INDArray ref = original.run(in, List.of(), RunOptions.defaults()).get(out);
+    double cos = 0;
+    for (int s = 0; s < n; s++) {
+      cos +=
+          Fixture.cosine(
+              ref.slice(s).dup('c').data().asFloat(), ort.slice(s).dup('c').data().asFloat());
+    }
+    assertEquals(r.metrics().get("fixed")[0], cos / n, 1e-5);
+    return written;
+  }
+
+  /**
+   * One Conv with two outlier channels under per-tensor int4 weights: six of eight filters round
+   * to 0. The cause is the stretched weight range; per-channel weights recover the output.
+   */
+  @Test
+  void stretchedChannelsArePerChannelFixed() {
+    Random r = new Random(3);
+    float[] w = new float[8 * 4 * 3 * 3];
+    for (int i = 0; i < w.length; i++) {
+      int oc = i / 36;
+      w[i] = (float) (r.nextGaussian() * 0.1 * (oc >= 6 ? 8 : 1));
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, 4, 8, 8)
+            .initializer("W", w, 8, 4, 3, 3)
+            .initializer("B", new float[8], 8)
+            .node("Conv", "conv", new String[] {"x", "W", "B"}, new String[] {"y"})
+            .output("y", -1, 8, 6, 6)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {4, 8, 8}, r::nextGaussian);
+    try (CalibratedModel cal =
+        calibrate(m, data, Calibrator.Options.defaults().perChannel(false).weightType(QType.INT4))) {
+      Diagnose.Result res = Diagnose.run(cal, data, Diagnose.Options.defaults(), Progress.NONE);
+      assertEquals(List.of("conv"), res.nodes());
+      assertEquals(Diagnose.STRETCHED, res.cause("conv"), res.causeTable().print());
+      assertTrue(res.causes().get("conv").get(0).evidence().contains("largest/median channel range"));
+      assertEquals(Diagnose.PER_CHANNEL, res.keptFix("conv").orElseThrow(), res.stepTable().print());
+      double calibrated = res.metrics().get("calibrated")[0];
+      double fixed = res.metrics().get("fixed")[0];
+      assertTrue(calibrated < 0.99, "calibrated " + calibrated);
+      assertTrue(fixed >= 0.99 && res.reached(), "fixed " + fixed);
+      assertEquals(0, res.nodesInFloat());
+      assertEquals(0, res.nodesInInt16());
+      // the per-channel trial is the best of the free fixes, and leaving it in float is 1.0
+      Diagnose.Trial pc =
+          res.trials().stream().filter(t -> t.fix().equals(Diagnose.PER_CHANNEL)).findFirst().orElseThrow();
+      assertTrue(pc.gain() > 0.01, "gain " + pc.gain());
+      try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
+        assertTrue(written.node("W_HzCalibration").params().perChannel());
+      }
+      res.save(tmp.resolve("report"));
+      for (String f :
+          List.of("diagnose_causes.csv", "diagnose_trials.csv", "diagnose_trials.html", "diagnose_steps.csv",
+              "diagnose_summary.csv", "diagnose_accuracy.csv", "fixed_model.onnx")) {
+        assertTrue(Files.exists(tmp.resolve("report").resolve(f)), f);
+      }
+    }
+  }
+
+  /**
+   * A 1x1 Conv whose per-channel int8 weights all round down by 0.45 steps, on positive inputs:
+   * every output channel shifts by a constant. The cause is the bias; bias correction, folded into
+   * the written model's bias, removes it.
+   */
+  @Test
+  void biasedOutputIsBiasCorrected() {
+    Random r = new Random(5);
+    int oc = 8;
+    int ic = 16;
+    float[] w = new float[oc * ic];
+    for (int o = 0; o < oc; o++) {
+      float s = 0.01f * (o + 1);
+      for (int i = 0; i < ic; i++) {
+        w[o * ic + i] = i == 0 ? 127 * s : (r.nextInt(201) - 100 + 0.45f) * s;
+      }
+    }
+    float[] b = new float[oc];
+    for (int o = 0; o < oc; o++) {
+      b[o] = 0.5f;
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, ic, 4, 4)
+            .initializer("W", w, oc, ic, 1, 1)
+            .initializer("B", b, oc)
+            .node("Conv", "conv", new String[] {"x", "W", "B"}, new String[] {"y"})
+            .output("y", -1, oc, 4, 4)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {ic, 4, 4}, () -> 0.5 + r.nextDouble());
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults())) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().target(0.99999), Progress.NONE);
+      assertEquals(Diagnose.BIAS, res.cause("conv"), res.causeTable().print());
+      assertEquals(Diagnose.BIAS_CORRECTION, res.keptFix("conv").orElseThrow(), res.stepTable().print());
+      double calibrated = res.metrics().get("calibrated")[0];
+      double fixed = res.metrics().get("fixed")[0];
+      assertTrue(
+          fixed > calibrated && (1 - fixed) < 0.5 * (1 - calibrated),
+          calibrated + " -> " + fixed + res.stepTable().print() + res.trialTable().print() + res.causeTable().print());
+      try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
+        // folded into the existing bias: same graph, bias moved below 0.5
+        assertEquals(1, written.floatModel().nodes().size());
+        float[] nb = written.session().plan().constant("B").dup().data().asFloat();
+        for (float x : nb) {
+          assertTrue(x > 0.5f, "the quantized output runs low, so the bias rises: " + x);
+        }
+      }
+    }
+  }
+
+  /** Bad input: an unknown node, a target outside (0, 1], a top-1 target without labeled data. */
+  @Test
+  void badInput() {
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().target(0));
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().target(1.5));
+    assertThrows(
+        UsageException.class,
+        () -> Diagnose.Options.defaults().targetMetric(Diagnose.TargetMetric.TOP1));
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().top(0));
+    TwoBranch net = TwoBranch.write(tmp, 16, 8);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      ModelException e =
+          assertThrows(
+              ModelException.class,
+              () -> dbg.diagnose(Diagnose.Options.defaults().nodes(List.of("mm_c"))));
+      assertTrue(e.getMessage().contains("mm_c") && e.getMessage().contains("mm_a"), e.getMessage());
+    }
+  }
+
+  /**
+   * The two-branch net with labeled data (its Wb's per-tensor range is set by a row of ±1000 that
+   * multiplies an input that is always 0): the target is top-1, the fixed model reaches it, and
+   * the written model evaluates to the reported top-1.
+   */
+  @Test
+  void accuracyTargetOnTwoBranch() {
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      Diagnose.Result res =
+          dbg.diagnose(Diagnose.Options.defaults().dataset(net.labeled).top(3));
+      assertEquals("mm_b", res.nodes().get(0));
+      double floatTop1 = res.metrics().get("float")[1];
+      double fixedTop1 = res.metrics().get("fixed")[1];
+      assertTrue(res.metrics().get("calibrated")[1] < 0.99 * floatTop1);
+      assertTrue(res.reached() && fixedTop1 >= 0.99 * floatTop1, res.stepTable().print());
+      assertTrue(res.keptFix("mm_b").isPresent(), res.summary().print());
+      try (CalibratedModel written = CalibratedModel.load(save(res))) {
+        SampleSet labeled = SampleSet.open(net.labeled, written.floatModel().inputs());
+        assertEquals(fixedTop1, Accuracy.top1(written, labeled, written.enabled(), 0, Progress.NONE), 1e-12);
+      }
+    }
+  }
+
+  private Path save(Diagnose.Result r) {
+    Path p = tmp.resolve("two_branch_fixed.onnx");
+    r.saveModel(p);
+    return p;
+  }
+}
