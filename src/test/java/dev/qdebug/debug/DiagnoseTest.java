@@ -153,7 +153,7 @@ class DiagnoseTest {
     for (int o = 0; o < oc; o++) {
       float s = 0.01f * (o + 1);
       for (int i = 0; i < ic; i++) {
-        w[o * ic + i] = i == 0 ? 127 * s : (r.nextInt(201) - 100 + 0.45f) * s;
+        w[o * ic + i] = i == 0 ? 127.5f * s : (r.nextInt(201) - 100 + 0.45f) * s;
       }
     }
     float[] b = new float[oc];
