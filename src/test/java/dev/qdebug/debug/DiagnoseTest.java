@@ -190,6 +190,41 @@ class DiagnoseTest {
     }
   }
 
+  /**
+   * Conv-Relu-Conv whose filters' ranges differ by 4^7 and whose second layer scales them back,
+   * per-tensor int8: equalization is tried on the pair, gains output cosine, and when kept the
+   * written model's float function is the original's (checked in ONNX Runtime).
+   */
+  @Test
+  void unbalancedPairIsEqualized() {
+    Random r = new Random(7);
+    OnnxModel m = dev.qdebug.quant.CrossLayerEqualizationTest.convReluConv(r);
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {4, 6, 6}, r::nextGaussian);
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults().perChannel(false))) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().nodes(List.of("c1")).target(1), Progress.NONE);
+      Diagnose.Trial cle =
+          res.trials().stream()
+              .filter(t -> t.fix().equals(Diagnose.EQUALIZE + " with c2"))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError(res.trialTable().print()));
+      assertTrue(cle.gain() > 0, res.trialTable().print());
+      assertEquals(Diagnose.STRETCHED, res.cause("c1"), res.causeTable().print());
+      // no bias correction kept: the float graph of the fixed model is the original's function
+      assertTrue(res.kept().stream().noneMatch(k -> k.fix().equals(Diagnose.BIAS_CORRECTION)));
+      OnnxModel eq = res.fixedFloatModel();
+      Map<String, INDArray> in = data.batch(0, 4);
+      INDArray before = Ort.run(m.proto(), in, List.of("y")).get("y");
+      INDArray after = Ort.run(eq.proto(), in, List.of("y")).get("y");
+      float[] a = before.dup('c').data().asFloat();
+      float[] b = after.dup('c').data().asFloat();
+      for (int i = 0; i < a.length; i++) {
+        assertEquals(a[i], b[i], 1e-4 * (1 + Math.abs(a[i])), "element " + i);
+      }
+      checkWritten(res, cal, tmp.resolve("cle.onnx"), data, 16).close();
+    }
+  }
+
   /** Bad input: an unknown node, a target outside (0, 1], a top-1 target without labeled data. */
   @Test
   void badInput() {
