@@ -174,6 +174,15 @@ public final class RunAll {
                   .sensitiveNodes(ranking)
                   .floatAccuracy(accuracy.floatAccuracy()));
       auto.save(dir.resolve("partial_quantization"));
+      // diagnose (issue 12): causes, fix trials and the fixed model of the top 10 nodes
+      dbg.diagnose(
+              Diagnose.Options.defaults()
+                  .nodes(ranking.subList(0, Math.min(10, ranking.size())))
+                  .dataNum(o.dataNum() == 0 ? 0 : Math.min(dbg.data().size(), Math.max(16, o.dataNum())))
+                  .dataset(o.dataset())
+                  .evalNum(o.evalNum())
+                  .floatAccuracy(accuracy.floatAccuracy()))
+          .save(dir.resolve("diagnose"));
     }
     Path index = dir.resolve("index.html");
     String note =

@@ -268,6 +268,20 @@ class DiagnoseTest {
     }
   }
 
+  /** {@code runall} with a labeled set writes the diagnose section, linked from the index. */
+  @Test
+  void runallWritesTheDiagnoseSection() throws Exception {
+    TwoBranch net = TwoBranch.write(tmp, 16, 40);
+    Path dir = tmp.resolve("report");
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      dbg.runall(dir, RunAll.Options.defaults().dataset(net.labeled));
+    }
+    for (String f : List.of("diagnose_summary.csv", "diagnose_accuracy.csv", "fixed_model.onnx")) {
+      assertTrue(Files.exists(dir.resolve("diagnose").resolve(f)), f);
+    }
+    assertTrue(Files.readString(dir.resolve("index.html")).contains("diagnose/diagnose_summary.csv"));
+  }
+
   private Path save(Diagnose.Result r) {
     Path p = tmp.resolve("two_branch_fixed.onnx");
     r.saveModel(p);
