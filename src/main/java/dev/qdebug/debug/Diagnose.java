@@ -113,6 +113,8 @@ public final class Diagnose {
    * @param target the fraction of float top-1 to reach, or the output cosine, in (0, 1]
    * @param targetMetric null: top-1 when a dataset is given, else cosine
    * @param floatAccuracy float top-1 on the same labeled samples when known; null to compute it
+   * @param samples how many flipped (labeled) or most degraded (unlabeled) samples to explain with
+   *     their culprit nodes (0: none)
    */
   public record Options(
       int top,
@@ -122,8 +124,12 @@ public final class Diagnose {
       int evalNum,
       double target,
       TargetMetric targetMetric,
-      Double floatAccuracy) {
+      Double floatAccuracy,
+      int samples) {
     public Options {
+      if (samples < 0) {
+        throw new UsageException("--samples: " + samples + " is negative");
+      }
       if (top < 1) {
         throw new UsageException("--top: " + top + " is not a positive number of nodes");
       }
@@ -143,39 +149,44 @@ public final class Diagnose {
 
     /** Top 10 nodes, 16 samples, no labeled set, target 0.99. */
     public static Options defaults() {
-      return new Options(10, null, 16, null, 0, 0.99, null, null);
+      return new Options(10, null, 16, null, 0, 0.99, null, null, 8);
     }
 
     public Options top(int n) {
-      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy);
+      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
     }
 
     public Options nodes(List<String> n) {
-      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy);
+      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
     }
 
     public Options dataNum(int n) {
-      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy);
+      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
     }
 
     public Options dataset(Path d) {
-      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy);
+      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy, samples);
     }
 
     public Options evalNum(int n) {
-      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy);
+      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy, samples);
     }
 
     public Options target(double t) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy);
+      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy, samples);
     }
 
     public Options targetMetric(TargetMetric m) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy, samples);
     }
 
     public Options floatAccuracy(Double a) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a, samples);
+    }
+
+    /** How many flipped (labeled) or most degraded samples to explain with their culprit nodes. */
+    public Options samples(int n) {
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, n);
     }
 
     /** The metric the target measures. */
@@ -216,6 +227,8 @@ public final class Diagnose {
    * @param summary node, cause, evidence, fixes tried with their gains, kept fix
    * @param accuracy float / calibrated / fixed / top-k in float
    * @param figure the gain of every fix per node
+   * @param samples per explained sample, why it was chosen and its culprit nodes
+   * @param gallery an HTML page of those samples (thumbnails for image inputs) and culprits
    */
   public record Result(
       List<String> nodes,
@@ -233,6 +246,8 @@ public final class Diagnose {
       Table summary,
       Table accuracy,
       Figure figure,
+      Table samples,
+      String gallery,
       OnnxModel fixedFloatModel,
       List<CalibrationNode> fixedNodes,
       Set<String> fixedEnabled,
@@ -267,7 +282,7 @@ public final class Diagnose {
     /**
      * Writes {@code diagnose_causes.csv}, {@code diagnose_trials.csv} and {@code .html}, {@code
      * diagnose_steps.csv}, {@code diagnose_summary.csv}, {@code diagnose_accuracy.csv} and {@code
-     * fixed_model.onnx}.
+     * fixed_model.onnx}, {@code diagnose_samples.csv} and {@code .html}.
      */
     @Override
     public void save(Path dir) {
@@ -277,6 +292,8 @@ public final class Diagnose {
       Html.writeCsv(dir.resolve("diagnose_steps.csv"), stepTable);
       Html.writeCsv(dir.resolve("diagnose_summary.csv"), summary);
       Html.writeCsv(dir.resolve("diagnose_accuracy.csv"), accuracy);
+      Html.writeCsv(dir.resolve("diagnose_samples.csv"), samples);
+      Html.writeAtomically(dir.resolve("diagnose_samples.html"), gallery);
       saveModel(dir.resolve("fixed_model.onnx"));
     }
   }
@@ -695,6 +712,7 @@ public final class Diagnose {
 
     Map<String, List<Cause>> causes = new LinkedHashMap<>();
     infos.forEach(i -> causes.put(i.name, List.copyOf(i.causes)));
+    SampleCulprits.Result culprits = culprits(model, data, lab, o, ev, infos, shared);
     return new Result(
         chosen,
         causes,
@@ -711,10 +729,53 @@ public final class Diagnose {
         summary(infos, trials, kept),
         accuracyTable(metrics, floatTop1, kTop, inFloat, inInt16, lab != null),
         figure(infos, trials),
+        culprits.table(),
+        culprits.gallery(),
         fixedFloat,
         fixedNodes,
         fixedEnabled,
         o);
+  }
+
+  /** The samples to explain and their culprits (see {@link SampleCulprits}). */
+  private static SampleCulprits.Result culprits(
+      CalibratedModel model, SampleSet data, SampleSet labeled, Options o, Evaluator ev,
+      List<NodeInfo> infos, FixTrials.Shared shared) {
+    List<Integer> chosen = new ArrayList<>();
+    List<String> why = new ArrayList<>();
+    SampleSet where = labeled != null ? labeled : data;
+    if (o.samples() > 0 && labeled != null) {
+      FixTrials.Variant none = new FixTrials.Variant();
+      int[] f =
+          ev.floatPredictions != null
+              ? ev.floatPredictions
+              : FixTrials.predictions(model, none, Set.of(), labeled, o.evalNum(), shared);
+      int[] q =
+          ev.calibratedPredictions != null
+              ? ev.calibratedPredictions
+              : FixTrials.predictions(model, none, model.enabled(), labeled, o.evalNum(), shared);
+      long[] labels = labeled.labels();
+      for (int i = 0; i < f.length && chosen.size() < o.samples(); i++) {
+        if (f[i] == labels[i] && q[i] != labels[i]) {
+          chosen.add(i);
+          why.add("label " + labels[i] + ", float " + f[i] + ", quantized " + q[i]);
+        }
+      }
+    } else if (o.samples() > 0) {
+      double[] cos = ev.calibratedPerSample;
+      Integer[] order = new Integer[cos.length];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      Arrays.sort(order, Comparator.comparingDouble(i -> cos[i]));
+      for (int i = 0; i < Math.min(o.samples(), order.length); i++) {
+        chosen.add(order[i]);
+        why.add(String.format(Locale.ROOT, "output cosine %.4f quantized", cos[order[i]]));
+      }
+    }
+    Map<String, Set<String>> nodes = new LinkedHashMap<>();
+    infos.forEach(i -> nodes.put(i.name, i.calNames()));
+    return SampleCulprits.run(model, where, chosen, why, nodes);
   }
 
   private static boolean meets(TargetMetric m, double cos, double top1, double threshold) {
@@ -746,6 +807,9 @@ public final class Diagnose {
     final Progress progress;
     final List<float[][][]> floatOutputs = new ArrayList<>(); // per batch, per output, per sample
     final List<String> outputs;
+    double[] calibratedPerSample; // the calibrated model's output cosine per sample
+    int[] calibratedPredictions;
+    int[] floatPredictions;
     int runs;
 
     Evaluator(CalibratedModel model, SampleSet data, int n, SampleSet labeled, int evalNum,
@@ -774,6 +838,7 @@ public final class Diagnose {
       double sum = 0;
       int count = 0;
       int b = 0;
+      double[] perSample = new double[n];
       var hook = FixTrials.hook(model, v, model.enabled(), shared);
       for (int from = 0; from < n; from += FixTrials.BATCH, b++) {
         int c = Math.min(FixTrials.BATCH, n - from);
@@ -783,12 +848,16 @@ public final class Diagnose {
           float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
           for (int s = 0; s < c; s++) {
             double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(b)[k][s], qs[s]);
+            perSample[from + s] += x / outputs.size();
             if (!Double.isNaN(x)) {
               sum += x;
               count++;
             }
           }
         }
+      }
+      if (v.isEmpty() && calibratedPerSample == null) {
+        calibratedPerSample = perSample;
       }
       progress.update("diagnose: combining fixes", ++runs, runs + 1);
       return count == 0 ? Double.NaN : sum / count;
@@ -817,13 +886,27 @@ public final class Diagnose {
     }
 
     double top1(FixTrials.Variant v) {
-      double r = FixTrials.top1(model, v, model.enabled(), labeled, evalNum, shared);
+      int[] p = FixTrials.predictions(model, v, model.enabled(), labeled, evalNum, shared);
+      if (v.isEmpty() && calibratedPredictions == null) {
+        calibratedPredictions = p;
+      }
       progress.update("diagnose: combining fixes", ++runs, runs + 1);
-      return r;
+      return accuracy(p);
     }
 
     double top1Float() {
-      return Accuracy.top1(model, labeled, Set.of(), evalNum, Progress.NONE);
+      floatPredictions =
+          FixTrials.predictions(model, new FixTrials.Variant(), Set.of(), labeled, evalNum, shared);
+      return accuracy(floatPredictions);
+    }
+
+    double accuracy(int[] p) {
+      long[] labels = labeled.labels();
+      long ok = 0;
+      for (int i = 0; i < p.length; i++) {
+        ok += p[i] == labels[i] ? 1 : 0;
+      }
+      return (double) ok / p.length;
     }
   }
 

@@ -201,10 +201,23 @@ final class FixTrials {
   static double top1(
       CalibratedModel model, Variant v, Collection<String> enabled, SampleSet labeled, int limit, Shared shared) {
     long[] labels = labeled.labels();
+    int[] p = predictions(model, v, enabled, labeled, limit, shared);
+    long correct = 0;
+    for (int i = 0; i < p.length; i++) {
+      if (p[i] == labels[i]) {
+        correct++;
+      }
+    }
+    return (double) correct / p.length;
+  }
+
+  /** The predicted class (first output's argmax) of the first {@code limit} samples (0: all). */
+  static int[] predictions(
+      CalibratedModel model, Variant v, Collection<String> enabled, SampleSet labeled, int limit, Shared shared) {
     int n = limit > 0 ? Math.min(limit, labeled.size()) : labeled.size();
+    int[] pred = new int[n];
     String output = model.floatModel().outputs().get(0).name();
     TensorHook hook = hook(model, v, enabled, shared);
-    long correct = 0;
     for (int from = 0; from < n; from += Accuracy.BATCH) {
       int count = Math.min(Accuracy.BATCH, n - from);
       INDArray scores =
@@ -218,11 +231,9 @@ final class FixTrials {
             best = k;
           }
         }
-        if (best == labels[from + i]) {
-          correct++;
-        }
+        pred[from + i] = best;
       }
     }
-    return (double) correct / n;
+    return pred;
   }
 }

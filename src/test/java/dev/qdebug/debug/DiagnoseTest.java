@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import tech.tablesaw.api.Table;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -130,10 +131,13 @@ class DiagnoseTest {
       try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
         assertTrue(written.node("W_HzCalibration").params().perChannel());
       }
+      assertTrue(!res.gallery().contains("data:image/png"), "4 channels are not drawn as an image");
+      assertEquals(8, res.samples().rowCount(), "the 8 most degraded samples, one node to blame each");
       res.save(tmp.resolve("report"));
       for (String f :
           List.of("diagnose_causes.csv", "diagnose_trials.csv", "diagnose_trials.html", "diagnose_steps.csv",
-              "diagnose_summary.csv", "diagnose_accuracy.csv", "fixed_model.onnx")) {
+              "diagnose_summary.csv", "diagnose_accuracy.csv", "diagnose_samples.csv", "diagnose_samples.html",
+              "fixed_model.onnx")) {
         assertTrue(Files.exists(tmp.resolve("report").resolve(f)), f);
       }
     }
@@ -263,6 +267,17 @@ class DiagnoseTest {
     }
   }
 
+  @Test
+  void thumbnailsOfImageLikeInputsOnly() {
+    String png = SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 1, 28, 28));
+    byte[] bytes = java.util.Base64.getDecoder().decode(png);
+    assertEquals((byte) 0x89, bytes[0]);
+    assertEquals('P', bytes[1]);
+    assertTrue(SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 3, 8, 8)) != null);
+    assertEquals(null, SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 4, 8, 8)));
+    assertEquals(null, SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 16)));
+  }
+
   /** Bad input: an unknown node, a target outside (0, 1], a top-1 target without labeled data. */
   @Test
   void badInput() {
@@ -299,6 +314,15 @@ class DiagnoseTest {
       assertTrue(res.metrics().get("calibrated")[1] < 0.99 * floatTop1);
       assertTrue(res.reached() && fixedTop1 >= 0.99 * floatTop1, res.stepTable().print());
       assertTrue(res.keptFix("mm_b").isPresent(), res.summary().print());
+      // flipped samples are explained, mm_b first (quantized alone it zeroes branch b)
+      Table samples = res.samples();
+      assertTrue(samples.rowCount() > 0, "some samples flip under quantization");
+      for (int i = 0; i < samples.rowCount(); i++) {
+        if (samples.intColumn("culprit-rank").get(i) == 1) {
+          assertEquals("mm_b", samples.stringColumn("node").get(i), samples.print());
+        }
+      }
+      assertTrue(res.gallery().contains("sample ") && res.gallery().contains("mm_b"));
       try (CalibratedModel written = CalibratedModel.load(save(res))) {
         SampleSet labeled = SampleSet.open(net.labeled, written.floatModel().inputs());
         assertEquals(fixedTop1, Accuracy.top1(written, labeled, written.enabled(), 0, Progress.NONE), 1e-12);
@@ -314,7 +338,8 @@ class DiagnoseTest {
     try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
       dbg.runall(dir, RunAll.Options.defaults().dataset(net.labeled));
     }
-    for (String f : List.of("diagnose_summary.csv", "diagnose_accuracy.csv", "fixed_model.onnx")) {
+    for (String f : List.of("diagnose_summary.csv", "diagnose_accuracy.csv", "diagnose_samples.csv", "diagnose_samples.html",
+              "fixed_model.onnx")) {
       assertTrue(Files.exists(dir.resolve("diagnose").resolve(f)), f);
     }
     assertTrue(Files.readString(dir.resolve("index.html")).contains("diagnose/diagnose_summary.csv"));
