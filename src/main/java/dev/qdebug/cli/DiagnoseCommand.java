@@ -54,6 +54,12 @@ public final class DiagnoseCommand implements Callable<Integer> {
       description = "top-1 (needs --dataset) or cosine-similarity; default top-1 with --dataset")
   String targetMetric;
 
+  @Option(
+      names = "--samples",
+      defaultValue = "8",
+      description = "explain this many flipped (or most degraded) samples with their culprit nodes (0: none)")
+  int samples;
+
   @Mixin AnalysisOptions.DataNum dataNum = new AnalysisOptions.DataNum(16);
 
   @Mixin AnalysisOptions.OptionalSaveDir saveDir;
@@ -83,7 +89,8 @@ public final class DiagnoseCommand implements Callable<Integer> {
             .dataset(dataset)
             .evalNum(evalNum)
             .target(target)
-            .targetMetric(metric);
+            .targetMetric(metric)
+            .samples(samples);
     PrintWriter out = spec.commandLine().getOut();
     try (Debugger dbg = analysis.open()) {
       Diagnose.Result r = dbg.diagnose(o);

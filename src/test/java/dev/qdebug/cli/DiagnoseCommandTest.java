@@ -37,6 +37,7 @@ class DiagnoseCommandTest {
     List<String> acc = Files.readAllLines(dir.resolve("diagnose_accuracy.csv"));
     assertTrue(acc.get(0).startsWith("model,output-cosine-similarity,top-1,percent-of-float"), acc.toString());
     assertEquals(5, acc.size(), "float, calibrated, fixed, top-k in float: " + acc);
+    assertTrue(Files.readString(dir.resolve("diagnose_samples.html")).contains("mm_b"));
     for (Path p : List.of(out, dir.resolve("fixed_model.onnx"))) {
       try (CalibratedModel m = CalibratedModel.load(p)) {
         assertTrue(m.nodes().size() >= 4, p.toString());
