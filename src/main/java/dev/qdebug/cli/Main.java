@@ -35,6 +35,7 @@ import picocli.CommandLine.ScopeType;
       PlotAccErrorCommand.class,
       SensitivityAnalysisCommand.class,
       PartialQuantizationCommand.class,
+      DiagnoseCommand.class,
       RunallCommand.class,
       KernelCommand.class,
       CommandLine.HelpCommand.class

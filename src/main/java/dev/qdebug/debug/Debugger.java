@@ -149,6 +149,14 @@ public final class Debugger implements AutoCloseable {
   }
 
   /**
+   * The cause of each of the most sensitive nodes' error with its evidence, the fixes tried on
+   * each node alone, and a fixed model combining the winners (beyond Horizon).
+   */
+  public Diagnose.Result diagnose(Diagnose.Options options) {
+    return Diagnose.run(model, data, options, progress);
+  }
+
+  /**
    * Every analysis, each in a sub-folder of {@code saveDir}, with an {@code index.html} linking
    * every figure and table (Horizon's {@code runall}).
    */

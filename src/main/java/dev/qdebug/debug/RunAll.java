@@ -191,6 +191,17 @@ public final class RunAll {
                   .floatAccuracy(accuracy.floatAccuracy()));
       auto.save(dir.resolve("partial_quantization"));
       results.put("partial_quantization", auto);
+      // diagnose (issue 12): causes, fix trials and the fixed model of the top 10 nodes
+      Diagnose.Result diagnosis = dbg.diagnose(
+              Diagnose.Options.defaults()
+                  .nodes(ranking.subList(0, Math.min(10, ranking.size())))
+                  .dataNum(o.dataNum() == 0 ? 0 : Math.min(dbg.data().size(), Math.max(16, o.dataNum())))
+                  .dataset(o.dataset())
+                  .evalNum(o.evalNum())
+                  .floatAccuracy(accuracy.floatAccuracy()))
+      ;
+      diagnosis.save(dir.resolve("diagnose"));
+      results.put("diagnose", diagnosis);
     }
     Path index = dir.resolve("index.html");
     String note =
@@ -223,6 +234,9 @@ public final class RunAll {
     m.put("partial_quantization", new String[] {"Automatic partial quantization",
         "The fewest most-sensitive nodes to leave in float so that top-1 reaches 99% of float,"
             + " and the partially quantized model."});
+    m.put("diagnose", new String[] {"Diagnosis and fix",
+        "The cause of each of the most sensitive nodes with its evidence, the fixes tried on each"
+            + " node alone with their gains, and the fixed model that keeps the winners."});
     m.put("accumulate_error", new String[] {"Weights or activations?",
         "The similarity with float of every node's output in graph order, with only the weights,"
             + " only the activations, or both quantized: the curve that falls loses the accuracy."});
@@ -298,6 +312,10 @@ public final class RunAll {
       }
       if (folder.equals("partial_quantization") && auto != null) {
         b.append(Html.table(auto.summary()));
+      }
+      if (folder.equals("diagnose") && results.get(folder) instanceof Diagnose.Result d) {
+        b.append(Html.table(d.accuracy()));
+        b.append(Html.table(d.summary()));
       }
       if (folder.equals("node_sensitivity")) {
         b.append(Html.table(nodes.table().first(Math.min(10, nodes.table().rowCount()))

@@ -1,0 +1,353 @@
+package dev.qdebug.debug;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.ModelException;
+import dev.qdebug.Ort;
+import dev.qdebug.Progress;
+import dev.qdebug.TestModels;
+import dev.qdebug.UsageException;
+import dev.qdebug.data.Npy;
+import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.RunOptions;
+import dev.qdebug.onnx.OnnxModel;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationMethod;
+import dev.qdebug.quant.Calibrator;
+import dev.qdebug.quant.QType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import tech.tablesaw.api.Table;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code diagnose} on hand-built models whose cause is known by construction: the diagnosis must
+ * name it, the kept fix must recover the output, and the written model must run in ONNX Runtime
+ * and give the reported numbers.
+ */
+class DiagnoseTest {
+  @TempDir Path tmp;
+
+  /** Writes {@code n} samples of shape {@code [1, dims...]} drawn by {@code gen}. */
+  static SampleSet samples(Path dir, OnnxModel m, int n, long[] dims, java.util.function.DoubleSupplier gen) {
+    String input = m.inputs().get(0).name();
+    for (int i = 0; i < n; i++) {
+      long size = 1;
+      for (long d : dims) {
+        size *= d;
+      }
+      float[] v = new float[(int) size];
+      for (int k = 0; k < v.length; k++) {
+        v[k] = (float) gen.getAsDouble();
+      }
+      long[] shape = new long[dims.length + 1];
+      shape[0] = 1;
+      System.arraycopy(dims, 0, shape, 1, dims.length);
+      Npy.write(dir.resolve(input).resolve(i + ".npy"), Nd4j.createFromArray(v).reshape(shape));
+    }
+    return SampleSet.open(dir, m.inputs());
+  }
+
+  static CalibratedModel calibrate(OnnxModel m, SampleSet data, Calibrator.Options o) {
+    return Calibrator.calibrate(m, data, o.method(CalibrationMethod.MAX), Progress.NONE);
+  }
+
+  /** The fixed model written by {@code r}: ORT runs it and agrees with qdebug's engine. */
+  static CalibratedModel checkWritten(
+      Diagnose.Result r, CalibratedModel original, Path file, SampleSet data, int n) {
+    r.saveModel(file);
+    CalibratedModel written = CalibratedModel.load(file);
+    Map<String, INDArray> in = data.batch(0, n);
+    String out = written.floatModel().outputs().get(0).name();
+    INDArray ours = written.run(in, written.enabled(), RunOptions.defaults()).get(out);
+    INDArray ort = Ort.run(OnnxModel.load(file).proto(), in, List.of(out)).get(out);
+    float[] a = ours.dup('c').data().asFloat();
+    float[] b = ort.dup('c').data().asFloat();
+    float scale = 0;
+    for (float x : b) {
+      scale = Math.max(scale, Math.abs(x));
+    }
+    for (int i = 0; i < a.length; i++) {
+      assertEquals(b[i], a[i], 1e-4 * scale + 1e-5, "element " + i);
+    }
+    // the reported output cosine is the written model's against the original float model
+    INDArray ref = original.run(in, List.of(), RunOptions.defaults()).get(out);
+    double cos = 0;
+    for (int s = 0; s < n; s++) {
+      cos +=
+          Fixture.cosine(
+              ref.slice(s).dup('c').data().asFloat(), ort.slice(s).dup('c').data().asFloat());
+    }
+    assertEquals(r.metrics().get("fixed")[0], cos / n, 1e-5);
+    return written;
+  }
+
+  /**
+   * One Conv with two outlier channels under per-tensor int4 weights: six of eight filters round
+   * to 0. The cause is the stretched weight range; per-channel weights recover the output.
+   */
+  @Test
+  void stretchedChannelsArePerChannelFixed() {
+    Random r = new Random(3);
+    float[] w = new float[8 * 4 * 3 * 3];
+    for (int i = 0; i < w.length; i++) {
+      int oc = i / 36;
+      w[i] = (float) (r.nextGaussian() * 0.1 * (oc >= 6 ? 8 : 1));
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, 4, 8, 8)
+            .initializer("W", w, 8, 4, 3, 3)
+            .initializer("B", new float[8], 8)
+            .node("Conv", "conv", new String[] {"x", "W", "B"}, new String[] {"y"})
+            .output("y", -1, 8, 6, 6)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {4, 8, 8}, r::nextGaussian);
+    try (CalibratedModel cal =
+        calibrate(m, data, Calibrator.Options.defaults().perChannel(false).weightType(QType.INT4))) {
+      Diagnose.Result res = Diagnose.run(cal, data, Diagnose.Options.defaults(), Progress.NONE);
+      assertEquals(List.of("conv"), res.nodes());
+      assertEquals(Diagnose.STRETCHED, res.cause("conv"), res.causeTable().print());
+      assertTrue(res.causes().get("conv").get(0).evidence().contains("largest/median channel range"));
+      assertEquals(Diagnose.PER_CHANNEL, res.keptFix("conv").orElseThrow(), res.stepTable().print());
+      double calibrated = res.metrics().get("calibrated")[0];
+      double fixed = res.metrics().get("fixed")[0];
+      assertTrue(calibrated < 0.99, "calibrated " + calibrated);
+      assertTrue(fixed >= 0.99 && res.reached(), "fixed " + fixed);
+      assertEquals(0, res.nodesInFloat());
+      assertEquals(0, res.nodesInInt16());
+      // the per-channel trial is the best of the free fixes, and leaving it in float is 1.0
+      Diagnose.Trial pc =
+          res.trials().stream().filter(t -> t.fix().equals(Diagnose.PER_CHANNEL)).findFirst().orElseThrow();
+      assertTrue(pc.gain() > 0.01, "gain " + pc.gain());
+      try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
+        assertTrue(written.node("W_HzCalibration").params().perChannel());
+      }
+      assertTrue(!res.gallery().contains("data:image/png"), "4 channels are not drawn as an image");
+      assertEquals(8, res.samples().rowCount(), "the 8 most degraded samples, one node to blame each");
+      res.save(tmp.resolve("report"));
+      for (String f :
+          List.of("diagnose_causes.csv", "diagnose_trials.csv", "diagnose_trials.html", "diagnose_steps.csv",
+              "diagnose_summary.csv", "diagnose_accuracy.csv", "diagnose_samples.csv", "diagnose_samples.html",
+              "fixed_model.onnx")) {
+        assertTrue(Files.exists(tmp.resolve("report").resolve(f)), f);
+      }
+    }
+  }
+
+  /**
+   * A 1x1 Conv whose per-channel int8 weights all round down by 0.45 steps, on positive inputs:
+   * every output channel shifts by a constant. The cause is the bias; bias correction, folded into
+   * the written model's bias, removes it.
+   */
+  @Test
+  void biasedOutputIsBiasCorrected() {
+    Random r = new Random(5);
+    int oc = 8;
+    int ic = 16;
+    float[] w = new float[oc * ic];
+    for (int o = 0; o < oc; o++) {
+      float s = 0.01f * (o + 1);
+      for (int i = 0; i < ic; i++) {
+        w[o * ic + i] = i == 0 ? 127.5f * s : (r.nextInt(201) - 100 + 0.45f) * s;
+      }
+    }
+    float[] b = new float[oc];
+    for (int o = 0; o < oc; o++) {
+      b[o] = 0.5f;
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, ic, 4, 4)
+            .initializer("W", w, oc, ic, 1, 1)
+            .initializer("B", b, oc)
+            .node("Conv", "conv", new String[] {"x", "W", "B"}, new String[] {"y"})
+            .output("y", -1, oc, 4, 4)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {ic, 4, 4}, () -> 0.5 + r.nextDouble());
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults())) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().target(0.99999), Progress.NONE);
+      assertEquals(Diagnose.BIAS, res.cause("conv"), res.causeTable().print());
+      assertEquals(Diagnose.BIAS_CORRECTION, res.keptFix("conv").orElseThrow(), res.stepTable().print());
+      double calibrated = res.metrics().get("calibrated")[0];
+      double fixed = res.metrics().get("fixed")[0];
+      assertTrue(
+          fixed > calibrated && (1 - fixed) < 0.5 * (1 - calibrated),
+          calibrated + " -> " + fixed + res.stepTable().print() + res.trialTable().print() + res.causeTable().print());
+      try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
+        // folded into the existing bias: same graph, bias moved below 0.5
+        assertEquals(1, written.floatModel().nodes().size());
+        float[] nb = written.session().plan().constant("B").dup().data().asFloat();
+        for (float x : nb) {
+          assertTrue(x > 0.5f, "the quantized output runs low, so the bias rises: " + x);
+        }
+      }
+    }
+  }
+
+  /**
+   * Conv-Relu-Conv whose filters' ranges differ by 4^7 and whose second layer scales them back,
+   * per-tensor int8: equalization is tried on the pair, gains output cosine, and when kept the
+   * written model's float function is the original's (checked in ONNX Runtime).
+   */
+  @Test
+  void unbalancedPairIsEqualized() {
+    Random r = new Random(7);
+    OnnxModel m = dev.qdebug.quant.CrossLayerEqualizationTest.convReluConv(r);
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {4, 6, 6}, r::nextGaussian);
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults().perChannel(false))) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().nodes(List.of("c1")).target(1), Progress.NONE);
+      Diagnose.Trial cle =
+          res.trials().stream()
+              .filter(t -> t.fix().equals(Diagnose.EQUALIZE + " with c2"))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError(res.trialTable().print()));
+      assertTrue(cle.gain() > 0, res.trialTable().print());
+      assertEquals(Diagnose.STRETCHED, res.cause("c1"), res.causeTable().print());
+      // no bias correction kept: the float graph of the fixed model is the original's function
+      assertTrue(res.kept().stream().noneMatch(k -> k.fix().equals(Diagnose.BIAS_CORRECTION)));
+      OnnxModel eq = res.fixedFloatModel();
+      Map<String, INDArray> in = data.batch(0, 4);
+      INDArray before = Ort.run(m.proto(), in, List.of("y")).get("y");
+      INDArray after = Ort.run(eq.proto(), in, List.of("y")).get("y");
+      float[] a = before.dup('c').data().asFloat();
+      float[] b = after.dup('c').data().asFloat();
+      for (int i = 0; i < a.length; i++) {
+        assertEquals(a[i], b[i], 1e-4 * (1 + Math.abs(a[i])), "element " + i);
+      }
+      checkWritten(res, cal, tmp.resolve("cle.onnx"), data, 16).close();
+    }
+  }
+
+  /**
+   * A Conv whose input is Gaussian except for four spikes of 40 in 32 samples: under max
+   * calibration the int8 step is set by the spikes and the bulk rounds coarsely. The cause is the
+   * long tail (max far beyond the 99.99th percentile, error from rounding, not clipping); the kept
+   * fix recovers the output.
+   */
+  @Test
+  void longTailedActivation() {
+    Random r = new Random(13);
+    float[] w = new float[8 * 8 * 3 * 3];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) (r.nextGaussian() * 0.2);
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, 8, 16, 16)
+            .initializer("W", w, 8, 8, 3, 3)
+            .node("Conv", "conv", new String[] {"x", "W"}, new String[] {"y"})
+            .output("y", -1, 8, 14, 14)
+            .model();
+    int[] count = {0};
+    SampleSet data =
+        samples(tmp.resolve("cal"), m, 32, new long[] {8, 16, 16}, () -> {
+          int i = count[0]++;
+          return i % 2048 == 1000 && i < 4 * 2048 ? 40 : r.nextGaussian();
+        });
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults())) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().dataNum(32).target(0.9995), Progress.NONE);
+      assertEquals(Diagnose.LONG_TAIL, res.cause("conv"), res.causeTable().print());
+      double calibrated = res.metrics().get("calibrated")[0];
+      double fixed = res.metrics().get("fixed")[0];
+      assertTrue(calibrated < 0.9995 && fixed >= 0.9995 && res.reached(),
+          calibrated + " -> " + fixed + res.stepTable().print() + res.trialTable().print());
+      assertEquals(0, res.nodesInFloat(), res.stepTable().print());
+    }
+  }
+
+  @Test
+  void thumbnailsOfImageLikeInputsOnly() {
+    String png = SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 1, 28, 28));
+    byte[] bytes = java.util.Base64.getDecoder().decode(png);
+    assertEquals((byte) 0x89, bytes[0]);
+    assertEquals('P', bytes[1]);
+    assertTrue(SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 3, 8, 8)) != null);
+    assertEquals(null, SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 4, 8, 8)));
+    assertEquals(null, SampleCulprits.thumbnail(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 16)));
+  }
+
+  /** Bad input: an unknown node, a target outside (0, 1], a top-1 target without labeled data. */
+  @Test
+  void badInput() {
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().target(0));
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().target(1.5));
+    assertThrows(
+        UsageException.class,
+        () -> Diagnose.Options.defaults().targetMetric(Diagnose.TargetMetric.TOP1));
+    assertThrows(UsageException.class, () -> Diagnose.Options.defaults().top(0));
+    TwoBranch net = TwoBranch.write(tmp, 16, 8);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      ModelException e =
+          assertThrows(
+              ModelException.class,
+              () -> dbg.diagnose(Diagnose.Options.defaults().nodes(List.of("mm_c"))));
+      assertTrue(e.getMessage().contains("mm_c") && e.getMessage().contains("mm_a"), e.getMessage());
+    }
+  }
+
+  /**
+   * The two-branch net with labeled data (its Wb's per-tensor range is set by a row of ±1000 that
+   * multiplies an input that is always 0): the target is top-1, the fixed model reaches it, and
+   * the written model evaluates to the reported top-1.
+   */
+  @Test
+  void accuracyTargetOnTwoBranch() {
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      Diagnose.Result res =
+          dbg.diagnose(Diagnose.Options.defaults().dataset(net.labeled).top(3));
+      assertEquals("mm_b", res.nodes().get(0));
+      double floatTop1 = res.metrics().get("float")[1];
+      double fixedTop1 = res.metrics().get("fixed")[1];
+      assertTrue(res.metrics().get("calibrated")[1] < 0.99 * floatTop1);
+      assertTrue(res.reached() && fixedTop1 >= 0.99 * floatTop1, res.stepTable().print());
+      assertTrue(res.keptFix("mm_b").isPresent(), res.summary().print());
+      // flipped samples are explained, mm_b first (quantized alone it zeroes branch b)
+      Table samples = res.samples();
+      assertTrue(samples.rowCount() > 0, "some samples flip under quantization");
+      for (int i = 0; i < samples.rowCount(); i++) {
+        if (samples.intColumn("culprit-rank").get(i) == 1) {
+          assertEquals("mm_b", samples.stringColumn("node").get(i), samples.print());
+        }
+      }
+      assertTrue(res.gallery().contains("sample ") && res.gallery().contains("mm_b"));
+      try (CalibratedModel written = CalibratedModel.load(save(res))) {
+        SampleSet labeled = SampleSet.open(net.labeled, written.floatModel().inputs());
+        assertEquals(fixedTop1, Accuracy.top1(written, labeled, written.enabled(), 0, Progress.NONE), 1e-12);
+      }
+    }
+  }
+
+  /** {@code runall} with a labeled set writes the diagnose section, linked from the index. */
+  @Test
+  void runallWritesTheDiagnoseSection() throws Exception {
+    TwoBranch net = TwoBranch.write(tmp, 16, 40);
+    Path dir = tmp.resolve("report");
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      dbg.runall(dir, RunAll.Options.defaults().dataset(net.labeled));
+    }
+    for (String f : List.of("diagnose_summary.csv", "diagnose_accuracy.csv", "diagnose_samples.csv", "diagnose_samples.html",
+              "fixed_model.onnx")) {
+      assertTrue(Files.exists(dir.resolve("diagnose").resolve(f)), f);
+    }
+    assertTrue(Files.readString(dir.resolve("index.html")).contains("diagnose/diagnose_summary.csv"));
+  }
+
+  private Path save(Diagnose.Result r) {
+    Path p = tmp.resolve("two_branch_fixed.onnx");
+    r.saveModel(p);
+    return p;
+  }
+}
