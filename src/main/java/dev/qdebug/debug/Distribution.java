@@ -127,8 +127,10 @@ public final class Distribution {
         String f = files.next(p.file()); // two names may make one file name: keep both
         Html.writeCsv(dir.resolve(f + ".csv"), p.histogram());
         Html.writeFigure(dir.resolve(f + ".html"), p.file(), p.figure(),
-            "The histogram of the tensor's values; values beyond the calibrated threshold are clipped,"
-                + " and a wide range with most values near zero leaves few levels for them.");
+            "For an activation: the histogram of its values and the calibrated threshold (values"
+                + " beyond it are clipped; a wide range with most values near zero leaves them few"
+                + " levels). For a weight: the float values against the quantized ones, whose few"
+                + " distinct levels show the step size.");
       }
       Html.writeCsv(dir.resolve("distribution_summary.csv"), summary);
     }

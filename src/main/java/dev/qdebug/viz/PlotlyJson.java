@@ -259,11 +259,25 @@ public final class PlotlyJson {
     }
   }
 
-  /** {@code name} cut to {@value #MAX_LABEL} characters, keeping its end (a node's own part). */
+  /**
+   * {@code name} short enough for an axis: path segments that only repeat the start of the next
+   * one go ({@code /net/features/features.22/fused/Conv} becomes {@code
+   * /net/features.22/fused/Conv}), then, if still longer than {@value #MAX_LABEL} characters, the
+   * end is kept (a node's own part) after an ellipsis.
+   */
   public static String shorten(String name) {
     if (name.length() <= MAX_LABEL) {
       return name;
     }
-    return "…" + name.substring(name.length() - (MAX_LABEL - 1));
+    String[] seg = name.split("/", -1);
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < seg.length; i++) {
+      boolean repeats = !seg[i].isEmpty() && i + 1 < seg.length && seg[i + 1].startsWith(seg[i]);
+      if (!repeats) {
+        b.append(b.length() == 0 && i == 0 ? "" : "/").append(seg[i]);
+      }
+    }
+    String s = b.toString();
+    return s.length() <= MAX_LABEL ? s : "…" + s.substring(s.length() - (MAX_LABEL - 1));
   }
 }

@@ -72,6 +72,15 @@ class RunAllTest {
     assertTrue(page.contains("<h1>Weights or activations?"), "heading in words");
     assertTrue(page.contains("The curve that falls"), "the explanation");
     assertTrue(page.contains("href=\"../index.html\""), "a link back");
+    try (Stream<Path> s = Files.walk(report)) {
+      for (Path p : s.filter(p -> p.toString().endsWith(".html") && !p.equals(report.resolve("index.html"))).toList()) {
+        String html = Files.readString(p);
+        Matcher back = Pattern.compile("href=\"((?:\\.\\./)+index\\.html)\"").matcher(html);
+        assertTrue(back.find(), p + " links back to the report");
+        assertEquals(report.resolve("index.html").normalize(), p.getParent().resolve(back.group(1)).normalize(), p.toString());
+        assertTrue(html.contains("<h1>"), p + " has a heading");
+      }
+    }
 
     // the index reads as a report: the verdict first, then sections with their figures inline
     int verdict = index.indexOf("<div class=\"verdict");

@@ -74,6 +74,8 @@ class CellEvaluatorTest {
         cells.eval("Observer.class.getName()").orElseThrow(),
         "qdebug's Observer wins over java.util's");
     assertEquals("x", cells.eval("html(\"<b>x</b>\").text()").orElseThrow(), "Notebook's helpers");
+    assertEquals(Optional.empty(), cells.eval("Notebook.reloadPlotly();"), "README's form compiles too");
+    assertEquals(Optional.empty(), cells.eval("reloadPlotly();"));
   }
 
   @Test

@@ -85,6 +85,10 @@ class RenderersTest {
     String html = (String) d.getData(MIMEType.TEXT_HTML);
     assertTrue(html.contains("window.Plotly.newPlot(div, figure.data, figure.layout"), html);
     assertTrue(html.contains("style=\"width:900px;height:520px\""), "keeps the figure's size");
+    assertTrue(html.contains("div.querySelector('img.qdebug-static')") && html.contains("still.remove()"),
+        "a published picture gives way to the live figure: one figure, not two");
+    assertTrue(html.contains("run reloadPlotly()") && !html.contains("Notebook.reloadPlotly()"),
+        "the hint names what the kernel imports");
   }
 
   @Test

@@ -33,7 +33,11 @@ class PlotlyJsonTest {
       assertTrue(t.asText().length() <= PlotlyJson.MAX_LABEL, t.asText());
     }
     assertEquals(names[3], x.get("tickvals").get(3).asText(), "the full name stays the value");
-    assertEquals("…" + names[3].substring(names[3].length() - 31), x.get("ticktext").get(3).asText());
+    assertEquals("…tures.3/block/branch/fused/Conv", x.get("ticktext").get(3).asText());
+    assertEquals("/net/features.22/fused/Conv", PlotlyJson.shorten("/net/features/features.22/fused/Conv"),
+        "a segment repeated by the next one goes");
+    assertEquals("/net/layer1/block.1.0/Conv", PlotlyJson.shorten("/net/layer1/block/block.1/block.1.0/Conv"));
+    assertEquals("/short/name", PlotlyJson.shorten("/short/name"));
     assertTrue(f.at("/data/0/hovertemplate").asText().contains("%{x}"), "full name on hover");
     assertTrue(f.at("/layout/width").asInt() <= 900);
     assertTrue(f.at("/layout/title/text").asText().endsWith("<sup>int4 weights per channel, int8 activations</sup>"));
