@@ -182,6 +182,66 @@ class MutationTest {
     assertTrue(ok > 0 && bad > 0, "both outcomes occur: " + ok + " ok, " + bad + " refused");
   }
 
+  /** Values an option may be given by mistake or malice. */
+  static final String[] ODD_VALUES = {
+    "", "-1", "0", "abc", "99999999999", "+", ",", "../x", "mm+", "NaN", "1e309", "-0.5",
+    "x_HzCalibration,x_HzCalibration", "\u0000", "mm,,blk/relu"
+  };
+
+  /** Extra options some commands take, to mutate too. */
+  static final String[][] EXTRA = {
+    {"--data-num", "1"}, {"--metrics", "mse"}, {"--metric", "cosine-similarity"},
+    {"--node-type", "weight"}, {"--interested-nodes", "mm"}, {"--output-node", "mm"},
+    {"--num-sample", "1"}, {"--pick-threshold", "0.9"}, {"--target", "0.5"}, {"--axis", "1"},
+    {"--nodes", "mm"}, {"--quantize-node", "mm"}, {"--non-quantize-node", "mm"},
+    {"--percentile", "99"}, {"--weight-bits", "8"}, {"--activation-bits", "16"},
+    {"--eval-num", "1"}, {"--sensitive-nodes", "mm"}, {"--non-quantize-nodes", "mm"}
+  };
+
+  @Test
+  void everyOddOptionValueGivesACorrectResultOrOneClearLine() throws Exception {
+    makePristine();
+    Random rnd = new Random(SEED + 1);
+    Map<Path, byte[]> before = HostileInputTest.snapshot(pristine);
+    int cases = Math.max(20, CASES / 2);
+    for (int i = 0; i < cases; i++) {
+      Command c = COMMANDS.get(rnd.nextInt(COMMANDS.size() - 1)); // runall aside: slow
+      Path out = tmp.resolve("opt" + i);
+      List<String> args = new java.util.ArrayList<>(List.of(c.args(pristine, out)));
+      String[] extra = EXTRA[rnd.nextInt(EXTRA.length)];
+      args.addAll(List.of(extra));
+      // one option's value (or the added one) replaced by an odd value
+      List<Integer> values = new java.util.ArrayList<>();
+      for (int k = 2; k < args.size(); k++) {
+        if (args.get(k - 1).startsWith("--") && !args.get(k).startsWith("--")
+            && !args.get(k - 1).equals("--model") && !args.get(k - 1).equals("--calibration-data")
+            && !args.get(k - 1).equals("--dataset")) {
+          values.add(k);
+        }
+      }
+      int at = values.get(rnd.nextInt(values.size()));
+      String odd = ODD_VALUES[rnd.nextInt(ODD_VALUES.length)];
+      if (OptionChecks.OUTPUTS.contains(args.get(at - 1))) {
+        odd = ""; // no relative paths: they would land in the working directory
+      }
+      args.set(at, odd);
+      Result r = Cli.run(args.toArray(String[]::new));
+      String label = "option case " + i + " (seed " + SEED + "): " + args.get(at - 1) + " '"
+          + odd + "' in " + String.join(" ", args) + "\nstatus " + r.status() + ", stderr:\n"
+          + r.err();
+      if (r.status() == 2) {
+        List<String> lines =
+            r.err().lines().filter(l -> !PROGRESS.matcher(l).find() && !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + label);
+        assertFalse(lines.get(0).contains("Exception"), label);
+        assertTrue(lines.get(0).contains("--") || lines.get(0).contains("'"), label);
+      } else if (r.status() != 0) {
+        fail("exit " + r.status() + ": " + label);
+      }
+      HostileInputTest.assertUnchanged(before);
+    }
+  }
+
   static void assertOutputComplete(Command c, Path out, String label) throws IOException {
     switch (c.name()) {
       case "evaluate" -> {}
