@@ -231,12 +231,20 @@ public final class OnnxModel {
    */
   private static void checkGraph(GraphProto g, String source) {
     Map<String, String> writer = new java.util.HashMap<>();
+    Set<String> seen = new HashSet<>();
     for (ValueInfoProto v : g.getInputList()) {
+      if (!seen.add(v.getName())) {
+        throw new ModelException(source + ": graph input '" + v.getName() + "' is listed twice");
+      }
       writer.putIfAbsent(v.getName(), "graph input");
       checkDims(v, "input", source);
     }
+    seen.clear();
     for (TensorProto t : g.getInitializerList()) {
-      writer.putIfAbsent(t.getName(), "initializer");
+      if (!seen.add(t.getName())) {
+        throw new ModelException(source + ": initializer '" + t.getName() + "' is listed twice");
+      }
+      writer.putIfAbsent(t.getName(), "initializer"); // old exporters list it as an input too
     }
     for (ValueInfoProto v : g.getOutputList()) {
       checkDims(v, "output", source);

@@ -343,6 +343,12 @@ class HostileInputTest {
     var emptyIn = good.toBuilder();
     emptyIn.getGraphBuilder().getNodeBuilder(1).setInput(0, "");
     cases.add(new Object[] {"empty input", emptyIn.build(), "blk/relu"});
+    var dupInit = good.toBuilder();
+    dupInit.getGraphBuilder().addInitializer(good.getGraph().getInitializer(0));
+    cases.add(new Object[] {"dup initializer", dupInit.build(), "'W'"});
+    var dupOut = good.toBuilder();
+    dupOut.getGraphBuilder().addOutput(good.getGraph().getOutput(0));
+    cases.add(new Object[] {"dup output", dupOut.build(), "'blk/z'"});
     var negIn = good.toBuilder();
     negIn.getGraphBuilder().getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder()
         .getShapeBuilder().getDimBuilder(1).setDimValue(-4);
