@@ -128,6 +128,9 @@ public final class OnnxModel {
     if (Files.isDirectory(file)) {
       throw new ModelException(file + ": is a folder, not an ONNX model file");
     }
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ModelException(file + ": not a regular file (a device or pipe)");
+    }
     dev.qdebug.Inputs.add(file, "the model");
     try (InputStream in = Files.newInputStream(file)) {
       CodedInputStream cin = CodedInputStream.newInstance(in);
@@ -548,6 +551,10 @@ public final class OnnxModel {
     Path file = confined(dir, location, what);
     if (Files.isDirectory(file)) {
       throw new ModelException(what + ": external data location '" + location + "' is a folder");
+    }
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ModelException(
+          what + ": external data location '" + location + "' is not a regular file");
     }
     dev.qdebug.Inputs.add(file, "external data of the model");
     try (SeekableByteChannel ch = Files.newByteChannel(file)) {

@@ -294,6 +294,19 @@ class HostileInputTest {
   }
 
   @Test
+  void devicesAndFoldersAreNotRead() throws Exception {
+    Path d = tmp.resolve("dev");
+    samples(d.resolve("x"), 2, 1f);
+    Files.delete(d.resolve("x/1.npy"));
+    Files.createSymbolicLink(d.resolve("x/1.npy"), Path.of("/dev/zero"));
+    assertBadInput(calibrate(floatModel, d, tmp.resolve("c.onnx")), "1.npy", "not a regular file");
+    Path m = tmp.resolve("zero.onnx");
+    Files.createSymbolicLink(m, Path.of("/dev/zero"));
+    assertBadInput(calibrate(m, data, tmp.resolve("c.onnx")), "zero.onnx", "not a regular file");
+    assertBadInput(calibrate(data, data, tmp.resolve("c.onnx")), "folder");
+  }
+
+  @Test
   void sampleNumbersMustBeSmallIntegers() throws Exception {
     Files.copy(data.resolve("x/0.npy"), data.resolve("x/99999999999999999999.npy"));
     assertBadInput(calibrate(floatModel, data, tmp.resolve("c.onnx")), "99999999999999999999.npy");
