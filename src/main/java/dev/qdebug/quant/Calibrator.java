@@ -125,7 +125,7 @@ public final class Calibrator {
         int axis = o.perChannel() ? t.axis() : -1;
         MaxObserver obs = new MaxObserver(axis);
         INDArray w = plan.constant(t.tensor());
-        requireFinite(w, t.tensor(), model.source() + ": weight");
+        requireFinite(w, t.tensor(), model.source() + ": weight", "the model holds it");
         obs.observe(w);
         QParams p = obs.range().toParams(o.weightType(), true);
         weights.add(CalibrationNode.of(t.tensor(), TensorKind.WEIGHT, p, true, "max"));
@@ -162,7 +162,8 @@ public final class Calibrator {
                 requireFinite(
                     value, tensor,
                     data.dir() + ": calibration sample" + (at[1] == 1 ? " " + at[0]
-                        : "s " + at[0] + ".." + (at[0] + at[1] - 1)) + ": tensor");
+                        : "s " + at[0] + ".." + (at[0] + at[1] - 1)) + ": tensor",
+                    "finite inputs overflow float32 inside the model");
                 for (Observer ob : obs) {
                   ob.observe(value);
                 }
@@ -220,7 +221,7 @@ public final class Calibrator {
    * Refuses a tensor with NaN or infinite values (finite inputs that overflow inside the net):
    * no range, so no scale, can be computed from it.
    */
-  static void requireFinite(INDArray value, String tensor, String where) {
+  static void requireFinite(INDArray value, String tensor, String where, String why) {
     if (value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
       return;
     }
@@ -234,8 +235,8 @@ public final class Calibrator {
     for (int i = 0; i < v.length; i++) {
       if (!Float.isFinite(v[i])) {
         throw new dev.qdebug.DataException(
-            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i
-                + " (the values overflow float32 inside the model; calibration needs finite values)");
+            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i + " (" + why
+                + "; calibration needs finite values)");
       }
     }
   }
