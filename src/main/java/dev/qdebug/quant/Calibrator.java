@@ -236,7 +236,7 @@ public final class Calibrator {
       if (!Float.isFinite(v[i])) {
         throw new dev.qdebug.DataException(
             where + " '" + tensor + "' holds " + v[i] + " at flat index " + i + " (" + why
-                + "; calibration needs finite values)");
+                + "; quantization needs finite values)");
       }
     }
   }

@@ -456,6 +456,16 @@ class HostileInputTest {
       assertBadInput(r, "'y'", "sample", big.toString());
     }
     assertFalse(Files.exists(tmp.resolve("big.onnx")));
+    // the analyses on such samples: the quantized tensor that overflows is named
+    Path addCal = tmp.resolve("add_cal.onnx");
+    assertEquals(0, calibrate(m, data, addCal).status());
+    for (String command : List.of("get-sensitivity-of-nodes", "runall")) {
+      Result r =
+          Cli.run(
+              command, "--model", addCal.toString(), "--calibration-data", big.toString(),
+              "--save-dir", tmp.resolve(command).toString());
+      assertBadInput(r, "'y'", "y_HzCalibration", "overflows");
+    }
 
     Path tiny = tmp.resolve("tiny");
     samples(tiny.resolve("x"), 3, 1e-42f);
