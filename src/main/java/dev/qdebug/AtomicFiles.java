@@ -107,13 +107,27 @@ public final class AtomicFiles {
         } catch (NumberFormatException e) {
           continue;
         }
-        if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).isEmpty()) {
+        if (pid != ProcessHandle.current().pid() && !running(pid, p)) {
           Files.deleteIfExists(p);
         }
       }
     } catch (IOException | RuntimeException ignored) {
       // best effort: a leftover hidden file does no harm
     }
+  }
+
+  /**
+   * Whether process {@code pid} runs and is the one that made {@code tmp} (a process started after
+   * the file was last written has only been given a reused pid).
+   */
+  private static boolean running(long pid, Path tmp) throws IOException {
+    var h = ProcessHandle.of(pid);
+    if (h.isEmpty()) {
+      return false;
+    }
+    var started = h.get().info().startInstant();
+    return started.isEmpty()
+        || !started.get().isAfter(Files.getLastModifiedTime(tmp).toInstant().plusSeconds(1));
   }
 
   private static String reason(IOException e) {

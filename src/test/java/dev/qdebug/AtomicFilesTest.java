@@ -65,12 +65,18 @@ class AtomicFilesTest {
     Path stale = tmp.resolve(".m.onnx.4999999.abc.tmp");
     Path live = tmp.resolve(".m.onnx." + ProcessHandle.current().pid() + ".zzz.tmp");
     Path other = tmp.resolve(".n.onnx.4999999.abc.tmp");
-    for (Path p : List.of(stale, live, other)) {
+    // pid 1 runs, but started after this file was last written (1970): its pid was reused
+    Path reused = tmp.resolve(".m.onnx.1.def.tmp");
+    for (Path p : List.of(stale, live, other, reused)) {
       Files.writeString(p, "half");
     }
+    Files.setLastModifiedTime(reused, java.nio.file.attribute.FileTime.fromMillis(0));
     AtomicFiles.write(f, new byte[] {1, 2, 3});
     assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(f));
     assertFalse(Files.exists(stale), "a dead writer's temporary file goes");
+    if (ProcessHandle.of(1).flatMap(h -> h.info().startInstant()).isPresent()) {
+      assertFalse(Files.exists(reused), "a file older than the process of its pid goes");
+    }
     assertTrue(Files.exists(live), "a running writer's stays");
     assertTrue(Files.exists(other), "another target's stays");
   }

@@ -38,6 +38,11 @@ public final class Npy {
   public static INDArray read(Path file) {
     byte[] bytes;
     try {
+      if (Files.exists(file) && !Files.isRegularFile(file)) {
+        throw new DataException(
+            file + ": not a regular file (" + (Files.isDirectory(file) ? "a folder" : "a device or pipe")
+                + ")");
+      }
       if (Files.isRegularFile(file) && Files.size(file) > Integer.MAX_VALUE - 8) {
         throw new DataException(
             file + ": " + Files.size(file) + " bytes; a .npy sample must be under 2 GiB");

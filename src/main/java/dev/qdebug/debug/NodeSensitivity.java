@@ -135,7 +135,8 @@ public final class NodeSensitivity {
       if (row < 0) {
         throw new IllegalArgumentException("no candidate '" + candidate + "'");
       }
-      return table.doubleColumn(metric.label()).get(row);
+      Double v = table.doubleColumn(metric.label()).get(row); // NaN is stored as missing
+      return v == null ? Double.NaN : v;
     }
 
     @Override

@@ -128,6 +128,9 @@ public final class OnnxModel {
     if (Files.isDirectory(file)) {
       throw new ModelException(file + ": is a folder, not an ONNX model file");
     }
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ModelException(file + ": not a regular file (a device or pipe)");
+    }
     dev.qdebug.Inputs.add(file, "the model");
     try (InputStream in = Files.newInputStream(file)) {
       CodedInputStream cin = CodedInputStream.newInstance(in);
@@ -231,12 +234,20 @@ public final class OnnxModel {
    */
   private static void checkGraph(GraphProto g, String source) {
     Map<String, String> writer = new java.util.HashMap<>();
+    Set<String> seen = new HashSet<>();
     for (ValueInfoProto v : g.getInputList()) {
+      if (!seen.add(v.getName())) {
+        throw new ModelException(source + ": graph input '" + v.getName() + "' is listed twice");
+      }
       writer.putIfAbsent(v.getName(), "graph input");
       checkDims(v, "input", source);
     }
+    seen.clear();
     for (TensorProto t : g.getInitializerList()) {
-      writer.putIfAbsent(t.getName(), "initializer");
+      if (!seen.add(t.getName())) {
+        throw new ModelException(source + ": initializer '" + t.getName() + "' is listed twice");
+      }
+      writer.putIfAbsent(t.getName(), "initializer"); // old exporters list it as an input too
     }
     for (ValueInfoProto v : g.getOutputList()) {
       checkDims(v, "output", source);
@@ -540,6 +551,10 @@ public final class OnnxModel {
     Path file = confined(dir, location, what);
     if (Files.isDirectory(file)) {
       throw new ModelException(what + ": external data location '" + location + "' is a folder");
+    }
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ModelException(
+          what + ": external data location '" + location + "' is not a regular file");
     }
     dev.qdebug.Inputs.add(file, "external data of the model");
     try (SeekableByteChannel ch = Files.newByteChannel(file)) {

@@ -296,6 +296,9 @@ public final class CalibratedModel implements AutoCloseable {
         return weightCache.computeIfAbsent(
             n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
       }
+      Calibrator.requireFinite( // e.g. finite samples that overflow float32 inside the model
+          value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
+          "the input overflows float32 inside the model");
       return FakeQuant.apply(value, n.params());
     };
   }

@@ -126,7 +126,7 @@ public final class Calibrator {
         int axis = o.perChannel() ? t.axis() : -1;
         MaxObserver obs = new MaxObserver(axis);
         INDArray w = plan.constant(t.tensor());
-        requireFinite(w, t.tensor(), model.source() + ": weight");
+        requireFinite(w, t.tensor(), model.source() + ": weight", "the model holds it");
         obs.observe(w);
         QParams p = obs.range().toParams(o.weightType(), true);
         weights.add(CalibrationNode.of(t.tensor(), TensorKind.WEIGHT, p, true, "max"));
@@ -164,7 +164,8 @@ public final class Calibrator {
                 requireFinite(
                     value, tensor,
                     data.dir() + ": calibration sample" + (inBatch[0] == 1 ? " " + at[0]
-                        : "s " + at[0] + ".." + (at[0] + inBatch[0] - 1)) + ": tensor");
+                        : "s " + at[0] + ".." + (at[0] + inBatch[0] - 1)) + ": tensor",
+                    "finite inputs overflow float32 inside the model");
                 // one sample at a time, in sample order: what the observers accumulate (histogram
                 // ranges grow with what they have seen) is the same however samples are batched
                 for (INDArray part : perSample(value, inBatch[0])) {
@@ -228,7 +229,7 @@ public final class Calibrator {
    * Refuses a tensor with NaN or infinite values (finite inputs that overflow inside the net):
    * no range, so no scale, can be computed from it.
    */
-  static void requireFinite(INDArray value, String tensor, String where) {
+  static void requireFinite(INDArray value, String tensor, String where, String why) {
     if (value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
       return;
     }
@@ -242,8 +243,8 @@ public final class Calibrator {
     for (int i = 0; i < v.length; i++) {
       if (!Float.isFinite(v[i])) {
         throw new dev.qdebug.DataException(
-            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i
-                + " (the values overflow float32 inside the model; calibration needs finite values)");
+            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i + " (" + why
+                + "; quantization needs finite values)");
       }
     }
   }

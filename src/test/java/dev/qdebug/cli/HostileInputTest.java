@@ -294,6 +294,19 @@ class HostileInputTest {
   }
 
   @Test
+  void devicesAndFoldersAreNotRead() throws Exception {
+    Path d = tmp.resolve("dev");
+    samples(d.resolve("x"), 2, 1f);
+    Files.delete(d.resolve("x/1.npy"));
+    Files.createSymbolicLink(d.resolve("x/1.npy"), Path.of("/dev/zero"));
+    assertBadInput(calibrate(floatModel, d, tmp.resolve("c.onnx")), "1.npy", "not a regular file");
+    Path m = tmp.resolve("zero.onnx");
+    Files.createSymbolicLink(m, Path.of("/dev/zero"));
+    assertBadInput(calibrate(m, data, tmp.resolve("c.onnx")), "zero.onnx", "not a regular file");
+    assertBadInput(calibrate(data, data, tmp.resolve("c.onnx")), "folder");
+  }
+
+  @Test
   void sampleNumbersMustBeSmallIntegers() throws Exception {
     Files.copy(data.resolve("x/0.npy"), data.resolve("x/99999999999999999999.npy"));
     assertBadInput(calibrate(floatModel, data, tmp.resolve("c.onnx")), "99999999999999999999.npy");
@@ -343,6 +356,12 @@ class HostileInputTest {
     var emptyIn = good.toBuilder();
     emptyIn.getGraphBuilder().getNodeBuilder(1).setInput(0, "");
     cases.add(new Object[] {"empty input", emptyIn.build(), "blk/relu"});
+    var dupInit = good.toBuilder();
+    dupInit.getGraphBuilder().addInitializer(good.getGraph().getInitializer(0));
+    cases.add(new Object[] {"dup initializer", dupInit.build(), "'W'"});
+    var dupOut = good.toBuilder();
+    dupOut.getGraphBuilder().addOutput(good.getGraph().getOutput(0));
+    cases.add(new Object[] {"dup output", dupOut.build(), "'blk/z'"});
     var negIn = good.toBuilder();
     negIn.getGraphBuilder().getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder()
         .getShapeBuilder().getDimBuilder(1).setDimValue(-4);
@@ -437,6 +456,16 @@ class HostileInputTest {
       assertBadInput(r, "'y'", "sample", big.toString());
     }
     assertFalse(Files.exists(tmp.resolve("big.onnx")));
+    // the analyses on such samples: the quantized tensor that overflows is named
+    Path addCal = tmp.resolve("add_cal.onnx");
+    assertEquals(0, calibrate(m, data, addCal).status());
+    for (String command : List.of("get-sensitivity-of-nodes", "runall")) {
+      Result r =
+          Cli.run(
+              command, "--model", addCal.toString(), "--calibration-data", big.toString(),
+              "--save-dir", tmp.resolve(command).toString());
+      assertBadInput(r, "'y'", "y_HzCalibration", "overflows");
+    }
 
     Path tiny = tmp.resolve("tiny");
     samples(tiny.resolve("x"), 3, 1e-42f);

@@ -48,11 +48,20 @@ class MutationTest {
   Path pristine;
 
   void makePristine() {
-    pristine = tmp.resolve("pristine");
-    HostileInputTest.graph("x").model().save(pristine.resolve("float.onnx"));
+    makePristine(false);
+  }
+
+  /**
+   * The artifacts: the MatMul model, or ({@code conv}) a small CNN with attributes to mutate:
+   * Conv (named mm, weight W) - Relu - MaxPool - Reshape - Gemm.
+   */
+  void makePristine(boolean conv) {
+    pristine = tmp.resolve(conv ? "pristine-conv" : "pristine");
+    (conv ? convGraph() : HostileInputTest.graph("x")).model().save(pristine.resolve("float.onnx"));
     Nd4j.getRandom().setSeed(5);
     for (int i = 0; i < 3; i++) {
-      Npy.write(pristine.resolve("data/x/" + i + ".npy"), Nd4j.randn(DataType.FLOAT, 1, 4));
+      long[] shape = conv ? new long[] {1, 1, 6, 6} : new long[] {1, 4};
+      Npy.write(pristine.resolve("data/x/" + i + ".npy"), Nd4j.randn(DataType.FLOAT, shape));
     }
     Npy.write(pristine.resolve("data/labels.npy"), Nd4j.createFromArray(new long[] {0, 2, 1}));
     Result r =
@@ -61,6 +70,41 @@ class MutationTest {
             "--calibration-data", pristine.resolve("data").toString(), "--output",
             pristine.resolve("cal.onnx").toString(), "--method", "max");
     assertEquals(0, r.status(), r.err());
+  }
+
+  static dev.qdebug.TestModels.Graph convGraph() {
+    float[] w = new float[18];
+    float[] w2 = new float[54];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (i * 5 % 7 - 3) / 3f;
+    }
+    for (int i = 0; i < w2.length; i++) {
+      w2[i] = (i * 7 % 13 - 6) / 6f;
+    }
+    return dev.qdebug.TestModels.graph()
+        .input("x", -1, 1, 6, 6)
+        .initializer("W", w, 2, 1, 3, 3)
+        .initializer("B", new float[] {0.1f, -0.1f}, 2)
+        .raw(longs("shape2", new long[] {-1, 18}))
+        .initializer("W2", w2, 18, 3)
+        .node("Conv", "mm", new String[] {"x", "W", "B"}, new String[] {"y"},
+            dev.qdebug.TestModels.ints("kernel_shape", 3, 3), dev.qdebug.TestModels.ints("pads", 1, 1, 1, 1),
+            dev.qdebug.TestModels.ints("strides", 1, 1))
+        .node("Relu", "blk/relu", new String[] {"y"}, new String[] {"r"})
+        .node("MaxPool", "pool", new String[] {"r"}, new String[] {"p"},
+            dev.qdebug.TestModels.ints("kernel_shape", 2, 2), dev.qdebug.TestModels.ints("strides", 2, 2))
+        .node("Reshape", "rs", new String[] {"p", "shape2"}, new String[] {"f"})
+        .node("Gemm", "fc", new String[] {"f", "W2"}, new String[] {"blk/z"})
+        .output("blk/z", -1, 3);
+  }
+
+  static TensorProto longs(String name, long[] v) {
+    TensorProto.Builder t =
+        TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE).addDims(v.length);
+    for (long x : v) {
+      t.addInt64Data(x);
+    }
+    return t.build();
   }
 
   /** A command over the artifacts in {@code dir}, writing under {@code out}. */
@@ -121,11 +165,20 @@ class MutationTest {
 
   @Test
   void everyMutationGivesACorrectResultOrOneClearLine() throws Exception {
-    makePristine();
-    Random rnd = new Random(SEED);
+    mutations(false, SEED, CASES);
+  }
+
+  @Test
+  void everyMutationOfACnnGivesACorrectResultOrOneClearLine() throws Exception {
+    mutations(true, SEED + 2, CASES / 2);
+  }
+
+  void mutations(boolean conv, long seed, int cases) throws Exception {
+    makePristine(conv);
+    Random rnd = new Random(seed);
     int ok = 0;
     int bad = 0;
-    for (int i = 0; i < CASES; i++) {
+    for (int i = 0; i < cases; i++) {
       Path dir = tmp.resolve("case" + i);
       copy(pristine, dir);
       String target =
@@ -152,7 +205,7 @@ class MutationTest {
       Path out = tmp.resolve("out" + i);
       String[] args = c.args(dir, out);
       Result r = Cli.run(args);
-      String label = "case " + i + " (seed " + SEED + "): " + what + " of " + target + ", "
+      String label = (conv ? "cnn " : "") + "case " + i + " (seed " + seed + "): " + what + " of " + target + ", "
           + String.join(" ", args) + "\nstatus " + r.status() + ", stderr:\n" + r.err();
       if (r.status() == 0) {
         ok++;
@@ -180,6 +233,66 @@ class MutationTest {
       }
     }
     assertTrue(ok > 0 && bad > 0, "both outcomes occur: " + ok + " ok, " + bad + " refused");
+  }
+
+  /** Values an option may be given by mistake or malice. */
+  static final String[] ODD_VALUES = {
+    "", "-1", "0", "abc", "99999999999", "+", ",", "../x", "mm+", "NaN", "1e309", "-0.5",
+    "x_HzCalibration,x_HzCalibration", "\u0000", "mm,,blk/relu"
+  };
+
+  /** Extra options some commands take, to mutate too. */
+  static final String[][] EXTRA = {
+    {"--data-num", "1"}, {"--metrics", "mse"}, {"--metric", "cosine-similarity"},
+    {"--node-type", "weight"}, {"--interested-nodes", "mm"}, {"--output-node", "mm"},
+    {"--num-sample", "1"}, {"--pick-threshold", "0.9"}, {"--target", "0.5"}, {"--axis", "1"},
+    {"--nodes", "mm"}, {"--quantize-node", "mm"}, {"--non-quantize-node", "mm"},
+    {"--percentile", "99"}, {"--weight-bits", "8"}, {"--activation-bits", "16"},
+    {"--eval-num", "1"}, {"--sensitive-nodes", "mm"}, {"--non-quantize-nodes", "mm"}
+  };
+
+  @Test
+  void everyOddOptionValueGivesACorrectResultOrOneClearLine() throws Exception {
+    makePristine();
+    Random rnd = new Random(SEED + 1);
+    Map<Path, byte[]> before = HostileInputTest.snapshot(pristine);
+    int cases = Math.max(20, CASES / 2);
+    for (int i = 0; i < cases; i++) {
+      Command c = COMMANDS.get(rnd.nextInt(COMMANDS.size() - 1)); // runall aside: slow
+      Path out = tmp.resolve("opt" + i);
+      List<String> args = new java.util.ArrayList<>(List.of(c.args(pristine, out)));
+      String[] extra = EXTRA[rnd.nextInt(EXTRA.length)];
+      args.addAll(List.of(extra));
+      // one option's value (or the added one) replaced by an odd value
+      List<Integer> values = new java.util.ArrayList<>();
+      for (int k = 2; k < args.size(); k++) {
+        if (args.get(k - 1).startsWith("--") && !args.get(k).startsWith("--")
+            && !args.get(k - 1).equals("--model") && !args.get(k - 1).equals("--calibration-data")
+            && !args.get(k - 1).equals("--dataset")) {
+          values.add(k);
+        }
+      }
+      int at = values.get(rnd.nextInt(values.size()));
+      String odd = ODD_VALUES[rnd.nextInt(ODD_VALUES.length)];
+      if (OptionChecks.OUTPUTS.contains(args.get(at - 1))) {
+        odd = ""; // no relative paths: they would land in the working directory
+      }
+      args.set(at, odd);
+      Result r = Cli.run(args.toArray(String[]::new));
+      String label = "option case " + i + " (seed " + SEED + "): " + args.get(at - 1) + " '"
+          + odd + "' in " + String.join(" ", args) + "\nstatus " + r.status() + ", stderr:\n"
+          + r.err();
+      if (r.status() == 2) {
+        List<String> lines =
+            r.err().lines().filter(l -> !PROGRESS.matcher(l).find() && !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + label);
+        assertFalse(lines.get(0).contains("Exception"), label);
+        assertTrue(lines.get(0).contains("--") || lines.get(0).contains("'"), label);
+      } else if (r.status() != 0) {
+        fail("exit " + r.status() + ": " + label);
+      }
+      HostileInputTest.assertUnchanged(before);
+    }
   }
 
   static void assertOutputComplete(Command c, Path out, String label) throws IOException {
