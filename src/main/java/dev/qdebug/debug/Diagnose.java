@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
@@ -497,12 +498,15 @@ public final class Diagnose {
         acts.computeIfAbsent(a.tensor(), t -> new ActStats(a));
       }
     }
-    long batches = (n + FixTrials.BATCH - 1) / FixTrials.BATCH;
+    List<BatchPlan.Batch> statsBatches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").inOrder();
+    long batches = statsBatches.size();
     long statsSteps = batches * (infos.size() + 1);
     long[] done = {0};
     List<String> outs = infos.stream().map(i -> i.output).distinct().toList();
-    for (int from = 0; from < n; from += FixTrials.BATCH) {
-      int c = Math.min(FixTrials.BATCH, n - from);
+    for (BatchPlan.Batch batch_ : statsBatches) {
+      int from = batch_.sample(0);
+      int c = batch_.size();
       Snapshot base = model.floatSnapshot(data.batch(from, c));
       for (ActStats a : acts.values()) {
         a.observe(base.get(a.cal.tensor()));
@@ -822,8 +826,9 @@ public final class Diagnose {
       this.shared = shared;
       this.progress = progress;
       this.outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
-      for (int from = 0; from < n; from += FixTrials.BATCH) {
-        int c = Math.min(FixTrials.BATCH, n - from);
+      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
+        int from = batch_.sample(0);
+        int c = batch_.size();
         Map<String, INDArray> f =
             model.run(data.batch(from, c), List.of(), RunOptions.outputs(outputs));
         float[][][] per = new float[outputs.size()][][];
@@ -840,14 +845,16 @@ public final class Diagnose {
       int b = 0;
       double[] perSample = new double[n];
       var hook = FixTrials.hook(model, v, model.enabled(), shared);
-      for (int from = 0; from < n; from += FixTrials.BATCH, b++) {
-        int c = Math.min(FixTrials.BATCH, n - from);
+      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
+        int from = batch_.sample(0);
+        int c = batch_.size();
+        int bi = b++;
         Map<String, INDArray> q =
             model.session().run(data.batch(from, c), RunOptions.outputs(outputs).hook(hook));
         for (int k = 0; k < outputs.size(); k++) {
           float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
           for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(b)[k][s], qs[s]);
+            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
             perSample[from + s] += x / outputs.size();
             if (!Double.isNaN(x)) {
               sum += x;
@@ -868,13 +875,15 @@ public final class Diagnose {
       double sum = 0;
       int count = 0;
       int b = 0;
-      for (int from = 0; from < n; from += FixTrials.BATCH, b++) {
-        int c = Math.min(FixTrials.BATCH, n - from);
+      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
+        int from = batch_.sample(0);
+        int c = batch_.size();
+        int bi = b++;
         Map<String, INDArray> q = other.run(data.batch(from, c), enabled, RunOptions.outputs(outputs));
         for (int k = 0; k < outputs.size(); k++) {
           float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
           for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(b)[k][s], qs[s]);
+            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
             if (!Double.isNaN(x)) {
               sum += x;
               count++;

@@ -1,5 +1,6 @@
 package dev.qdebug.debug;
 
+import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
@@ -165,8 +166,9 @@ final class FixTrials {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     double[] sum = new double[trials.size()];
     int[] count = new int[trials.size()];
-    for (int from = 0; from < n; from += BATCH) {
-      int c = Math.min(BATCH, n - from);
+    for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").inOrder()) {
+      int from = batch_.sample(0);
+      int c = batch_.size();
       Snapshot base = model.floatSnapshot(data.batch(from, c));
       for (int i = 0; i < trials.size(); i++) {
         Trial t = trials.get(i);
@@ -218,10 +220,11 @@ final class FixTrials {
     int[] pred = new int[n];
     String output = model.floatModel().outputs().get(0).name();
     TensorHook hook = hook(model, v, enabled, shared);
-    for (int from = 0; from < n; from += Accuracy.BATCH) {
-      int count = Math.min(Accuracy.BATCH, n - from);
+    for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), labeled, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
+      int from = batch_.sample(0);
+      int count = batch_.size();
       INDArray scores =
-          model.session().run(labeled.batch(from, count), RunOptions.outputs(output).hook(hook)).get(output);
+          model.session().run(labeled.batch(batch_.samples()), RunOptions.outputs(output).hook(hook)).get(output);
       float[] s = scores.dup('c').data().asFloat();
       int classes = (int) (s.length / count);
       for (int i = 0; i < count; i++) {
