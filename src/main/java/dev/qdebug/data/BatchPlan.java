@@ -176,6 +176,7 @@ public final class BatchPlan {
     } else {
       p = compare(session, data, multi, snap, bytes, elements);
     }
+    snap.close();
     PROBES.put(model, p);
     return p;
   }

@@ -214,8 +214,9 @@ public final class LayerError {
     Map<String, Acc> acc = new LinkedHashMap<>();
     nodes.forEach(c -> acc.put(c.name(), Acc.create()));
     Set<String> enabled = model.enabled();
+    // the snapshot, a full quantized run captured before and after its nodes, and the reruns
     List<BatchPlan.Batch> batches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "layer-error").batches();
+        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP + 2, "layer-error").batches();
     long total = (long) batches.size() * nodes.size();
     long done = 0;
     boolean firstBatch = true;

@@ -2,6 +2,7 @@ package dev.qdebug.engine;
 
 import dev.qdebug.UsageException;
 import java.util.Locale;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * How much memory qdebug lets the tensors of one batch take. Analyses size their batches from it
@@ -64,7 +65,17 @@ public final class MemoryBudget {
   public static void setCeiling(long bytes, String asGiven) {
     ceiling = bytes;
     ceilingText = asGiven;
+    if (bytes > 0) {
+      // ND4J arrays outside a workspace are freed only when the garbage collector finds them
+      // unreachable, and their native memory does not count for the heap's collector: under a
+      // ceiling ND4J asks for a collection at most every GC_WINDOW_MS while ops run
+      Nd4j.getMemoryManager().togglePeriodicGc(true);
+      Nd4j.getMemoryManager().setAutoGcWindow(GC_WINDOW_MS);
+    }
   }
+
+  /** Under a ceiling, the shortest time between two collections ND4J asks for. */
+  static final int GC_WINDOW_MS = 1000;
 
   /** The ceiling in bytes, or -1 when none is set. */
   public static long ceiling() {

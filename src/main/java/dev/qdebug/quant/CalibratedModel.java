@@ -220,6 +220,9 @@ public final class CalibratedModel implements AutoCloseable {
     }
     nodes.put(old.name(), replacement);
     byTensor.put(old.tensor(), replacement);
+    if (!old.equals(replacement)) {
+      weightCache.remove(old); // its fake-quantized weight is not used any more
+    }
     return this;
   }
 

@@ -62,6 +62,51 @@ class RerunTest {
     }
   }
 
+  /**
+   * A snapshot kept for given variants only (the late half of the nodes) holds less than a full
+   * one, drops what lies upstream of every change, and re-runs the variants bit for bit as a full
+   * run does; it can be closed after use.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"mnasnet_like_op13.onnx", "mobilevit_like_op13.onnx"})
+  void partialSnapshotKeepsWhatRerunsRead(String file) throws Exception {
+    OnnxModel model = OnnxModel.load(Path.of(getClass().getResource("/models/" + file).toURI()));
+    var in = model.inputs().get(0);
+    long[] shape = in.shape().clone();
+    shape[0] = 1;
+    Nd4j.getRandom().setSeed(3);
+    for (int i = 0; i < 2; i++) {
+      Npy.write(tmp.resolve("p/" + in.name() + "/" + i + ".npy"),
+          Nd4j.randn(org.nd4j.linalg.api.buffer.DataType.FLOAT, shape));
+    }
+    SampleSet data = SampleSet.open(tmp.resolve("p"), model.inputs());
+    try (CalibratedModel cal = Calibrator.calibrate(model, data,
+        Calibrator.Options.defaults().method(CalibrationMethod.MAX), Progress.NONE)) {
+      Map<String, INDArray> batch = data.batch(0, 2);
+      String out = model.outputs().get(0).name();
+      List<CalibrationNode> nodes = cal.nodes();
+      List<CalibrationNode> late = nodes.subList(nodes.size() / 2, nodes.size());
+      List<List<String>> variants = late.stream().map(c -> List.of(c.name())).toList();
+      long fullBytes;
+      try (Snapshot full = cal.floatSnapshot(batch)) {
+        fullBytes = full.bytes();
+      }
+      try (Snapshot part = cal.floatSnapshot(batch, variants, List.of(out))) {
+        org.junit.jupiter.api.Assertions.assertTrue(
+            part.bytes() < fullBytes, part.bytes() + " bytes kept of " + fullBytes);
+        // the graph input is upstream of every late node: dropped
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class, () -> part.get(in.name()));
+        for (List<String> on : variants) {
+          assertBitEqual(
+              cal.run(batch, on, RunOptions.defaults()).get(out),
+              cal.rerun(part, on, RunOptions.defaults()).get(out),
+              "nodes " + on);
+        }
+      }
+    }
+  }
+
   static void assertBitEqual(INDArray a, INDArray b, String what) {
     org.junit.jupiter.api.Assertions.assertArrayEquals(a.shape(), b.shape(), what);
     float[] x = a.dup('c').data().asFloat();
