@@ -61,7 +61,22 @@ public final class Main implements Runnable {
         System.exit(status);
       }
     }
-    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    // ND4J's native code needs more stack than a default thread's 1 MiB (a bare segmentation
+    // fault otherwise, seen on full-size models): the command runs on a thread with 16 MiB.
+    int[] status = {INTERNAL};
+    Thread worker =
+        new Thread(
+            null,
+            () -> status[0] = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)),
+            "qdebug",
+            16L << 20);
+    worker.start();
+    try {
+      worker.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    System.exit(status[0]);
   }
 
   private static Integer relaunchWithPassiveOpenMp(String[] args) {

@@ -58,7 +58,34 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class ScaleBenchmark {
   static final int THREADS = 2;
 
+  /**
+   * Runs the benchmark on a thread with a 16 MiB stack: ND4J's native code needs more than a
+   * default thread stack ({@code -Xss16m} is then not needed, and {@code mvn exec:java} works).
+   */
   public static void main(String[] args) throws Exception {
+    Throwable[] failure = {null};
+    Thread t =
+        new Thread(
+            null,
+            () -> {
+              try {
+                run(args);
+              } catch (Throwable e) {
+                failure[0] = e;
+              }
+            },
+            "bench",
+            16L << 20);
+    t.start();
+    t.join();
+    if (failure[0] instanceof Exception e) {
+      throw e;
+    } else if (failure[0] != null) {
+      throw new RuntimeException(failure[0]);
+    }
+  }
+
+  static void run(String[] args) throws Exception {
     int samples = 32;
     boolean samplesGiven = false;
     boolean quick = false;

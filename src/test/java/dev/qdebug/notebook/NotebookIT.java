@@ -421,14 +421,25 @@ class NotebookIT {
               .matcher(streamText(cell(nb, "reload")));
       assertTrue(reload.find(), name + ": " + streamText(cell(nb, "reload")));
       assertEquals(reload.group(2), reload.group(1), name + ": the written model gives the searched accuracy");
+      // the fix-it section: the diagnosed model is written, reloaded and evaluated
+      String diagnosed = streamText(cell(nb, "diagnose"));
+      assertTrue(diagnosed.matches("(?s)target (NOT )?reached: \\d+ nodes left in float and \\d+ in int16.*"),
+          name + ": " + diagnosed);
+      java.util.regex.Matcher fixed =
+          java.util.regex.Pattern.compile("top-1 ([0-9.]+)% \\(diagnose said ([0-9.]+)%\\)")
+              .matcher(streamText(cell(nb, "fixreload")));
+      assertTrue(fixed.find(), name + ": " + streamText(cell(nb, "fixreload")));
+      assertEquals(fixed.group(2), fixed.group(1), name + ": the written fixed model gives diagnose's accuracy");
 
       // the committed outputs are this run's numbers (to a few test images: other CPUs round
       // differently in the last bits)
       assertTrue(cell(committed, "summary").get("outputs").size() > 0, name + " is committed with its outputs");
       double[] fresh = summaryTop1(cell(nb, "summary"));
       double[] kept = summaryTop1(cell(committed, "summary"));
-      assertEquals(4, fresh.length, name);
-      assertEquals(4, kept.length, name + ": committed summary rows");
+      assertEquals(5, fresh.length, name);
+      assertEquals(5, kept.length, name + ": committed summary rows");
+      assertEquals(fresh[4], fixedTop1(cell(nb, "fixreload")), 1e-4,
+          name + ": the written fixed model gives the summary's number");
       for (int i = 0; i < fresh.length; i++) {
         assertEquals(fresh[i], kept[i], 0.0021, name + ": committed summary row " + i + " is not this run's");
       }
@@ -549,6 +560,14 @@ class NotebookIT {
       b.append(text(o.get("text")));
     }
     return b.toString();
+  }
+
+  /** The top-1 the fix-it cell printed for the reloaded fixed model. */
+  static double fixedTop1(JsonNode cell) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("fixed\\.onnx: top-1 ([0-9.]+)%").matcher(streamText(cell));
+    assertTrue(m.find(), streamText(cell));
+    return Double.parseDouble(m.group(1)) / 100;
   }
 
   /** The top-1 column of the summary table (its HTML: variant, top-1, percent-of-float). */
