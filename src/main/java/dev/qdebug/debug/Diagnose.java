@@ -311,6 +311,7 @@ public final class Diagnose {
   // fix names
   public static final String PER_CHANNEL = "per-channel weights";
   public static final String INT16_WEIGHTS = "int16 weights";
+  public static final String MSE_WEIGHTS = "mse weight range";
   public static final String ASYMMETRIC = "asymmetric activation";
   public static final String INT16_ACTIVATION = "int16 activation";
   public static final String BIAS_CORRECTION = "bias correction";
@@ -697,10 +698,12 @@ public final class Diagnose {
         lab == null ? Double.NaN : Accuracy.top1(model, lab, topkEnabled, o.evalNum(), Progress.NONE);
     int inFloat = 0;
     int inInt16 = 0;
-    for (Kept x : kept) {
-      if (x.fix().equals(FLOAT)) {
+    Map<String, String> last = new LinkedHashMap<>(); // each node's last kept fix
+    kept.forEach(x -> last.put(x.node(), x.fix()));
+    for (String fix : last.values()) {
+      if (fix.equals(FLOAT)) {
         inFloat++;
-      } else if (x.fix().startsWith("int16")) {
+      } else if (isInt16(fix)) {
         inInt16++;
       }
     }
@@ -1163,6 +1166,10 @@ public final class Diagnose {
         QParams p = obs.range().toParams(w.params().type(), true);
         out.add(replace(PER_CHANNEL, scope, new CalibrationNode(w.name(), w.tensor(), w.kind(), p, true, "max")));
       }
+      QParams clipped = mseWeightRange(plan.constant(w.tensor()), w.params());
+      if (clipped != null) {
+        out.add(replace(MSE_WEIGHTS, scope, new CalibrationNode(w.name(), w.tensor(), w.kind(), clipped, true, "mse")));
+      }
       if (w.params().type().bits() < 16) {
         out.add(replace(INT16_WEIGHTS, scope, w.withType(QType.INT16)));
       }
@@ -1243,6 +1250,65 @@ public final class Diagnose {
     f.disable.addAll(scope);
     out.add(new Fix(FLOAT, f, scope));
     return out;
+  }
+
+  /**
+   * Per channel (or for the tensor, as {@code p} is), the symmetric range {@code alpha * max|w|}
+   * (alpha from 1 down to 0.2 in steps of 0.05) whose fake quantization has the smallest squared
+   * error: outliers inside a channel clipped so that the bulk gets finer steps. Null when no
+   * channel gains from clipping.
+   */
+  static QParams mseWeightRange(INDArray w, QParams p) {
+    int axis = p.perChannel() ? p.axis() : -1;
+    int ch = axis < 0 ? 1 : (int) w.size(axis);
+    long inner = 1;
+    if (axis >= 0) {
+      for (int d = axis + 1; d < w.rank(); d++) {
+        inner *= w.size(d);
+      }
+    }
+    float[] v = w.dup('c').data().asFloat();
+    float[] max = axis < 0 ? new float[1] : CrossLayerEqualization.absMax(w, axis);
+    if (axis < 0) {
+      for (float x : v) {
+        max[0] = Math.max(max[0], Math.abs(x));
+      }
+    }
+    double[] best = new double[ch];
+    float[] bestAlpha = new float[ch];
+    Arrays.fill(best, Double.POSITIVE_INFINITY);
+    for (int step = 0; step <= 16; step++) {
+      float alpha = 1f - 0.05f * step;
+      float[] lo = new float[ch];
+      float[] hi = new float[ch];
+      for (int c = 0; c < ch; c++) {
+        hi[c] = alpha * max[c];
+        lo[c] = -hi[c];
+      }
+      QParams q = QParams.of(lo, hi, axis, p.type(), true);
+      float[] f = FakeQuant.apply(w, q).dup('c').data().asFloat();
+      double[] err = new double[ch];
+      for (int e = 0; e < v.length; e++) {
+        int c = axis < 0 ? 0 : (int) ((e / inner) % ch);
+        double d = (double) f[e] - v[e];
+        err[c] += d * d;
+      }
+      for (int c = 0; c < ch; c++) {
+        if (err[c] < best[c] - 1e-12 * Math.max(1, best[c] == Double.POSITIVE_INFINITY ? 1 : best[c])) {
+          best[c] = err[c];
+          bestAlpha[c] = alpha;
+        }
+      }
+    }
+    boolean any = false;
+    float[] lo = new float[ch];
+    float[] hi = new float[ch];
+    for (int c = 0; c < ch; c++) {
+      any |= bestAlpha[c] < 1f;
+      hi[c] = bestAlpha[c] * max[c];
+      lo[c] = -hi[c];
+    }
+    return any ? QParams.of(lo, hi, axis, p.type(), true) : null;
   }
 
   private static Fix replace(String name, Set<String> scope, CalibrationNode c) {
