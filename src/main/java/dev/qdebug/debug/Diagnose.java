@@ -71,9 +71,11 @@ import tech.tablesaw.plotly.components.Figure;
  *
  * <p><b>The fixed model</b>: the winning fixes, best gain first, are added one at a time to the
  * full calibrated model and kept only when the full model's output cosine improves, until the
- * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine). When
- * the fixes alone do not reach it, the diagnosed nodes go back to float in sensitivity order
- * until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
+ * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine):
+ * first the fixes that cost nothing at run time, then int16 (weights or activation) for the nodes
+ * still short of it (twice: a trial the full model rejected may help once others are in). When
+ * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
+ * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
  * where those won), compared with float, calibrated, and the same number of top sensitive nodes
  * left in float.
  */
@@ -604,8 +606,10 @@ public final class Diagnose {
     steps.add("calibrated", "", stateCos, stateTop1, true, meets(metric, stateCos, stateTop1, threshold));
     boolean reached = meets(metric, stateCos, stateTop1, threshold);
     // round 1: fixes that cost nothing at run time; round 2: int16 for nodes still unfixed
-    for (int round = 1; round <= 2; round++) {
-      boolean int16 = round == 2;
+    // (round 3: int16 again for the nodes whose int16 trial the full model rejected in round 2:
+    // the state has changed since)
+    for (int round = 1; round <= 3; round++) {
+      boolean int16 = round >= 2;
       List<NodeInfo> byGain = new ArrayList<>(infos);
       byGain.sort(Comparator.comparingDouble((NodeInfo i) -> -bestGain(i, trialOf, int16)));
       for (NodeInfo info : byGain) {
@@ -613,6 +617,9 @@ public final class Diagnose {
           break;
         }
         if (!int16 && kept.stream().anyMatch(x -> x.node().equals(info.name))) {
+          continue;
+        }
+        if (int16 && kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()))) {
           continue;
         }
         List<Fix> cands = new ArrayList<>();
@@ -660,8 +667,18 @@ public final class Diagnose {
         }
       }
     }
-    // fall back to float, in sensitivity order, while the target is not met
-    for (NodeInfo info : infos) {
+    // fall back to float while the target is not met: first the nodes no int16 fix helped, then
+    // those already raised to int16, each group in sensitivity order
+    List<NodeInfo> fallback = new ArrayList<>();
+    for (boolean raised : new boolean[] {false, true}) {
+      for (NodeInfo info : infos) {
+        boolean has = kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()));
+        if (has == raised) {
+          fallback.add(info);
+        }
+      }
+    }
+    for (NodeInfo info : fallback) {
       if (reached) {
         break;
       }
