@@ -77,7 +77,16 @@ import tech.tablesaw.plotly.components.Figure;
  * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
  * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
  * where those won), compared with float, calibrated, and the same number of top sensitive nodes
- * left in float.
+ * left in float. Its float graph carries the corrected biases, so its output cosine is measured
+ * against the original float model.
+ *
+ * <p><b>Which samples, which nodes</b>: the samples whose prediction quantization flips (with a
+ * labeled set) or whose output degrades most, each with the diagnosed nodes that alone degrade
+ * it most ({@link SampleCulprits}), and a gallery page (thumbnails of image inputs).
+ *
+ * <p>Cost: one sensitivity ranking, one statistics pass and one trial pass over the calibration
+ * samples (each a float snapshot per batch plus downstream re-runs), then one full run per
+ * combination step (and one top-1 run per kept step with a labeled set).
  */
 public final class Diagnose {
   /** What the target measures. */
