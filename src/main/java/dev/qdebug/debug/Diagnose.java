@@ -72,11 +72,22 @@ import tech.tablesaw.plotly.components.Figure;
  *
  * <p><b>The fixed model</b>: the winning fixes, best gain first, are added one at a time to the
  * full calibrated model and kept only when the full model's output cosine improves, until the
- * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine). When
- * the fixes alone do not reach it, the diagnosed nodes go back to float in sensitivity order
- * until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
+ * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine):
+ * first the fixes that cost nothing at run time, then int16 (weights or activation) for the nodes
+ * still short of it (twice: a trial the full model rejected may help once others are in). When
+ * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
+ * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
  * where those won), compared with float, calibrated, and the same number of top sensitive nodes
- * left in float.
+ * left in float. Its float graph carries the corrected biases, so its output cosine is measured
+ * against the original float model.
+ *
+ * <p><b>Which samples, which nodes</b>: the samples whose prediction quantization flips (with a
+ * labeled set) or whose output degrades most, each with the diagnosed nodes that alone degrade
+ * it most ({@link SampleCulprits}), and a gallery page (thumbnails of image inputs).
+ *
+ * <p>Cost: one sensitivity ranking, one statistics pass and one trial pass over the calibration
+ * samples (each a float snapshot per batch plus downstream re-runs), then one full run per
+ * combination step (and one top-1 run per kept step with a labeled set).
  */
 public final class Diagnose {
   /** What the target measures. */
@@ -312,6 +323,7 @@ public final class Diagnose {
   // fix names
   public static final String PER_CHANNEL = "per-channel weights";
   public static final String INT16_WEIGHTS = "int16 weights";
+  public static final String MSE_WEIGHTS = "mse weight range";
   public static final String ASYMMETRIC = "asymmetric activation";
   public static final String INT16_ACTIVATION = "int16 activation";
   public static final String BIAS_CORRECTION = "bias correction";
@@ -607,8 +619,10 @@ public final class Diagnose {
     steps.add("calibrated", "", stateCos, stateTop1, true, meets(metric, stateCos, stateTop1, threshold));
     boolean reached = meets(metric, stateCos, stateTop1, threshold);
     // round 1: fixes that cost nothing at run time; round 2: int16 for nodes still unfixed
-    for (int round = 1; round <= 2; round++) {
-      boolean int16 = round == 2;
+    // (round 3: int16 again for the nodes whose int16 trial the full model rejected in round 2:
+    // the state has changed since)
+    for (int round = 1; round <= 3; round++) {
+      boolean int16 = round >= 2;
       List<NodeInfo> byGain = new ArrayList<>(infos);
       byGain.sort(Comparator.comparingDouble((NodeInfo i) -> -bestGain(i, trialOf, int16)));
       for (NodeInfo info : byGain) {
@@ -616,6 +630,9 @@ public final class Diagnose {
           break;
         }
         if (!int16 && kept.stream().anyMatch(x -> x.node().equals(info.name))) {
+          continue;
+        }
+        if (int16 && kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()))) {
           continue;
         }
         List<Fix> cands = new ArrayList<>();
@@ -663,8 +680,18 @@ public final class Diagnose {
         }
       }
     }
-    // fall back to float, in sensitivity order, while the target is not met
-    for (NodeInfo info : infos) {
+    // fall back to float while the target is not met: first the nodes no int16 fix helped, then
+    // those already raised to int16, each group in sensitivity order
+    List<NodeInfo> fallback = new ArrayList<>();
+    for (boolean raised : new boolean[] {false, true}) {
+      for (NodeInfo info : infos) {
+        boolean has = kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()));
+        if (has == raised) {
+          fallback.add(info);
+        }
+      }
+    }
+    for (NodeInfo info : fallback) {
       if (reached) {
         break;
       }
@@ -701,10 +728,12 @@ public final class Diagnose {
         lab == null ? Double.NaN : Accuracy.top1(model, lab, topkEnabled, o.evalNum(), Progress.NONE);
     int inFloat = 0;
     int inInt16 = 0;
-    for (Kept x : kept) {
-      if (x.fix().equals(FLOAT)) {
+    Map<String, String> last = new LinkedHashMap<>(); // each node's last kept fix
+    kept.forEach(x -> last.put(x.node(), x.fix()));
+    for (String fix : last.values()) {
+      if (fix.equals(FLOAT)) {
         inFloat++;
-      } else if (x.fix().startsWith("int16")) {
+      } else if (isInt16(fix)) {
         inInt16++;
       }
     }
@@ -1172,6 +1201,10 @@ public final class Diagnose {
         QParams p = obs.range().toParams(w.params().type(), true);
         out.add(replace(PER_CHANNEL, scope, new CalibrationNode(w.name(), w.tensor(), w.kind(), p, true, "max")));
       }
+      QParams clipped = mseWeightRange(plan.constant(w.tensor()), w.params());
+      if (clipped != null) {
+        out.add(replace(MSE_WEIGHTS, scope, new CalibrationNode(w.name(), w.tensor(), w.kind(), clipped, true, "mse")));
+      }
       if (w.params().type().bits() < 16) {
         out.add(replace(INT16_WEIGHTS, scope, w.withType(QType.INT16)));
       }
@@ -1252,6 +1285,65 @@ public final class Diagnose {
     f.disable.addAll(scope);
     out.add(new Fix(FLOAT, f, scope));
     return out;
+  }
+
+  /**
+   * Per channel (or for the tensor, as {@code p} is), the symmetric range {@code alpha * max|w|}
+   * (alpha from 1 down to 0.2 in steps of 0.05) whose fake quantization has the smallest squared
+   * error: outliers inside a channel clipped so that the bulk gets finer steps. Null when no
+   * channel gains from clipping.
+   */
+  static QParams mseWeightRange(INDArray w, QParams p) {
+    int axis = p.perChannel() ? p.axis() : -1;
+    int ch = axis < 0 ? 1 : (int) w.size(axis);
+    long inner = 1;
+    if (axis >= 0) {
+      for (int d = axis + 1; d < w.rank(); d++) {
+        inner *= w.size(d);
+      }
+    }
+    float[] v = w.dup('c').data().asFloat();
+    float[] max = axis < 0 ? new float[1] : CrossLayerEqualization.absMax(w, axis);
+    if (axis < 0) {
+      for (float x : v) {
+        max[0] = Math.max(max[0], Math.abs(x));
+      }
+    }
+    double[] best = new double[ch];
+    float[] bestAlpha = new float[ch];
+    Arrays.fill(best, Double.POSITIVE_INFINITY);
+    for (int step = 0; step <= 16; step++) {
+      float alpha = 1f - 0.05f * step;
+      float[] lo = new float[ch];
+      float[] hi = new float[ch];
+      for (int c = 0; c < ch; c++) {
+        hi[c] = alpha * max[c];
+        lo[c] = -hi[c];
+      }
+      QParams q = QParams.of(lo, hi, axis, p.type(), true);
+      float[] f = FakeQuant.apply(w, q).dup('c').data().asFloat();
+      double[] err = new double[ch];
+      for (int e = 0; e < v.length; e++) {
+        int c = axis < 0 ? 0 : (int) ((e / inner) % ch);
+        double d = (double) f[e] - v[e];
+        err[c] += d * d;
+      }
+      for (int c = 0; c < ch; c++) {
+        if (err[c] < best[c] - 1e-12 * Math.max(1, best[c] == Double.POSITIVE_INFINITY ? 1 : best[c])) {
+          best[c] = err[c];
+          bestAlpha[c] = alpha;
+        }
+      }
+    }
+    boolean any = false;
+    float[] lo = new float[ch];
+    float[] hi = new float[ch];
+    for (int c = 0; c < ch; c++) {
+      any |= bestAlpha[c] < 1f;
+      hi[c] = bestAlpha[c] * max[c];
+      lo[c] = -hi[c];
+    }
+    return any ? QParams.of(lo, hi, axis, p.type(), true) : null;
   }
 
   private static Fix replace(String name, Set<String> scope, CalibrationNode c) {
