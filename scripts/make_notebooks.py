@@ -55,6 +55,7 @@ MODELS = [
             "scales in one tensor."),
         hard=INT4,
         top_k=[1, 2, 5, 10, 20],
+        diagnose_top=33,
     ),
     dict(
         stem="mobilevit_s_case_study",
@@ -68,6 +69,7 @@ MODELS = [
             "Div at opset 13) to the convolutions: many more tensors to calibrate than a CNN of its size."),
         hard=INT4_PER_TENSOR,
         top_k=[1, 2, 3, 5, 10],
+        diagnose_top=10,
     ),
     dict(
         stem="mnasnet_case_study",
@@ -80,6 +82,7 @@ MODELS = [
             "family whose per-tensor and low-bit weight quantization is known to be fragile."),
         hard=INT4,
         top_k=[1, 2, 5, 10, 20],
+        diagnose_top=10,
     ),
 ]
 
@@ -322,20 +325,20 @@ System.out.printf("%s: top-1 %.2f%% (the search said %.2f%%)%n", root.relativize
 ## 8. Fix it: name the causes, try the fixes, keep what works
 
 Leaving nodes in float costs speed on the accelerator. `diagnose` goes further than Horizon's tool: for each of
-the 10 most sensitive nodes it names the cause with its evidence (per-tensor weights stretched by a few channels,
+the most sensitive nodes it names the cause with its evidence (per-tensor weights stretched by a few channels,
 weight outliers, activation clipping, long tails, one-sided activations, a systematic output shift, or error
 carried in from upstream), tries the fixes on that node alone (per-channel weights, another range method, an
 asymmetric grid, bias correction, cross-layer equalization, int16, float as the reference point), ranks them by
 their gain, then combines the winners greedily, re-measuring top-1 after each, until the target (99% of float)
 is reached. The fixed model is written as standard QDQ ONNX; reloading and evaluating it checks the number."""),
-        code("diagnose", """
-Diagnose.Result fix = dbg.diagnose(Diagnose.Options.defaults()
-    .nodes(ranking.subList(0, Math.min(10, ranking.size()))).dataNum(DATA)
+        code("diagnose", f"""
+Diagnose.Result fix = dbg.diagnose(Diagnose.Options.defaults().top({m['diagnose_top']}).dataNum(DATA)
     .dataset(testSet).evalNum(EVAL).floatAccuracy(floatTop1).samples(0));
 Path fixedFile = out.resolve("fixed.onnx");
 fix.saveModel(fixedFile);
 System.out.println((fix.reached() ? "target reached" : "target NOT reached") + ": " + fix.nodesInFloat()
     + " nodes left in float and " + fix.nodesInInt16() + " in int16 (the search above: " + auto.k() + " in float)");
+display(fix.causeTable());
 display(fix.summary());
 fix.accuracy()"""),
         code("fixreload", """

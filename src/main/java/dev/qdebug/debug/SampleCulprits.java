@@ -68,8 +68,13 @@ final class SampleCulprits {
         .append(" the nodes whose quantization alone degrades its output most (output cosine with")
         .append(" only that node quantized).</p>\n");
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
-    for (int from = 0; from < samples.size(); from += FixTrials.BATCH) {
-      int count = Math.min(FixTrials.BATCH, samples.size() - from);
+    // stack the chosen samples only as the batch plan allows (graph, memory) and when every
+    // sample has one shape; else one at a time
+    dev.qdebug.data.BatchPlan plan =
+        dev.qdebug.data.BatchPlan.of(model.session(), data, data.size(), dev.qdebug.data.BatchPlan.SWEEP, "diagnose");
+    int chunk = plan.stacks() && data.fixedShapes() ? Math.max(1, plan.maxBatch()) : 1;
+    for (int from = 0; from < samples.size(); from += chunk) {
+      int count = Math.min(chunk, samples.size() - from);
       List<Map<String, INDArray>> parts = new ArrayList<>();
       for (int i = 0; i < count; i++) {
         parts.add(data.sample(samples.get(from + i)));
