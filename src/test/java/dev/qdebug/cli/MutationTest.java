@@ -141,6 +141,10 @@ class MutationTest {
         case "partial-quantization" -> new String[] {
           name, "--model", model, "--calibration-data", data, "--dataset", data, "--save-dir", o
         };
+        case "diagnose" -> new String[] {
+          name, "--model", model, "--calibration-data", data, "--dataset", data, "--save-dir", o,
+          "--output", out.resolve("fixed.onnx").toString(), "--top", "2"
+        };
         default -> new String[] {name, "--model", model, "--calibration-data", data, "--save-dir", o};
       };
     }
@@ -161,7 +165,8 @@ class MutationTest {
           new Command("plot-acc-error", false, false),
           new Command("sensitivity-analysis", false, false),
           new Command("partial-quantization", false, true),
-          new Command("runall", false, false));
+          new Command("runall", false, false),
+          new Command("diagnose", false, true));
 
   @Test
   void everyMutationGivesACorrectResultOrOneClearLine() throws Exception {
@@ -310,6 +315,10 @@ class MutationTest {
       }
       case "get-sensitivity-of-nodes" ->
           assertTrue(Files.readString(out.resolve("s.csv")).startsWith("node"), label);
+      case "diagnose" -> {
+        OnnxModel.load(out.resolve("fixed.onnx"));
+        assertTrue(Files.isRegularFile(out.resolve("diagnose_summary.csv")), label);
+      }
       default -> {
         assertTrue(Files.isDirectory(out), label);
         try (Stream<Path> s = Files.walk(out)) {
