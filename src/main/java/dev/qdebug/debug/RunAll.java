@@ -105,7 +105,74 @@ public final class RunAll {
 
   private RunAll() {}
 
+  /** The prefix of a report being written, beside its folder: {@code .<name>.qdebug-partial-<pid>}. */
+  static final String STAGING = ".qdebug-partial-";
+
+  /**
+   * Writes the report. A folder that does not exist yet is written whole or not at all: the report
+   * is built in a hidden folder beside it and renamed into place at the end, so a killed run leaves
+   * no report (and the next run removes what it left). Into a folder that exists already, every
+   * file is written atomically and {@code index.html} last.
+   */
   static Result run(Debugger dbg, Path dir, Options o) {
+    if (Files.exists(dir)) {
+      return write(dbg, dir, o);
+    }
+    Path abs = dir.toAbsolutePath().normalize();
+    Path parent = abs.getParent();
+    String prefix = "." + abs.getFileName() + STAGING;
+    try {
+      Files.createDirectories(parent);
+      removeStaleStaging(parent, prefix);
+      Path stage = parent.resolve(prefix + ProcessHandle.current().pid());
+      deleteTree(stage);
+      Result r = write(dbg, stage, o);
+      try {
+        Files.move(stage, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        throw new QdebugException(dir + ": created by someone else while the report was written; the"
+            + " report is left in " + stage);
+      }
+      return new Result(dir, dir.resolve("index.html"), r.studiedNodes(), r.nodeSensitivity(),
+          r.accuracy(), r.partialQuantization());
+    } catch (IOException e) {
+      throw new QdebugException(dir + ": cannot write the report: " + e.getMessage(), e);
+    }
+  }
+
+  /** Removes the staging folders of runs whose process is gone (killed mid-report). */
+  private static void removeStaleStaging(Path parent, String prefix) throws IOException {
+    try (Stream<Path> s = Files.list(parent)) {
+      for (Path p : s.toList()) {
+        String n = p.getFileName().toString();
+        if (!n.startsWith(prefix)) {
+          continue;
+        }
+        try {
+          long pid = Long.parseLong(n.substring(prefix.length()));
+          if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            continue;
+          }
+        } catch (NumberFormatException e) {
+          continue; // not ours
+        }
+        deleteTree(p);
+      }
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(q);
+      }
+    }
+  }
+
+  private static Result write(Debugger dbg, Path dir, Options o) {
     Html.ensurePlotly(dir); // one copy at the root, shared by every page below
     NodeSensitivity.Options base =
         NodeSensitivity.Options.defaults().metrics(o.metrics()).dataNum(o.dataNum());

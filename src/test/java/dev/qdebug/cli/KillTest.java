@@ -171,11 +171,19 @@ class KillTest {
       for (Path f : files) {
         assertComplete(f);
       }
-      if (files.contains(report.resolve("index.html"))) {
-        assertEquals(complete.size(), files.size(), "the index is written last, after every part");
-      }
+      // a new report folder appears whole or not at all (built hidden beside it, then renamed)
+      assertTrue(files.isEmpty() || files.size() == complete.size(),
+          "no report or the complete one after a kill at " + delay + ": " + files);
       assertEquals(before, hashes(in), "inputs unchanged after a kill at " + delay);
       deleteTree(report);
+    }
+    // the next run finishes and removes what the killed ones left beside the folder
+    runToEnd(tmp.resolve("last.log"), args);
+    assertEquals(complete.size(), visible(report).size());
+    try (java.util.stream.Stream<Path> s = Files.list(tmp)) {
+      List<String> left =
+          s.map(p -> p.getFileName().toString()).filter(n -> n.contains(".qdebug-partial-")).toList();
+      assertTrue(left.isEmpty(), "staging folders of killed runs are removed: " + left);
     }
   }
 
