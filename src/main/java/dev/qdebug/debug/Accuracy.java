@@ -48,6 +48,9 @@ public final class Accuracy {
       float[] v = scores.dup('c').data().asFloat();
       int classes = (int) scores.size(1);
       for (int i = 0; i < count; i++) {
+        Capture.requireFinite(
+            java.util.Arrays.copyOfRange(v, i * classes, (i + 1) * classes), data, batch.sample(i), output,
+            enabled.isEmpty() ? "float" : "quantized");
         int best = 0;
         for (int c = 1; c < classes; c++) {
           if (v[i * classes + c] > v[i * classes + best]) {

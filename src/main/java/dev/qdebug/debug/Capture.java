@@ -56,6 +56,20 @@ final class Capture {
   }
 
   /** The number of samples {@code dataNum} selects (0: all), checked against the data. */
+  /**
+   * Refuses a model output holding NaN or infinite values for a sample: finite inputs that
+   * overflow float32 inside the model leave nothing to compare or rank.
+   */
+  static void requireFinite(float[] values, SampleSet data, int sample, String output, String which) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        throw new dev.qdebug.DataException(
+            data.dir() + ": sample " + sample + ": the " + which + " model's output '" + output
+                + "' holds " + v + " (the values overflow float32 inside the model)");
+      }
+    }
+  }
+
   static int samples(SampleSet data, int dataNum) {
     if (dataNum < 0) {
       throw new UsageException("--data-num: " + dataNum + " is negative; give 0 for all samples");

@@ -124,6 +124,10 @@ public final class SensitiveSamples {
         qs.add(NodeSensitivity.perSample(q.get(t), count));
       }
       for (int s = 0; s < count; s++) {
+        for (int k = 0; k < outputs.size(); k++) {
+          Capture.requireFinite(fs.get(k)[s], data, batch.sample(s), outputs.get(k), "float");
+          Capture.requireFinite(qs.get(k)[s], data, batch.sample(s), outputs.get(k), "quantized");
+        }
         for (int m = 0; m < metrics.length; m++) {
           double sum = 0;
           int valid = 0;

@@ -466,6 +466,18 @@ class HostileInputTest {
               "--save-dir", tmp.resolve(command).toString());
       assertBadInput(r, "'y'", "y_HzCalibration", "overflows");
     }
+    // float top-1 and bad-case mining on such samples: an error naming the overflow, never NaN
+    // numbers (the quantized model alone saturates at its calibrated range, as ONNX Runtime's
+    // QuantizeLinear does, and has a top-1)
+    Npy.write(big.resolve("labels.npy"), Nd4j.createFromArray(new long[] {0, 1, 2}));
+    for (String[] args :
+        List.of(
+            new String[] {"evaluate", "--float", "--model", addCal.toString(), "--dataset", big.toString()},
+            new String[] {"select-sensitive-samples", "--model", addCal.toString(), "--calibration-data",
+                big.toString(), "--save-dir", tmp.resolve("bad").toString()})) {
+      Result r = Cli.run(args);
+      assertBadInput(r, "overflow");
+    }
 
     Path tiny = tmp.resolve("tiny");
     samples(tiny.resolve("x"), 3, 1e-42f);
