@@ -482,11 +482,16 @@ async function indexed(url) {
                "--user-data-dir=" + os.path.join(tmp, "profile"),
                # virtual time runs ahead while the page waits (image decoding): a budget it cannot exhaust
                "--virtual-time-budget=%d" % 3600000, "--dump-dom", "file://" + html]
-        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
-    start = dom.find("<pre id=\"out\">")
-    end = dom.find("</pre>", start)
-    if start < 0 or end < 0 or end == start + len("<pre id=\"out\">"):
-        sys.exit("make_notebooks.py: headless Chromium drew no figures")
+        # on a busy machine Chromium sometimes dumps the page before the figures are drawn (the
+        # image decoding is not counted as pending work): try again, a few times
+        for attempt in range(5):
+            dom = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+            start = dom.find("<pre id=\"out\">")
+            end = dom.find("</pre>", start)
+            if start >= 0 and end >= 0 and end > start + len("<pre id=\"out\">"):
+                break
+        else:
+            sys.exit("make_notebooks.py: headless Chromium drew no figures (5 tries)")
     text = dom[start + len("<pre id=\"out\">"):end]
     text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     drawn = json.loads(text)
