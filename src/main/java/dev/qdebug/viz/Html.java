@@ -165,6 +165,17 @@ public final class Html {
    * A table as an HTML fragment: numbers to {@value Fmt#DIGITS} significant digits (right-aligned),
    * text left-aligned, very long text shortened with the full text on hover.
    */
+  /**
+   * A long cell for display: prose (it has spaces: evidence, fixes with their gains) keeps its
+   * start, where the most important comes first; a name (a node or tensor path) keeps its end,
+   * where names differ.
+   */
+  static String shorten(String s) {
+    return s.indexOf(' ') >= 0
+        ? s.substring(0, MAX_CELL - 1) + "…"
+        : "…" + s.substring(s.length() - (MAX_CELL - 1));
+  }
+
   public static String table(Table t) {
     StringBuilder b = new StringBuilder("<table class=\"qdebug\">\n<caption>");
     b.append(escape(t.name())).append("</caption>\n<tr>");
@@ -182,7 +193,7 @@ public final class Html {
           String s = t.getString(r, c);
           if (s.length() > MAX_CELL) {
             b.append("<td class=\"text\" style=\"text-align:left\" title=\"").append(escape(s)).append("\">")
-                .append(escape("…" + s.substring(s.length() - (MAX_CELL - 1))));
+                .append(escape(shorten(s)));
           } else {
             b.append("<td class=\"text\" style=\"text-align:left\">").append(escape(s));
           }

@@ -76,4 +76,14 @@ class PlotlyJsonTest {
     String html = Html.table(t);
     assertTrue(html.contains("<td class=\"num\">0.1235</td>") && html.contains("<td class=\"text\" style=\"text-align:left\">bb</td>"), html);
   }
+
+  @Test
+  void longCellsKeepTheStartOfProseAndTheEndOfNames() {
+    String name = "/net/features/features.3/block/branch/fused/Conv/with/a/very/long/path/name";
+    String prose = "leave in float +0.019235; int16 weights +0.019228; per-channel weights +0.012998; kl range -0.007579";
+    String html = Html.table(Table.create("t", StringColumn.create("c", name, prose)));
+    assertTrue(html.contains(">…" + name.substring(name.length() - (Html.MAX_CELL - 1)) + "<"), html);
+    assertTrue(html.contains(">" + prose.substring(0, Html.MAX_CELL - 1) + "…<"), "the best fixes stay in view: " + html);
+    assertTrue(html.contains("title=\"" + prose + "\""), "the whole text on hover");
+  }
 }
