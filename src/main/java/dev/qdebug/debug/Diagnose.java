@@ -1136,10 +1136,7 @@ public final class Diagnose {
   private static double outlierRatio(INDArray w, int axis) {
     long[] shape = w.shape();
     int ch = (int) shape[axis];
-    long inner = 1;
-    for (int d = axis + 1; d < shape.length; d++) {
-      inner *= shape[d];
-    }
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
     float[] v = w.dup('c').data().asFloat();
     double[] sq = new double[ch];
     double[] mx = new double[ch];

@@ -34,10 +34,7 @@ public final class BiasCorrection {
     public void add(INDArray quantized, INDArray floats) {
       long[] shape = floats.shape();
       int ch = (int) shape[axis];
-      long inner = 1;
-      for (int d = axis + 1; d < shape.length; d++) {
-        inner *= shape[d];
-      }
+      long inner = dev.qdebug.quant.Channels.inner(shape, axis);
       if (sum == null) {
         sum = new double[ch];
         count = new long[ch];
@@ -94,10 +91,7 @@ public final class BiasCorrection {
   /** {@code y} with {@code delta[c]} added to every element of channel c along {@code axis}. */
   public static INDArray add(INDArray y, int axis, float[] delta) {
     long[] shape = y.shape();
-    long inner = 1;
-    for (int d = axis + 1; d < shape.length; d++) {
-      inner *= shape[d];
-    }
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
     int ch = (int) shape[axis];
     float[] v = y.dup('c').data().asFloat();
     for (int e = 0; e < v.length; e++) {

@@ -149,10 +149,7 @@ public final class CrossLayerEqualization {
   public static float[] absMax(INDArray w, int axis) {
     long[] shape = w.shape();
     int ch = (int) shape[axis];
-    long inner = 1;
-    for (int d = axis + 1; d < shape.length; d++) {
-      inner *= shape[d];
-    }
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
     float[] v = w.dup('c').data().asFloat();
     float[] r = new float[ch];
     for (int e = 0; e < v.length; e++) {
@@ -166,10 +163,7 @@ public final class CrossLayerEqualization {
   public static INDArray scale(INDArray w, int axis, float[] f) {
     long[] shape = w.shape();
     int ch = (int) shape[axis];
-    long inner = 1;
-    for (int d = axis + 1; d < shape.length; d++) {
-      inner *= shape[d];
-    }
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
     float[] v = w.dup('c').data().asFloat();
     for (int e = 0; e < v.length; e++) {
       v[e] *= f[(int) ((e / inner) % ch)];
