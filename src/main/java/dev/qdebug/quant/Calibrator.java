@@ -233,10 +233,9 @@ public final class Calibrator {
     if (value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
       return;
     }
+    // one native pass (NaN or ±Inf); the copy below runs only on the failure path
     if (!org.nd4j.linalg.indexing.BooleanIndexing.or(
-            value, org.nd4j.linalg.indexing.conditions.Conditions.isInfinite())
-        && !org.nd4j.linalg.indexing.BooleanIndexing.or(
-            value, org.nd4j.linalg.indexing.conditions.Conditions.isNan())) {
+        value, org.nd4j.linalg.indexing.conditions.Conditions.notFinite())) {
       return;
     }
     float[] v = value.dup('c').data().asFloat();
