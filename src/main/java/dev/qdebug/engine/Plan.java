@@ -2,6 +2,7 @@ package dev.qdebug.engine;
 
 import dev.qdebug.ModelException;
 import dev.qdebug.QdebugException;
+import dev.qdebug.engine.ops.Fusion;
 import dev.qdebug.onnx.Names;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.OnnxNode;
@@ -32,11 +33,21 @@ import org.nd4j.linalg.factory.Nd4j;
  * while the shapes read stay the same (and every input is the same array as last time, so a hook
  * that replaces one gets a fresh computation).
  *
+ * <p>A convolution whose output only feeds a clamping activation (Relu, Clip with constant
+ * bounds) is also compiled as one fused step that clamps the convolution's output in place
+ * ({@link Fusion}). A run uses the fused step only when nothing can see the tensor between the
+ * two: no hook, and the tensor not among the requested outputs; otherwise both steps run as
+ * written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
+ * afterwards.
+ *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
  */
 public final class Plan {
   /** One node to execute: its op and the slots it reads and writes. */
   public record Step(OnnxNode node, Op op, int[] in, int[] out) {}
+
+  /** System property: {@code false} compiles plans without fused steps. */
+  public static final String FUSE_PROPERTY = "qdebug.fuse";
 
   private final OnnxModel model;
   private final List<String> names = new ArrayList<>();
@@ -54,6 +65,12 @@ public final class Plan {
   private Memo[] memos;
   /** Per step: whether a shape-only step's output proved too large to keep. */
   private boolean[] tooLarge;
+  /** Per step: the fused step that replaces it and the next one it feeds, or null. */
+  private Step[] fusedAt;
+  /** Per step: the tensor a fused step skips, for the step it was fused into; -1 elsewhere. */
+  private int[] skippedBy;
+  /** Per step: the slot of the tensor that a fused step starting here does not produce, or -1. */
+  private int[] hiddenAt;
 
   /**
    * What a shape-only step computed: for Shape/Size the shape it read, else its input arrays
@@ -135,6 +152,72 @@ public final class Plan {
     }
     computeLastUse();
     findShapeOnlySteps();
+    findFusions(opset);
+  }
+
+  /**
+   * Pairs each Conv step with the clamping activation that is the only reader of its output (not
+   * a graph output) into one fused step, kept beside the two original steps.
+   */
+  private void findFusions(int opset) {
+    fusedAt = new Step[steps.size()];
+    skippedBy = new int[steps.size()];
+    hiddenAt = new int[steps.size()];
+    Arrays.fill(skippedBy, -1);
+    Arrays.fill(hiddenAt, -1);
+    if ("false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY, "true"))) {
+      return;
+    }
+    int[] readers = new int[names.size()];
+    int[] reader = new int[names.size()];
+    for (int k = 0; k < steps.size(); k++) {
+      for (int s : steps.get(k).in()) {
+        if (s >= 0) {
+          readers[s]++;
+          reader[s] = k;
+        }
+      }
+    }
+    for (int s : outputSlots) {
+      readers[s] += 2; // a graph output is always seen
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      Step conv = steps.get(k);
+      if (!conv.node().opType().equals("Conv") || shapeOnly[k] || conv.out().length != 1) {
+        continue;
+      }
+      int c = conv.out()[0];
+      if (c < 0 || readers[c] != 1) {
+        continue;
+      }
+      int j = reader[c];
+      Step act = steps.get(j);
+      if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
+        continue;
+      }
+      INDArray[] known = new INDArray[act.in().length];
+      for (int i = 1; i < known.length; i++) {
+        known[i] = act.in()[i] < 0 ? null : constants.get(act.in()[i]);
+      }
+      java.util.Optional<double[]> bounds = Fusion.clampBounds(act.node(), opset, known);
+      if (bounds.isEmpty()) {
+        continue;
+      }
+      boolean relu = act.node().opType().equals("Relu");
+      Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
+      fusedAt[k] = new Step(conv.node(), op, conv.in(), act.out());
+      hiddenAt[k] = c;
+      skippedBy[j] = c;
+    }
+  }
+
+  /** How many fused steps the plan holds (each replaces two steps in runs without a hook). */
+  public int fusedSteps() {
+    int n = 0;
+    for (Step f : fusedAt) {
+      n += f == null ? 0 : 1;
+    }
+    return n;
   }
 
   /**
@@ -397,8 +480,15 @@ public final class Plan {
         values[s] = hook == TensorHook.NONE ? c.getValue() : hook.onTensor(names.get(s), c.getValue());
       }
     }
+    boolean fuse = hook == TensorHook.NONE;
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
+      if (fuse && skippedBy[k] >= 0 && !keep[skippedBy[k]]) {
+        continue; // done by the fused step that produced this step's output
+      }
+      if (fuse && fusedAt[k] != null && !keep[hiddenAt[k]]) {
+        step = fusedAt[k];
+      }
       INDArray[] in = gather(step, s -> values[s]);
       INDArray[] out = shapeOnly[k] ? reuseOrExecute(k, step, in) : execute(step, in);
       for (int i = 0; i < step.out().length && i < out.length; i++) {
