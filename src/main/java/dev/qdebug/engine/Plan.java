@@ -34,8 +34,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * that replaces one gets a fresh computation).
  *
  * <p>A convolution whose output only feeds a clamping activation (Relu, Clip with constant
- * bounds) is also compiled as one fused step that clamps the convolution's output in place
- * ({@link Fusion}). A run uses the fused step only when nothing can see the tensor between the
+ * bounds), or only a Sigmoid and the Mul of the two (SiLU), is also compiled as one fused step
+ * that applies the activation to the convolution's output in place ({@link Fusion}). A run uses the fused step only when nothing can see the tensor between the
  * two: no hook, and the tensor not among the requested outputs; otherwise both steps run as
  * written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
  * afterwards.
@@ -65,12 +65,12 @@ public final class Plan {
   private Memo[] memos;
   /** Per step: whether a shape-only step's output proved too large to keep. */
   private boolean[] tooLarge;
-  /** Per step: the fused step that replaces it and the next one it feeds, or null. */
+  /** Per step: the fused step that replaces it and the later steps it feeds, or null. */
   private Step[] fusedAt;
-  /** Per step: the tensor a fused step skips, for the step it was fused into; -1 elsewhere. */
-  private int[] skippedBy;
-  /** Per step: the slot of the tensor that a fused step starting here does not produce, or -1. */
-  private int[] hiddenAt;
+  /** Per step with a fused step: the tensors the fused step does not produce. */
+  private int[][] hidden;
+  /** Per step: the step whose fused step does this one's work, or -1. */
+  private int[] partOf;
 
   /**
    * What a shape-only step computed: for Shape/Size the shape it read, else its input arrays
@@ -156,30 +156,34 @@ public final class Plan {
   }
 
   /**
-   * Pairs each Conv step with the clamping activation that is the only reader of its output (not
-   * a graph output) into one fused step, kept beside the two original steps.
+   * Compiles the fused steps, each kept beside the steps it replaces: a Conv step with the
+   * clamping activation that is the only reader of its output, or with the Sigmoid and Mul that
+   * are the only readers of its output and compute {@code x * sigmoid(x)} (SiLU / swish); no
+   * tensor a fused step skips is a graph output.
    */
   private void findFusions(int opset) {
     fusedAt = new Step[steps.size()];
-    skippedBy = new int[steps.size()];
-    hiddenAt = new int[steps.size()];
-    Arrays.fill(skippedBy, -1);
-    Arrays.fill(hiddenAt, -1);
+    hidden = new int[steps.size()][];
+    partOf = new int[steps.size()];
+    Arrays.fill(partOf, -1);
     if ("false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY, "true"))) {
       return;
     }
     int[] readers = new int[names.size()];
-    int[] reader = new int[names.size()];
+    List<List<Integer>> readBy = new ArrayList<>();
+    for (int s = 0; s < names.size(); s++) {
+      readBy.add(new ArrayList<>(2));
+    }
     for (int k = 0; k < steps.size(); k++) {
       for (int s : steps.get(k).in()) {
         if (s >= 0) {
           readers[s]++;
-          reader[s] = k;
+          readBy.get(s).add(k);
         }
       }
     }
     for (int s : outputSlots) {
-      readers[s] += 2; // a graph output is always seen
+      readers[s] += 3; // a graph output is always seen
     }
     for (int k = 0; k < steps.size(); k++) {
       Step conv = steps.get(k);
@@ -187,28 +191,76 @@ public final class Plan {
         continue;
       }
       int c = conv.out()[0];
-      if (c < 0 || readers[c] != 1) {
+      if (c < 0) {
         continue;
       }
-      int j = reader[c];
-      Step act = steps.get(j);
-      if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
-        continue;
+      if (readers[c] == 1) {
+        int j = readBy.get(c).get(0);
+        Step act = steps.get(j);
+        if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
+          continue;
+        }
+        INDArray[] known = new INDArray[act.in().length];
+        for (int i = 1; i < known.length; i++) {
+          known[i] = act.in()[i] < 0 ? null : constants.get(act.in()[i]);
+        }
+        java.util.Optional<double[]> bounds = Fusion.clampBounds(act.node(), opset, known);
+        if (bounds.isPresent()) {
+          boolean relu = act.node().opType().equals("Relu");
+          Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
+          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), new int[] {c}, j);
+        }
+      } else if (readers[c] == 2) {
+        int j1 = readBy.get(c).get(0);
+        int j2 = readBy.get(c).get(1);
+        Step sig = steps.get(j1);
+        Step mul = steps.get(j2);
+        if (!sig.node().opType().equals("Sigmoid") || !mul.node().opType().equals("Mul")
+            || sig.out().length != 1 || sig.out()[0] < 0 || mul.out().length != 1
+            || mul.in().length != 2) {
+          continue;
+        }
+        int sv = sig.out()[0];
+        boolean pair = (mul.in()[0] == c && mul.in()[1] == sv) || (mul.in()[0] == sv && mul.in()[1] == c);
+        if (pair && readers[sv] == 1 && !shapeOnly[j1] && !shapeOnly[j2]) {
+          Op op = Fusion.convSilu(conv.op());
+          fuse(k, new Step(conv.node(), op, conv.in(), mul.out()), new int[] {c, sv}, j1, j2);
+        }
       }
-      INDArray[] known = new INDArray[act.in().length];
-      for (int i = 1; i < known.length; i++) {
-        known[i] = act.in()[i] < 0 ? null : constants.get(act.in()[i]);
-      }
-      java.util.Optional<double[]> bounds = Fusion.clampBounds(act.node(), opset, known);
-      if (bounds.isEmpty()) {
-        continue;
-      }
-      boolean relu = act.node().opType().equals("Relu");
-      Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
-      fusedAt[k] = new Step(conv.node(), op, conv.in(), act.out());
-      hiddenAt[k] = c;
-      skippedBy[j] = c;
     }
+  }
+
+  private void fuse(int k, Step fused, int[] skipped, int... replaced) {
+    fusedAt[k] = fused;
+    hidden[k] = skipped;
+    for (int j : replaced) {
+      partOf[j] = k;
+    }
+  }
+
+  /**
+   * Per step, whether this run uses its fused step: only without a hook, and only where no tensor
+   * the fused step skips is requested; null when none is used.
+   */
+  private boolean[] fusedSteps(TensorHook hook, boolean[] keep) {
+    if (hook != TensorHook.NONE) {
+      return null;
+    }
+    boolean[] use = null;
+    for (int k = 0; k < fusedAt.length; k++) {
+      if (fusedAt[k] == null) {
+        continue;
+      }
+      boolean free = true;
+      for (int s : hidden[k]) {
+        free &= !keep[s];
+      }
+      if (free) {
+        use = use == null ? new boolean[fusedAt.length] : use;
+        use[k] = true;
+      }
+    }
+    return use;
   }
 
   /** How many fused steps the plan holds (each replaces two steps in runs without a hook). */
@@ -480,13 +532,13 @@ public final class Plan {
         values[s] = hook == TensorHook.NONE ? c.getValue() : hook.onTensor(names.get(s), c.getValue());
       }
     }
-    boolean fuse = hook == TensorHook.NONE;
+    boolean[] fused = fusedSteps(hook, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
-      if (fuse && skippedBy[k] >= 0 && !keep[skippedBy[k]]) {
+      if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
         continue; // done by the fused step that produced this step's output
       }
-      if (fuse && fusedAt[k] != null && !keep[hiddenAt[k]]) {
+      if (fused != null && fused[k]) {
         step = fusedAt[k];
       }
       INDArray[] in = gather(step, s -> values[s]);

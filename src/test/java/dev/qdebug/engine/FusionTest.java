@@ -161,4 +161,64 @@ class FusionTest {
     assertEquals(reference.get("y"), plain.get("y"));
     assertEquals(reference.get("z"), plain.get("z"));
   }
+
+  /** x -> Conv -> c -> Mul(c, Sigmoid(c)) -> y -> Conv -> d -> Mul(Sigmoid(d), d) -> z. */
+  static ModelProto siluModel(int channels) {
+    Random r = new Random(11);
+    return TestModels.graph()
+        .input("x", -1, 3, -1, -1)
+        .initializer("w1", rand(r, channels * 3 * 9), channels, 3, 3, 3)
+        .initializer("b1", rand(r, channels), channels)
+        .initializer("w2", rand(r, channels * channels), channels, channels, 1, 1)
+        .node("Conv", "conv1", new String[] {"x", "w1", "b1"}, new String[] {"c"},
+            TestModels.ints("pads", 1, 1, 1, 1))
+        .node("Sigmoid", "sig1", new String[] {"c"}, new String[] {"s"})
+        .node("Mul", "mul1", new String[] {"c", "s"}, new String[] {"y"})
+        .node("Conv", "conv2", new String[] {"y", "w2"}, new String[] {"d"})
+        .node("Sigmoid", "sig2", new String[] {"d"}, new String[] {"t"})
+        .node("Mul", "mul2", new String[] {"t", "d"}, new String[] {"z"})
+        .output("z", -1, channels, -1, -1)
+        .proto();
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {8, 64})
+  void convSiluFusesAndMatchesOrt(int size) {
+    ModelProto proto = siluModel(16);
+    OnnxModel m = OnnxModel.of(proto, "fusion-silu");
+    Map<String, INDArray> in = feed(size);
+    Map<String, INDArray> ort =
+        Ort.run(Ort.withOutputs(proto, List.of("c", "s", "y")), in, List.of("c", "s", "y", "z"));
+    Map<String, INDArray> reference =
+        unfused(() -> {
+          try (Session u = Session.open(m)) {
+            return u.run(in);
+          }
+        });
+    try (Session s = Session.open(m)) {
+      assertEquals(2, s.plan().fusedSteps());
+      INDArray z = s.run(in).get("z");
+      assertClose(ort.get("z"), z, "fused z");
+      double scale = Math.max(1, reference.get("z").amaxNumber().doubleValue());
+      assertTrue(z.sub(reference.get("z")).amaxNumber().doubleValue() <= 1e-6 * scale, "fused = unfused");
+
+      Map<String, INDArray> seen = new HashMap<>();
+      Map<String, INDArray> hooked =
+          s.run(
+              in,
+              RunOptions.hooked(
+                  (name, v) -> {
+                    seen.put(name, Workspaces.keep(v));
+                    return v;
+                  }));
+      assertTrue(seen.get("c").minNumber().doubleValue() < 0, "c is the conv output");
+      for (String t : List.of("c", "s", "y")) {
+        assertClose(ort.get(t), seen.get(t), "hooked " + t);
+      }
+      assertEquals(reference.get("z"), hooked.get("z"), "hooked runs are the unfused plan");
+      Map<String, INDArray> asked = s.run(in, RunOptions.outputs("s", "z"));
+      assertClose(ort.get("s"), asked.get("s"), "requested s");
+      assertClose(ort.get("z"), asked.get("z"), "z with s requested");
+    }
+  }
 }

@@ -7,13 +7,15 @@ import java.util.Optional;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Ops that do the work of two nodes at once, for a plan that does not need the tensor between
  * them (no hook, not requested): a convolution followed by an activation that clamps its values
  * (Relu, Clip with constant bounds, such as ReLU6) becomes the convolution and the clamp applied
- * in place to the convolution's own, freshly allocated output. This saves the activation's
+ * in place to the convolution's own, freshly allocated output; so does one followed by {@code
+ * Mul(x, Sigmoid(x))} (SiLU, as exported from PyTorch). This saves the activation's
  * output array and its dispatch; the values are those of the two ops run one after the other.
  *
  * <p>Small float outputs are clamped by a Java loop over the native buffer: below about {@value
@@ -83,18 +85,56 @@ public final class Fusion {
    */
   public static Op convClamp(Op conv, double lo, double hi, boolean relu) {
     return in -> {
-      INDArray[] out = conv.run(in);
-      INDArray y = out[0];
-      for (INDArray x : in) {
-        if (x != null && !x.isEmpty() && !y.isEmpty() && x.data() == y.data()) {
-          // never the case for Conv; kept correct should it ever return a view of an input
-          y = y.dup();
-          out[0] = y;
-        }
-      }
-      clampInPlace(y, lo, hi, relu);
+      INDArray[] out = fresh(conv.run(in), in);
+      clampInPlace(out[0], lo, hi, relu);
       return out;
     };
+  }
+
+  /** {@code conv} followed by {@code x * sigmoid(x)} applied to its output in place. */
+  public static Op convSilu(Op conv) {
+    return in -> {
+      INDArray[] out = fresh(conv.run(in), in);
+      siluInPlace(out[0]);
+      return out;
+    };
+  }
+
+  /** {@code out} with its first array copied when it shares memory with an input. */
+  private static INDArray[] fresh(INDArray[] out, INDArray[] in) {
+    INDArray y = out[0];
+    for (INDArray x : in) {
+      if (x != null && !x.isEmpty() && !y.isEmpty() && x.data() == y.data()) {
+        // never the case for Conv; kept correct should it ever return a view of an input
+        out[0] = y.dup();
+        return out;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code y * sigmoid(y)} in place: small float arrays in Java (float sigmoid as ND4J computes
+   * it, 1 / (1 + exp(-y)), then the product rounded to float), others as the unfused ops do (ND4J's
+   * Sigmoid into a temporary, then the product).
+   */
+  static void siluInPlace(INDArray y) {
+    if (y.isEmpty()) {
+      return;
+    }
+    if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_LENGTH && FlatData.isPlain(y)) {
+      FloatBuffer b = y.data().asNioFloat();
+      int n = (int) y.length();
+      for (int i = 0; i < n; i++) {
+        float v = b.get(i);
+        float s = 1f / (1f + (float) Math.exp(-v));
+        b.put(i, v * s);
+      }
+      return;
+    }
+    INDArray s = y.ulike();
+    Nd4j.getExecutioner().exec(new Sigmoid(y, s));
+    y.muli(s);
   }
 
   /** Clamps {@code y} (an array the caller owns) to [lo, hi] in place. */
