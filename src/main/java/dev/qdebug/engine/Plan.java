@@ -228,6 +228,123 @@ public final class Plan {
         }
       }
     }
+    for (int k = 0; k < steps.size(); k++) {
+      if (fusedAt[k] == null && partOf[k] < 0) {
+        fuseLayerNorm(k, readers, readBy);
+      }
+    }
+  }
+
+  /**
+   * Layer normalization over the last axis as exported op by op (PyTorch's LayerNorm at opset
+   * &lt; 17): {@code m = ReduceMean(x); d = x - m; v = ReduceMean(Pow(d, 2)); y = d / Sqrt(v +
+   * eps) * gamma + beta}, eps, gamma and beta constants, each intermediate read only inside the
+   * pattern. Fused into one step starting at the first ReduceMean.
+   */
+  private void fuseLayerNorm(int k, int[] readers, List<List<Integer>> readBy) {
+    Step mean = steps.get(k);
+    if (!isLastAxisMean(mean)) {
+      return;
+    }
+    int x = mean.in()[0];
+    Step sub = onlyReader(mean.out()[0], readers, readBy, "Sub");
+    if (sub == null || sub.in()[0] != x || sub.in()[1] != mean.out()[0]) {
+      return;
+    }
+    int d = sub.out()[0];
+    if (readers[d] != 2) {
+      return;
+    }
+    Step pow = steps.get(readBy.get(d).get(0));
+    Step div = steps.get(readBy.get(d).get(1));
+    if (!pow.node().opType().equals("Pow") || pow.in().length != 2 || pow.in()[0] != d
+        || scalar(pow.in()[1]) != 2.0) {
+      return;
+    }
+    Step mean2 = onlyReader(pow.out()[0], readers, readBy, "ReduceMean");
+    if (mean2 == null || !isLastAxisMean(mean2)) {
+      return;
+    }
+    Step add = onlyReader(mean2.out()[0], readers, readBy, "Add");
+    if (add == null) {
+      return;
+    }
+    int epsSlot = add.in()[0] == mean2.out()[0] ? add.in()[1] : add.in()[0];
+    double eps = scalar(epsSlot);
+    Step sqrt = onlyReader(add.out()[0], readers, readBy, "Sqrt");
+    if (Double.isNaN(eps) || sqrt == null) {
+      return;
+    }
+    if (onlyReader(sqrt.out()[0], readers, readBy, "Div") != div
+        || !div.node().opType().equals("Div") || div.in()[0] != d || div.in()[1] != sqrt.out()[0]) {
+      return;
+    }
+    Step mul = onlyReader(div.out()[0], readers, readBy, "Mul");
+    if (mul == null) {
+      return;
+    }
+    INDArray gamma = constants.get(mul.in()[0] == div.out()[0] ? mul.in()[1] : mul.in()[0]);
+    Step bias = onlyReader(mul.out()[0], readers, readBy, "Add");
+    if (gamma == null || bias == null) {
+      return;
+    }
+    INDArray beta = constants.get(bias.in()[0] == mul.out()[0] ? bias.in()[1] : bias.in()[0]);
+    if (beta == null) {
+      return;
+    }
+    List<Step> parts = List.of(mean, sub, pow, mean2, add, sqrt, div, mul, bias);
+    int[] replaced = new int[parts.size() - 1];
+    int[] skipped = new int[parts.size() - 1];
+    for (int i = 1; i < parts.size(); i++) {
+      int j = steps.indexOf(parts.get(i));
+      if (j <= k || fusedAt[j] != null || partOf[j] >= 0 || shapeOnly[j]) {
+        return;
+      }
+      replaced[i - 1] = j;
+      skipped[i - 1] = parts.get(i - 1).out()[0];
+    }
+    Op fallback = chain(parts, x, bias.out()[0]);
+    Op op = Fusion.layerNorm(eps, gamma, beta, fallback);
+    fuse(k, new Step(mean.node(), op, new int[] {x}, bias.out()), skipped, replaced);
+  }
+
+  /** A ReduceMean over the last axis only, keeping it, with one output. */
+  private boolean isLastAxisMean(Step s) {
+    if (!s.node().opType().equals("ReduceMean") || s.in().length != 1 || s.in()[0] < 0
+        || s.out().length != 1 || s.out()[0] < 0 || s.node().attrInt("keepdims", 1) == 0) {
+      return false;
+    }
+    long[] axes = s.node().attrInts("axes").orElse(null);
+    return axes != null && axes.length == 1 && axes[0] == -1;
+  }
+
+  /** The one step reading {@code slot} when it is of {@code type} and has one output, or null. */
+  private Step onlyReader(int slot, int[] readers, List<List<Integer>> readBy, String type) {
+    if (slot < 0 || readers[slot] != 1) {
+      return null;
+    }
+    Step s = steps.get(readBy.get(slot).get(0));
+    return s.node().opType().equals(type) && s.out().length == 1 && s.out()[0] >= 0 ? s : null;
+  }
+
+  /** The value of a one-element float constant in {@code slot}, or NaN. */
+  private double scalar(int slot) {
+    INDArray c = slot < 0 ? null : constants.get(slot);
+    return c == null || c.length() != 1 || !c.dataType().isFPType() ? Double.NaN : c.getDouble(0);
+  }
+
+  /** The steps {@code parts} run one after the other, from {@code input} to {@code output}. */
+  private Op chain(List<Step> parts, int input, int output) {
+    return in -> {
+      Map<Integer, INDArray> local = new HashMap<>();
+      local.put(input, in[0]);
+      for (Step p : parts) {
+        INDArray[] args = gather(p, s -> local.containsKey(s) ? local.get(s) : constants.get(s));
+        INDArray[] out = p.op().run(args);
+        local.put(p.out()[0], out[0]);
+      }
+      return new INDArray[] {local.get(output)};
+    };
   }
 
   private void fuse(int k, Step fused, int[] skipped, int... replaced) {

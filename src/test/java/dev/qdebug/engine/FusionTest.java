@@ -221,4 +221,61 @@ class FusionTest {
       assertClose(ort.get("z"), asked.get("z"), "z with s requested");
     }
   }
+
+  /** PyTorch's LayerNorm over the last axis as exported op by op, then a residual Add. */
+  static ModelProto layerNormModel(int features) {
+    Random r = new Random(5);
+    return TestModels.graph()
+        .input("x", -1, -1, features)
+        .initializer("two", new float[] {2f})
+        .initializer("eps", new float[] {1e-5f})
+        .initializer("gamma", rand(r, features), features)
+        .initializer("beta", rand(r, features), features)
+        .node("ReduceMean", "m", new String[] {"x"}, new String[] {"mean"}, TestModels.ints("axes", -1))
+        .node("Sub", "sub", new String[] {"x", "mean"}, new String[] {"d"})
+        .node("Pow", "pow", new String[] {"d", "two"}, new String[] {"p"})
+        .node("ReduceMean", "v", new String[] {"p"}, new String[] {"var"}, TestModels.ints("axes", -1))
+        .node("Add", "addeps", new String[] {"var", "eps"}, new String[] {"ve"})
+        .node("Sqrt", "sqrt", new String[] {"ve"}, new String[] {"sd"})
+        .node("Div", "div", new String[] {"d", "sd"}, new String[] {"n"})
+        .node("Mul", "scale", new String[] {"n", "gamma"}, new String[] {"g"})
+        .node("Add", "shift", new String[] {"g", "beta"}, new String[] {"y"})
+        .node("Add", "residual", new String[] {"x", "y"}, new String[] {"z"})
+        .output("z", -1, -1, features)
+        .proto();
+  }
+
+  /** 2 x 16 x 48 runs the Java kernel, 2 x 1024 x 48 the exported ops one after the other. */
+  @ParameterizedTest
+  @ValueSource(ints = {16, 1024})
+  void decomposedLayerNormFusesAndMatchesOrt(int tokens) {
+    ModelProto proto = layerNormModel(48);
+    OnnxModel m = OnnxModel.of(proto, "fusion-layernorm");
+    Nd4j.getRandom().setSeed(9);
+    Map<String, INDArray> in = Map.of("x", Nd4j.randn(DataType.FLOAT, 2, tokens, 48).muli(3).addi(1));
+    Map<String, INDArray> ort = Ort.run(Ort.withOutputs(proto, List.of("d", "y")), in, List.of("d", "y", "z"));
+    Map<String, INDArray> reference =
+        unfused(() -> {
+          try (Session u = Session.open(m)) {
+            return u.run(in);
+          }
+        });
+    try (Session s = Session.open(m)) {
+      assertEquals(1, s.plan().fusedSteps());
+      INDArray z = s.run(in).get("z");
+      assertClose(ort.get("z"), z, "fused z");
+      double scale = Math.max(1, reference.get("z").amaxNumber().doubleValue());
+      assertTrue(z.sub(reference.get("z")).amaxNumber().doubleValue() <= 1e-5 * scale, "fused ~ unfused");
+      Map<String, INDArray> seen = new HashMap<>();
+      Map<String, INDArray> hooked =
+          s.run(in, RunOptions.hooked((name, v) -> {
+            seen.put(name, Workspaces.keep(v));
+            return v;
+          }));
+      assertClose(ort.get("d"), seen.get("d"), "hooked d");
+      assertEquals(reference.get("z"), hooked.get("z"), "hooked runs are the unfused plan");
+      Map<String, INDArray> asked = s.run(in, RunOptions.outputs("y", "z"));
+      assertClose(ort.get("y"), asked.get("y"), "requested y");
+    }
+  }
 }

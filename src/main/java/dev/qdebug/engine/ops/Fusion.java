@@ -26,7 +26,10 @@ public final class Fusion {
   private Fusion() {}
 
   /** Up to this many elements the clamp runs as a Java loop. */
-  static final long JAVA_MAX_LENGTH = 1 << 15;
+  static final long JAVA_MAX_LENGTH = Long.getLong("qdebug.fuse.javaMax", 1 << 14);
+
+  /** Up to this many elements SiLU runs as a Java loop (an exp per element is not cheap). */
+  static final long JAVA_MAX_SILU_LENGTH = 1 << 11;
 
   /**
    * The bounds [lo, hi] that activation node {@code act} clamps to, when it is a pure clamp whose
@@ -122,7 +125,7 @@ public final class Fusion {
     if (y.isEmpty()) {
       return;
     }
-    if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_LENGTH && FlatData.isPlain(y)) {
+    if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_SILU_LENGTH && FlatData.isPlain(y)) {
       FloatBuffer b = y.data().asNioFloat();
       int n = (int) y.length();
       for (int i = 0; i < n; i++) {
@@ -171,5 +174,52 @@ public final class Fusion {
     } else {
       Unary.clamp(y, y, lo, hi);
     }
+  }
+
+  /** Up to this many elements a fused layer normalization runs as a Java loop. */
+  static final long JAVA_MAX_NORM_LENGTH = 1 << 16;
+
+  /**
+   * Layer normalization over the last axis, {@code d = x - mean(x); y = d / sqrt(mean(d^2) + eps)
+   * * gamma + beta}, as one Java loop per row in float (sums in double), for small float inputs
+   * with per-feature gamma and beta; anything else runs {@code fallback} (the exported ops one
+   * after the other).
+   */
+  public static Op layerNorm(double eps, INDArray gamma, INDArray beta, Op fallback) {
+    float[] g = gamma.dataType() == DataType.FLOAT ? gamma.dup('c').data().asFloat() : null;
+    float[] b = beta.dataType() == DataType.FLOAT ? beta.dup('c').data().asFloat() : null;
+    boolean vectors = gamma.rank() <= 1 && beta.rank() <= 1;
+    return in -> {
+      INDArray x = in[0];
+      int n = x.rank() == 0 ? 0 : (int) x.size(-1);
+      if (g == null || b == null || !vectors || n == 0 || g.length != n || b.length != n
+          || x.dataType() != DataType.FLOAT || x.length() > JAVA_MAX_NORM_LENGTH
+          || !FlatData.isPlain(x)) {
+        return fallback.run(in);
+      }
+      INDArray y = x.ulike();
+      FloatBuffer src = x.data().asNioFloat();
+      FloatBuffer dst = y.data().asNioFloat();
+      int rows = (int) (x.length() / n);
+      float e = (float) eps;
+      for (int r = 0, o = 0; r < rows; r++, o += n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+          sum += src.get(o + i);
+        }
+        float mean = (float) (sum / n);
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+          float d = src.get(o + i) - mean;
+          sq += d * d;
+        }
+        float std = (float) Math.sqrt((float) (sq / n) + e);
+        for (int i = 0; i < n; i++) {
+          float d = src.get(o + i) - mean;
+          dst.put(o + i, d / std * g[i] + b[i]);
+        }
+      }
+      return new INDArray[] {y};
+    };
   }
 }
