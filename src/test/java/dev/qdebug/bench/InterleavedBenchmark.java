@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Float forward of qdebug (fused and unfused plan) and ONNX Runtime (all optimizations and none),
  * timed in interleaved rounds (one run of each per round) so that a busy machine's drifting load
- * hits all four alike (the order rotates from round to round); prints medians in ms per image and ORT's time over qdebug's. Not a test.
+ * hits all four alike (the order is shuffled every round); prints medians in ms per image and ORT's time over qdebug's. Not a test.
  *
  * <pre>
  * java -Xss16m -cp ... dev.qdebug.bench.InterleavedBenchmark [--rounds N] model.onnx ...
@@ -68,10 +68,14 @@ public final class InterleavedBenchmark {
             }
           }
           double[][] ms = new double[bodies.length][rounds];
+          java.util.Random shuffle = new java.util.Random(1);
+          List<Integer> order = new ArrayList<>(List.of(0, 1, 2, 3));
           for (int r = 0; r < rounds; r++) {
-            // the order rotates: whatever a run leaves behind (ORT's spinning threads) hits each
-            for (int o = 0; o < bodies.length; o++) {
-              int i = (r + o) % bodies.length;
+            // a fresh order each round: what a run leaves behind (ORT's threads spin-wait for a
+            // while after a run) must not always hit the same follower, as a fixed or rotated
+            // order would make it
+            java.util.Collections.shuffle(order, shuffle);
+            for (int i : order) {
               long t0 = System.nanoTime();
               bodies[i].run();
               ms[i][r] = (System.nanoTime() - t0) / 1e6 / batch;
