@@ -25,7 +25,7 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class Fusion {
   private Fusion() {}
 
-  /** Up to this many elements the clamp runs as a Java loop. */
+  /** Up to this many elements the clamp runs as a Java loop ({@code -Dqdebug.fuse.javaMax}). */
   static final long JAVA_MAX_LENGTH = Long.getLong("qdebug.fuse.javaMax", 1 << 14);
 
   /** Up to this many elements SiLU runs as a Java loop (an exp per element is not cheap). */
