@@ -35,9 +35,10 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>A convolution whose output only feeds a clamping activation (Relu, Clip with constant
  * bounds), or only a Sigmoid and the Mul of the two (SiLU), is also compiled as one fused step
- * that applies the activation to the convolution's output in place ({@link Fusion}). A run uses the fused step only when nothing can see the tensor between the
- * two: no hook, and the tensor not among the requested outputs; otherwise both steps run as
- * written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
+ * that applies the activation to the convolution's output in place; so is a layer normalization
+ * exported op by op ({@link Fusion}). A run uses a fused step only when nothing can see the
+ * tensors it skips: no hook, and none of them among the requested outputs; otherwise the steps
+ * run as written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
  * afterwards.
  *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
