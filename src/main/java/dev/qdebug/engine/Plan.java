@@ -2,6 +2,7 @@ package dev.qdebug.engine;
 
 import dev.qdebug.ModelException;
 import dev.qdebug.QdebugException;
+import dev.qdebug.engine.ops.Fusion;
 import dev.qdebug.onnx.Names;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.OnnxNode;
@@ -32,11 +33,22 @@ import org.nd4j.linalg.factory.Nd4j;
  * while the shapes read stay the same (and every input is the same array as last time, so a hook
  * that replaces one gets a fresh computation).
  *
+ * <p>A convolution whose output only feeds a clamping activation (Relu, Clip with constant
+ * bounds), or only a Sigmoid and the Mul of the two (SiLU), is also compiled as one fused step
+ * that applies the activation to the convolution's output in place; so is a layer normalization
+ * exported op by op ({@link Fusion}). A run uses a fused step only when nothing can see the
+ * tensors it skips: no hook, and none of them among the requested outputs; otherwise the steps
+ * run as written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
+ * afterwards.
+ *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
  */
 public final class Plan {
   /** One node to execute: its op and the slots it reads and writes. */
   public record Step(OnnxNode node, Op op, int[] in, int[] out) {}
+
+  /** System property: {@code false} compiles plans without fused steps. */
+  public static final String FUSE_PROPERTY = "qdebug.fuse";
 
   private final OnnxModel model;
   private final List<String> names = new ArrayList<>();
@@ -54,6 +66,12 @@ public final class Plan {
   private Memo[] memos;
   /** Per step: whether a shape-only step's output proved too large to keep. */
   private boolean[] tooLarge;
+  /** Per step: the fused step that replaces it and the later steps it feeds, or null. */
+  private Step[] fusedAt;
+  /** Per step with a fused step: the tensors the fused step does not produce. */
+  private int[][] hidden;
+  /** Per step: the step whose fused step does this one's work, or -1. */
+  private int[] partOf;
 
   /**
    * What a shape-only step computed: for Shape/Size the shape it read, else its input arrays
@@ -135,6 +153,241 @@ public final class Plan {
     }
     computeLastUse();
     findShapeOnlySteps();
+    findFusions(opset);
+  }
+
+  /**
+   * Compiles the fused steps, each kept beside the steps it replaces: a Conv step with the
+   * clamping activation that is the only reader of its output, or with the Sigmoid and Mul that
+   * are the only readers of its output and compute {@code x * sigmoid(x)} (SiLU / swish); no
+   * tensor a fused step skips is a graph output.
+   */
+  private void findFusions(int opset) {
+    fusedAt = new Step[steps.size()];
+    hidden = new int[steps.size()][];
+    partOf = new int[steps.size()];
+    Arrays.fill(partOf, -1);
+    if ("false".equalsIgnoreCase(System.getProperty(FUSE_PROPERTY, "true"))) {
+      return;
+    }
+    int[] readers = new int[names.size()];
+    List<List<Integer>> readBy = new ArrayList<>();
+    for (int s = 0; s < names.size(); s++) {
+      readBy.add(new ArrayList<>(2));
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      for (int s : steps.get(k).in()) {
+        if (s >= 0) {
+          readers[s]++;
+          readBy.get(s).add(k);
+        }
+      }
+    }
+    for (int s : outputSlots) {
+      readers[s] += 3; // a graph output is always seen
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      Step conv = steps.get(k);
+      if (!conv.node().opType().equals("Conv") || shapeOnly[k] || conv.out().length != 1) {
+        continue;
+      }
+      int c = conv.out()[0];
+      if (c < 0) {
+        continue;
+      }
+      if (readers[c] == 1) {
+        int j = readBy.get(c).get(0);
+        Step act = steps.get(j);
+        if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
+          continue;
+        }
+        INDArray[] known = new INDArray[act.in().length];
+        for (int i = 1; i < known.length; i++) {
+          known[i] = act.in()[i] < 0 ? null : constants.get(act.in()[i]);
+        }
+        java.util.Optional<double[]> bounds = Fusion.clampBounds(act.node(), opset, known);
+        if (bounds.isPresent()) {
+          boolean relu = act.node().opType().equals("Relu");
+          Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
+          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), new int[] {c}, j);
+        }
+      } else if (readers[c] == 2) {
+        int j1 = readBy.get(c).get(0);
+        int j2 = readBy.get(c).get(1);
+        Step sig = steps.get(j1);
+        Step mul = steps.get(j2);
+        if (!sig.node().opType().equals("Sigmoid") || !mul.node().opType().equals("Mul")
+            || sig.out().length != 1 || sig.out()[0] < 0 || mul.out().length != 1
+            || mul.in().length != 2) {
+          continue;
+        }
+        int sv = sig.out()[0];
+        boolean pair = (mul.in()[0] == c && mul.in()[1] == sv) || (mul.in()[0] == sv && mul.in()[1] == c);
+        if (pair && readers[sv] == 1 && !shapeOnly[j1] && !shapeOnly[j2]) {
+          Op op = Fusion.convSilu(conv.op());
+          fuse(k, new Step(conv.node(), op, conv.in(), mul.out()), new int[] {c, sv}, j1, j2);
+        }
+      }
+    }
+    for (int k = 0; k < steps.size(); k++) {
+      if (fusedAt[k] == null && partOf[k] < 0) {
+        fuseLayerNorm(k, readers, readBy);
+      }
+    }
+  }
+
+  /**
+   * Layer normalization over the last axis as exported op by op (PyTorch's LayerNorm at opset
+   * &lt; 17): {@code m = ReduceMean(x); d = x - m; v = ReduceMean(Pow(d, 2)); y = d / Sqrt(v +
+   * eps) * gamma + beta}, eps, gamma and beta constants, each intermediate read only inside the
+   * pattern. Fused into one step starting at the first ReduceMean.
+   */
+  private void fuseLayerNorm(int k, int[] readers, List<List<Integer>> readBy) {
+    Step mean = steps.get(k);
+    if (!isLastAxisMean(mean)) {
+      return;
+    }
+    int x = mean.in()[0];
+    Step sub = onlyReader(mean.out()[0], readers, readBy, "Sub");
+    if (sub == null || sub.in()[0] != x || sub.in()[1] != mean.out()[0]) {
+      return;
+    }
+    int d = sub.out()[0];
+    if (readers[d] != 2) {
+      return;
+    }
+    Step pow = steps.get(readBy.get(d).get(0));
+    Step div = steps.get(readBy.get(d).get(1));
+    if (!pow.node().opType().equals("Pow") || pow.in().length != 2 || pow.in()[0] != d
+        || scalar(pow.in()[1]) != 2.0) {
+      return;
+    }
+    Step mean2 = onlyReader(pow.out()[0], readers, readBy, "ReduceMean");
+    if (mean2 == null || !isLastAxisMean(mean2)) {
+      return;
+    }
+    Step add = onlyReader(mean2.out()[0], readers, readBy, "Add");
+    if (add == null) {
+      return;
+    }
+    int epsSlot = add.in()[0] == mean2.out()[0] ? add.in()[1] : add.in()[0];
+    double eps = scalar(epsSlot);
+    Step sqrt = onlyReader(add.out()[0], readers, readBy, "Sqrt");
+    if (Double.isNaN(eps) || sqrt == null) {
+      return;
+    }
+    if (onlyReader(sqrt.out()[0], readers, readBy, "Div") != div
+        || !div.node().opType().equals("Div") || div.in()[0] != d || div.in()[1] != sqrt.out()[0]) {
+      return;
+    }
+    Step mul = onlyReader(div.out()[0], readers, readBy, "Mul");
+    if (mul == null) {
+      return;
+    }
+    INDArray gamma = constants.get(mul.in()[0] == div.out()[0] ? mul.in()[1] : mul.in()[0]);
+    Step bias = onlyReader(mul.out()[0], readers, readBy, "Add");
+    if (gamma == null || bias == null) {
+      return;
+    }
+    INDArray beta = constants.get(bias.in()[0] == mul.out()[0] ? bias.in()[1] : bias.in()[0]);
+    if (beta == null) {
+      return;
+    }
+    List<Step> parts = List.of(mean, sub, pow, mean2, add, sqrt, div, mul, bias);
+    int[] replaced = new int[parts.size() - 1];
+    int[] skipped = new int[parts.size() - 1];
+    for (int i = 1; i < parts.size(); i++) {
+      int j = steps.indexOf(parts.get(i));
+      if (j <= k || fusedAt[j] != null || partOf[j] >= 0 || shapeOnly[j]) {
+        return;
+      }
+      replaced[i - 1] = j;
+      skipped[i - 1] = parts.get(i - 1).out()[0];
+    }
+    Op fallback = chain(parts, x, bias.out()[0]);
+    Op op = Fusion.layerNorm(eps, gamma, beta, fallback);
+    fuse(k, new Step(mean.node(), op, new int[] {x}, bias.out()), skipped, replaced);
+  }
+
+  /** A ReduceMean over the last axis only, keeping it, with one output. */
+  private boolean isLastAxisMean(Step s) {
+    if (!s.node().opType().equals("ReduceMean") || s.in().length != 1 || s.in()[0] < 0
+        || s.out().length != 1 || s.out()[0] < 0 || s.node().attrInt("keepdims", 1) == 0) {
+      return false;
+    }
+    long[] axes = s.node().attrInts("axes").orElse(null);
+    return axes != null && axes.length == 1 && axes[0] == -1;
+  }
+
+  /** The one step reading {@code slot} when it is of {@code type} and has one output, or null. */
+  private Step onlyReader(int slot, int[] readers, List<List<Integer>> readBy, String type) {
+    if (slot < 0 || readers[slot] != 1) {
+      return null;
+    }
+    Step s = steps.get(readBy.get(slot).get(0));
+    return s.node().opType().equals(type) && s.out().length == 1 && s.out()[0] >= 0 ? s : null;
+  }
+
+  /** The value of a one-element float constant in {@code slot}, or NaN. */
+  private double scalar(int slot) {
+    INDArray c = slot < 0 ? null : constants.get(slot);
+    return c == null || c.length() != 1 || !c.dataType().isFPType() ? Double.NaN : c.getDouble(0);
+  }
+
+  /** The steps {@code parts} run one after the other, from {@code input} to {@code output}. */
+  private Op chain(List<Step> parts, int input, int output) {
+    return in -> {
+      Map<Integer, INDArray> local = new HashMap<>();
+      local.put(input, in[0]);
+      for (Step p : parts) {
+        INDArray[] args = gather(p, s -> local.containsKey(s) ? local.get(s) : constants.get(s));
+        INDArray[] out = p.op().run(args);
+        local.put(p.out()[0], out[0]);
+      }
+      return new INDArray[] {local.get(output)};
+    };
+  }
+
+  private void fuse(int k, Step fused, int[] skipped, int... replaced) {
+    fusedAt[k] = fused;
+    hidden[k] = skipped;
+    for (int j : replaced) {
+      partOf[j] = k;
+    }
+  }
+
+  /**
+   * Per step, whether this run uses its fused step: only without a hook, and only where no tensor
+   * the fused step skips is requested; null when none is used.
+   */
+  private boolean[] fusedSteps(TensorHook hook, boolean[] keep) {
+    if (hook != TensorHook.NONE) {
+      return null;
+    }
+    boolean[] use = null;
+    for (int k = 0; k < fusedAt.length; k++) {
+      if (fusedAt[k] == null) {
+        continue;
+      }
+      boolean free = true;
+      for (int s : hidden[k]) {
+        free &= !keep[s];
+      }
+      if (free) {
+        use = use == null ? new boolean[fusedAt.length] : use;
+        use[k] = true;
+      }
+    }
+    return use;
+  }
+
+  /** How many fused steps the plan holds (each replaces two steps in runs without a hook). */
+  public int fusedSteps() {
+    int n = 0;
+    for (Step f : fusedAt) {
+      n += f == null ? 0 : 1;
+    }
+    return n;
   }
 
   /**
@@ -397,8 +650,15 @@ public final class Plan {
         values[s] = hook == TensorHook.NONE ? c.getValue() : hook.onTensor(names.get(s), c.getValue());
       }
     }
+    boolean[] fused = fusedSteps(hook, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
+      if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
+        continue; // done by the fused step that produced this step's output
+      }
+      if (fused != null && fused[k]) {
+        step = fusedAt[k];
+      }
       INDArray[] in = gather(step, s -> values[s]);
       INDArray[] out = shapeOnly[k] ? reuseOrExecute(k, step, in) : execute(step, in);
       for (int i = 0; i < step.out().length && i < out.length; i++) {

@@ -51,8 +51,8 @@ public final class EngineBenchmark {
         }
       }
     }
-    System.out.println("| model | batch | qdebug ms/img | ORT all-opt ms/img | ORT no-opt ms/img | qdebug / ORT all-opt | qdebug / ORT no-opt |");
-    System.out.println("|---|---|---|---|---|---|---|");
+    System.out.println("| model | batch | qdebug ms/img | qdebug unfused ms/img | ORT all-opt ms/img | ORT no-opt ms/img | qdebug / ORT all-opt | qdebug / ORT no-opt |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     for (Path p : models) {
       OnnxModel m = OnnxModel.load(p);
@@ -72,11 +72,18 @@ public final class EngineBenchmark {
         try (Session s = Session.open(m)) {
           ours = time(() -> s.run(Map.of(in.name(), x))) / batch;
         }
+        double unfused;
+        System.setProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY, "false");
+        try (Session s = Session.open(m)) {
+          unfused = time(() -> s.run(Map.of(in.name(), x))) / batch;
+        } finally {
+          System.clearProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY);
+        }
         double all = timeOrt(env, p, in, x, OrtSession.SessionOptions.OptLevel.ALL_OPT) / batch;
         double none = timeOrt(env, p, in, x, OrtSession.SessionOptions.OptLevel.NO_OPT) / batch;
         System.out.printf(
-            "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
-            p.getFileName(), batch, ours, all, none, ours / all, ours / none);
+            "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
+            p.getFileName(), batch, ours, unfused, all, none, ours / all, ours / none);
       }
     }
   }

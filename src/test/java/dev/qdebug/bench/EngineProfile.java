@@ -10,9 +10,7 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Where a forward pass spends its time: the first run against steady runs (oneDNN primitive
@@ -42,8 +40,7 @@ public final class EngineProfile {
         shape[d] = 1;
       }
     }
-    Nd4j.getRandom().setSeed(1);
-    INDArray x = Nd4j.rand(DataType.FLOAT, shape);
+    INDArray x = EngineBenchmark.input(in, shape);
     Map<String, INDArray> feed = Map.of(in.name(), x);
     System.out.printf("# %s, batch %d%n", model.source(), batch);
     for (boolean ws : new boolean[] {true, false}) {
@@ -75,6 +72,8 @@ public final class EngineProfile {
       }
     }
     Map<String, double[]> byType = new TreeMap<>(); // ms, calls
+    Map<String, double[]> byTensor = new HashMap<>(); // ms
+    Map<String, String> shapes = new HashMap<>();
     long[] last = {0};
     int runs = 10;
     for (int r = 0; r < runs; r++) {
@@ -89,6 +88,8 @@ public final class EngineProfile {
                   double[] v = byType.computeIfAbsent(type, k -> new double[2]);
                   v[0] += (now - last[0]) / 1e6;
                   v[1]++;
+                  byTensor.computeIfAbsent(name, k -> new double[1])[0] += (now - last[0]) / 1e6;
+                  shapes.put(name, type + " " + java.util.Arrays.toString(value.shape()));
                 }
                 last[0] = System.nanoTime();
                 return value;
@@ -106,6 +107,16 @@ public final class EngineProfile {
           Locale.ROOT,
           "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
           e.getKey(), v[0] / runs, 100 * v[0] / total, v[1] / runs, 1000 * v[0] / v[1]);
+    }
+    if (Boolean.getBoolean("profile.steps")) {
+      byTensor.entrySet().stream()
+          .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+          .limit(40)
+          .forEach(
+              e ->
+                  System.out.printf(
+                      Locale.ROOT, "  %8.0f us  %s  %s%n",
+                      1000 * e.getValue()[0] / runs, shapes.get(e.getKey()), e.getKey()));
     }
   }
 }

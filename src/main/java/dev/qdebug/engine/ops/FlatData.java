@@ -132,7 +132,7 @@ final class FlatData {
   }
 
   /** Whether {@code x}'s buffer holds exactly its elements in c order from position 0. */
-  private static boolean isPlain(INDArray x) {
+  static boolean isPlain(INDArray x) {
     return x.offset() == 0
         && x.data().originalOffset() == 0
         && x.data().length() == x.length()
