@@ -127,6 +127,8 @@ public final class Diagnose {
    * @param floatAccuracy float top-1 on the same labeled samples when known; null to compute it
    * @param samples how many flipped (labeled) or most degraded (unlabeled) samples to explain with
    *     their culprit nodes (0: none)
+   * @param trialEvalNum labeled samples on which the fix trials (each node alone) are also measured
+   *     by top-1: the first of the {@code evalNum} (0: all of them)
    */
   public record Options(
       int top,
@@ -137,8 +139,15 @@ public final class Diagnose {
       double target,
       TargetMetric targetMetric,
       Double floatAccuracy,
-      int samples) {
+      int samples,
+      int trialEvalNum) {
+    /** Labeled samples for the fix trials' top-1 unless told: {@value}. */
+    public static final int TRIAL_EVAL_NUM = 500;
+
     public Options {
+      if (trialEvalNum < 0) {
+        throw new UsageException("--trial-eval-num: " + trialEvalNum + " is negative");
+      }
       if (samples < 0) {
         throw new UsageException("--samples: " + samples + " is negative");
       }
@@ -161,44 +170,49 @@ public final class Diagnose {
 
     /** Top 10 nodes, 16 samples, no labeled set, target 0.99. */
     public static Options defaults() {
-      return new Options(10, null, 16, null, 0, 0.99, null, null, 8);
+      return new Options(10, null, 16, null, 0, 0.99, null, null, 8, TRIAL_EVAL_NUM);
     }
 
     public Options top(int n) {
-      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options nodes(List<String> n) {
-      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options dataNum(int n) {
-      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options dataset(Path d) {
-      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options evalNum(int n) {
-      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options target(double t) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options targetMetric(TargetMetric m) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options floatAccuracy(Double a) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a, samples, trialEvalNum);
     }
 
     /** How many flipped (labeled) or most degraded samples to explain with their culprit nodes. */
     public Options samples(int n) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, n);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, n, trialEvalNum);
+    }
+
+    /** Labeled samples for the fix trials' top-1 (0: all of {@code evalNum}). */
+    public Options trialEvalNum(int n) {
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, n);
     }
 
     /** The metric the target measures. */
@@ -210,11 +224,39 @@ public final class Diagnose {
   /** A cause of a node's error: its name, how strongly the evidence shows it, and the numbers. */
   public record Cause(String name, double severity, String evidence) {}
 
-  /** One fix tried on one node: output cosine with the node alone quantized, and the gain. */
-  public record Trial(String node, String fix, double baseline, double cosine) {
+  /**
+   * One fix tried on one node: output cosine with the node alone quantized (as calibrated: {@code
+   * baseline}; fixed: {@code cosine}), and with a labeled set the same for top-1 ({@code
+   * baselineTop1}, {@code top1}; NaN without one, or for a fix not measured on it).
+   */
+  public record Trial(
+      String node, String fix, double baseline, double cosine, double baselineTop1, double top1) {
+    public Trial(String node, String fix, double baseline, double cosine) {
+      this(node, fix, baseline, cosine, Double.NaN, Double.NaN);
+    }
+
+    /** The output cosine gain. */
     public double gain() {
       return cosine - baseline;
     }
+
+    /** The top-1 gain (NaN when top-1 was not measured). */
+    public double top1Gain() {
+      return top1 - baselineTop1;
+    }
+
+    /** Whether top-1 was measured. */
+    public boolean hasTop1() {
+      return !Double.isNaN(top1) && !Double.isNaN(baselineTop1);
+    }
+
+    /**
+     * Best first: by top-1 gain where measured (a trial without it counts as no top-1 gain), then
+     * by output cosine gain.
+     */
+    public static final Comparator<Trial> BY_GAIN =
+        Comparator.comparingDouble((Trial t) -> t.hasTop1() ? -(t.top1 - t.baselineTop1) : 0.0)
+            .thenComparingDouble(t -> -t.gain());
   }
 
   /** The fix kept for a node in the fixed model. */
@@ -516,12 +558,27 @@ public final class Diagnose {
     long statsSteps = batches * (infos.size() + 1);
     long[] done = {0};
     List<String> outs = infos.stream().map(i -> i.output).distinct().toList();
+    // the snapshot keeps what the re-runs below read and the tensors observed, nothing else
+    Set<String> statsChanged = new LinkedHashSet<>();
+    model.enabled().forEach(x -> statsChanged.add(model.node(x).tensor()));
+    Set<String> statsKeep = new LinkedHashSet<>(outs);
+    statsKeep.addAll(acts.keySet());
+    for (NodeInfo info : infos) {
+      info.cals.forEach(x -> statsChanged.add(x.tensor()));
+      if (info.cleBetween != null) {
+        statsKeep.add(info.pair.between());
+      }
+    }
     for (BatchPlan.Batch batch_ : statsBatches) {
-      int from = batch_.sample(0);
       int c = batch_.size();
-      Snapshot base = model.floatSnapshot(data.batch(from, c));
+      try (Snapshot base = model.session().snapshot(data.batch(batch_.samples()), statsChanged, statsKeep)) {
+      // observers see one sample at a time, in sample order, as calibration feeds them: what
+      // they accumulate (histogram ranges grow with what they have seen) does not depend on
+      // the batching
       for (ActStats a : acts.values()) {
-        a.observe(base.get(a.cal.tensor()));
+        for (INDArray part : dev.qdebug.quant.Calibrator.perSample(base.get(a.cal.tensor()), c)) {
+          a.observe(part);
+        }
       }
       Map<String, INDArray> full = model.rerun(base, model.enabled(), RunOptions.outputs(outs));
       for (NodeInfo info : infos) {
@@ -550,11 +607,14 @@ public final class Diagnose {
           for (int i = 0; i < inv.length; i++) {
             inv[i] = 1f / info.cleScales[i];
           }
-          info.cleBetween.observe(CrossLayerEqualization.scale(between, axis, inv));
+          for (INDArray part : dev.qdebug.quant.Calibrator.perSample(CrossLayerEqualization.scale(between, axis, inv), c)) {
+            info.cleBetween.observe(part);
+          }
         }
         progress.update("diagnose: statistics", ++done[0], statsSteps);
       }
       progress.update("diagnose: statistics", ++done[0], statsSteps);
+      } // the batch's tensors freed now, not when the garbage collector runs
     }
 
     // 3. causes
@@ -590,12 +650,49 @@ public final class Diagnose {
     double[] cos =
         FixTrials.outputCosines(
             model, data, n, runs, shared, () -> progress.update("diagnose: fix trials", ++t[0], trialSteps));
+    // with labeled data, top-1 of the same trials on the first trialEvalNum labeled samples, in
+    // the same streamed way: the baselines, the float reference and every fix that raised the
+    // output cosine (the candidates of the combination below; a fix that lowers the output of its
+    // node alone is not tried further, and measuring it on labeled data would cost as much again)
+    double[] trialTop1 = new double[runs.size()];
+    Arrays.fill(trialTop1, Double.NaN);
+    if (labeled != null) {
+      int evalN = o.evalNum() > 0 ? o.evalNum() : labeled.size();
+      int trialN = o.trialEvalNum() > 0 ? Math.min(o.trialEvalNum(), evalN) : evalN;
+      List<Integer> which = new ArrayList<>();
+      for (int i = 0; i < firstFix; i++) {
+        which.add(i);
+      }
+      int j = firstFix;
+      for (NodeInfo info : infos) {
+        for (Fix f : info.fixes) {
+          if (f.name().equals(FLOAT) || cos[j] > cos[baselineOf.get(f.scope())] + 1e-7) {
+            which.add(j);
+          }
+          j++;
+        }
+      }
+      List<FixTrials.Trial> sub = which.stream().map(runs::get).toList();
+      long labeledSteps =
+          (long) BatchPlan.of(model.session(), labeled, trialN, BatchPlan.SWEEP, "diagnose").batches().size()
+              * sub.size();
+      long[] u = {0};
+      FixTrials.Scores sc =
+          FixTrials.measure(
+              model, labeled, trialN, sub, labeled.labels(), shared, null,
+              () -> progress.update("diagnose: fix trials, top-1", ++u[0], labeledSteps));
+      for (int i = 0; i < which.size(); i++) {
+        trialTop1[which.get(i)] = sc.top1(i);
+      }
+    }
     List<Trial> trials = new ArrayList<>();
     Map<Fix, Trial> trialOf = new LinkedHashMap<>();
     int k = firstFix;
     for (NodeInfo info : infos) {
       for (Fix f : info.fixes) {
-        Trial tr = new Trial(info.name, f.name(), cos[baselineOf.get(f.scope())], cos[k++]);
+        int b = baselineOf.get(f.scope());
+        Trial tr = new Trial(info.name, f.name(), cos[b], cos[k], trialTop1[b], trialTop1[k]);
+        k++;
         trials.add(tr);
         trialOf.put(f, tr);
       }
@@ -624,7 +721,10 @@ public final class Diagnose {
     for (int round = 1; round <= 3; round++) {
       boolean int16 = round >= 2;
       List<NodeInfo> byGain = new ArrayList<>(infos);
-      byGain.sort(Comparator.comparingDouble((NodeInfo i) -> -bestGain(i, trialOf, int16)));
+      byGain.sort(
+          Comparator.comparing(
+              (NodeInfo i) -> bestTrial(i, trialOf, int16),
+              Comparator.nullsLast(Trial.BY_GAIN)));
       for (NodeInfo info : byGain) {
         if (reached) {
           break;
@@ -637,11 +737,11 @@ public final class Diagnose {
         }
         List<Fix> cands = new ArrayList<>();
         for (Fix f : info.fixes) {
-          if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && trialOf.get(f).gain() > 1e-7) {
+          if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && candidate(trialOf.get(f))) {
             cands.add(f);
           }
         }
-        cands.sort(Comparator.comparingDouble((Fix f) -> -trialOf.get(f).gain()));
+        cands.sort(Comparator.comparing((Fix f) -> trialOf.get(f), Trial.BY_GAIN));
         int tried = 0;
         for (Fix f : cands) {
           if (tried == 2) {
@@ -819,17 +919,32 @@ public final class Diagnose {
     return fix.startsWith("int16");
   }
 
-  private static double bestGain(NodeInfo info, Map<Fix, Trial> trialOf, boolean int16) {
-    double best = 0;
+  /**
+   * A fix worth trying on the full model: its node alone gains output cosine (its top-1 gain,
+   * where measured, orders the candidates: {@link Trial#BY_GAIN}).
+   */
+  static boolean candidate(Trial t) {
+    return t.gain() > 1e-7;
+  }
+
+  /** The best candidate trial of a node (null when none), by {@link Trial#BY_GAIN}. */
+  private static Trial bestTrial(NodeInfo info, Map<Fix, Trial> trialOf, boolean int16) {
+    Trial best = null;
     for (Fix f : info.fixes) {
-      if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16) {
-        best = Math.max(best, trialOf.get(f).gain());
+      Trial t = trialOf.get(f);
+      if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && candidate(t)
+          && (best == null || Trial.BY_GAIN.compare(t, best) < 0)) {
+        best = t;
       }
     }
     return best;
   }
 
-  /** Full-model measurements of variants (output cosine on the calibration samples, top-1). */
+  /**
+   * Full-model measurements of variants (output cosine on the calibration samples, top-1), each
+   * streamed batch by batch ({@link FixTrials#measure}, {@link FixTrials#predictions}): nothing
+   * of a batch outlives it, so memory does not grow with the samples or the number of steps.
+   */
   private static final class Evaluator {
     final CalibratedModel model;
     final SampleSet data;
@@ -838,7 +953,6 @@ public final class Diagnose {
     final int evalNum;
     final FixTrials.Shared shared;
     final Progress progress;
-    final List<float[][][]> floatOutputs = new ArrayList<>(); // per batch, per output, per sample
     final List<String> outputs;
     double[] calibratedPerSample; // the calibrated model's output cosine per sample
     int[] calibratedPredictions;
@@ -855,64 +969,42 @@ public final class Diagnose {
       this.shared = shared;
       this.progress = progress;
       this.outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        Map<String, INDArray> f =
-            model.run(data.batch(from, c), List.of(), RunOptions.outputs(outputs));
-        float[][][] per = new float[outputs.size()][][];
-        for (int k = 0; k < outputs.size(); k++) {
-          per[k] = PartialModels.perSample(f.get(outputs.get(k)), c);
-        }
-        floatOutputs.add(per);
-      }
     }
 
     double cosine(FixTrials.Variant v) {
-      double sum = 0;
-      int count = 0;
-      int b = 0;
-      double[] perSample = new double[n];
-      var hook = FixTrials.hook(model, v, model.enabled(), shared);
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        int bi = b++;
-        Map<String, INDArray> q =
-            model.session().run(data.batch(from, c), RunOptions.outputs(outputs).hook(hook));
-        for (int k = 0; k < outputs.size(); k++) {
-          float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
-          for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
-            perSample[from + s] += x / outputs.size();
-            if (!Double.isNaN(x)) {
-              sum += x;
-              count++;
-            }
-          }
-        }
-      }
-      if (v.isEmpty() && calibratedPerSample == null) {
+      boolean keep = v.isEmpty() && calibratedPerSample == null;
+      double[] perSample = keep ? new double[n] : null;
+      FixTrials.Scores sc =
+          FixTrials.measure(
+              model, data, n, List.of(new FixTrials.Trial(v, model.enabled())), null, shared,
+              keep ? (trial, sample, cos, pred) -> {
+                    if (trial == 0) {
+                      perSample[sample] = cos;
+                    }
+                  }
+                  : null,
+              () -> {});
+      if (keep) {
         calibratedPerSample = perSample;
       }
       progress.update("diagnose: combining fixes", ++runs, runs + 1);
-      return count == 0 ? Double.NaN : sum / count;
+      return sc.cosine[0];
     }
 
     /** The output cosine of another model (the fixed one as written) with the original float. */
     double cosine(CalibratedModel other, Set<String> enabled) {
       double sum = 0;
       int count = 0;
-      int b = 0;
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        int bi = b++;
-        Map<String, INDArray> q = other.run(data.batch(from, c), enabled, RunOptions.outputs(outputs));
-        for (int k = 0; k < outputs.size(); k++) {
-          float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
+      for (BatchPlan.Batch batch : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").batches()) {
+        int c = batch.size();
+        Map<String, INDArray> in = data.batch(batch.samples());
+        Map<String, INDArray> f = model.run(in, List.of(), RunOptions.outputs(outputs));
+        Map<String, INDArray> q = other.run(in, enabled, RunOptions.outputs(outputs));
+        for (String o : outputs) {
+          float[][] fs = PartialModels.perSample(f.get(o), c);
+          float[][] qs = PartialModels.perSample(q.get(o), c);
           for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
+            double x = Metric.COSINE_SIMILARITY.compute(fs[s], qs[s]);
             if (!Double.isNaN(x)) {
               sum += x;
               count++;
@@ -922,7 +1014,6 @@ public final class Diagnose {
       }
       return count == 0 ? Double.NaN : sum / count;
     }
-
     double top1(FixTrials.Variant v) {
       int[] p = FixTrials.predictions(model, v, model.enabled(), labeled, evalNum, shared);
       if (v.isEmpty() && calibratedPredictions == null) {
@@ -1410,12 +1501,24 @@ public final class Diagnose {
     DoubleColumn base = PartialModels.fixed("calibrated-cosine", 6);
     DoubleColumn cos = PartialModels.fixed("fixed-cosine", 6);
     DoubleColumn gain = PartialModels.fixed("gain", 6);
+    DoubleColumn baseTop1 = PartialModels.fixed("calibrated-top-1", 4);
+    DoubleColumn top1 = PartialModels.fixed("fixed-top-1", 4);
+    DoubleColumn top1Gain = PartialModels.fixed("top-1-gain", 4);
+    boolean labeled = trials.stream().anyMatch(Trial::hasTop1);
     for (Trial t : trials) {
       node.append(t.node());
       fix.append(t.fix());
       base.append(t.baseline());
       cos.append(t.cosine());
       gain.append(t.gain());
+      baseTop1.append(t.baselineTop1());
+      top1.append(t.top1());
+      top1Gain.append(t.top1Gain());
+    }
+    if (labeled) {
+      return Table.create(
+          "diagnose: fix trials (node alone, output cosine and top-1)",
+          node, fix, base, cos, gain, baseTop1, top1, top1Gain);
     }
     return Table.create("diagnose: fix trials (node alone, output cosine)", node, fix, base, cos, gain);
   }
@@ -1433,8 +1536,14 @@ public final class Diagnose {
       List<String> parts = new ArrayList<>();
       trials.stream()
           .filter(t -> t.node().equals(i.name))
-          .sorted(Comparator.comparingDouble((Trial t) -> -t.gain()))
-          .forEach(t -> parts.add(String.format(Locale.ROOT, "%s %+.6f", t.fix(), t.gain())));
+          .sorted(Trial.BY_GAIN)
+          .forEach(
+              t ->
+                  parts.add(
+                      t.hasTop1()
+                          ? String.format(
+                              Locale.ROOT, "%s %+.6f (top-1 %+.2f%%)", t.fix(), t.gain(), 100 * t.top1Gain())
+                          : String.format(Locale.ROOT, "%s %+.6f", t.fix(), t.gain())));
       tried.append(String.join("; ", parts));
       keptFix.append(
           kept.stream().filter(k -> k.node().equals(i.name)).map(Kept::fix).reduce((a, b) -> b).orElse("none"));
