@@ -7,6 +7,7 @@ import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
+import dev.qdebug.engine.TensorHook;
 import dev.qdebug.engine.Workspaces;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.onnx.OnnxModel;
@@ -371,6 +372,10 @@ public final class Diagnose {
   public static final String BIAS_CORRECTION = "bias correction";
   public static final String EQUALIZE = "cross-layer equalization";
   public static final String FLOAT = "leave in float";
+  public static final String SEQUENTIAL_BIAS_CORRECTION = "sequential bias correction";
+
+  /** The "node" of a fix applied to every quantized matrix node at once. */
+  public static final String ALL_MATRIX_NODES = "(every quantized Conv/Gemm/MatMul)";
 
   private Diagnose() {}
 
@@ -715,11 +720,42 @@ public final class Diagnose {
     StepTable steps = new StepTable();
     steps.add("calibrated", "", stateCos, stateTop1, true, meets(metric, stateCos, stateTop1, threshold));
     boolean reached = meets(metric, stateCos, stateTop1, threshold);
+    Set<String> seqTensors = new LinkedHashSet<>();
     // round 1: fixes that cost nothing at run time; round 2: int16 for nodes still unfixed
     // (round 3: int16 again for the nodes whose int16 trial the full model rejected in round 2:
     // the state has changed since)
     for (int round = 1; round <= 3; round++) {
       boolean int16 = round >= 2;
+      if (round == 2 && !reached) {
+        // between the free per-node fixes and int16: sequential bias correction of every
+        // quantized matrix node (free at run time too), measured with the per-node fixes kept so
+        // far in place; it replaces the per-node bias corrections (each measured with the rest in
+        // float)
+        FixTrials.Variant without = state;
+        for (Kept x : kept) {
+          if (x.fix().equals(BIAS_CORRECTION)) {
+            without = without.withoutShift(model.floatModel().node(x.node()).outputs().get(0));
+          }
+        }
+        FixTrials.Variant seq = sequentialBiasCorrection(model, data, n, without, shared, progress);
+        if (!seq.isEmpty()) {
+          FixTrials.Variant next = without.plus(seq);
+          double c = ev.cosine(next);
+          double top1 = lab != null ? ev.top1(next) : Double.NaN;
+          boolean better = improves(metric, c, top1, stateCos, stateTop1);
+          if (better) {
+            state = next;
+            stateCos = c;
+            stateTop1 = top1;
+            kept.removeIf(x -> x.fix().equals(BIAS_CORRECTION));
+            seqTensors.addAll(seq.shifts.keySet());
+            seqTensors.forEach(x -> touchedBy.put(x, ALL_MATRIX_NODES));
+            kept.add(new Kept(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION));
+            reached = meets(metric, stateCos, stateTop1, threshold);
+          }
+          steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION, c, top1, better, better && reached);
+        }
+      }
       List<NodeInfo> byGain = new ArrayList<>(infos);
       byGain.sort(
           Comparator.comparing(
@@ -753,8 +789,7 @@ public final class Diagnose {
           }
           tried++;
           // an int16 fix replaces the node's own bias correction (measured at the lower precision)
-          boolean dropShift =
-              int16 && kept.stream().anyMatch(x -> x.node().equals(info.name) && x.fix().equals(BIAS_CORRECTION));
+          boolean dropShift = int16 && state.shifts.containsKey(info.output);
           FixTrials.Variant next = (dropShift ? state.withoutShift(info.output) : state).plus(f.variant());
           double c = ev.cosine(next);
           boolean better = c > stateCos + 1e-7;
@@ -779,6 +814,28 @@ public final class Diagnose {
           }
         }
       }
+    }
+    // the sequential correction re-measured on what the rounds changed (int16 weights, other
+    // ranges: the shifts they leave differ from the calibrated model's)
+    if (!reached && !seqTensors.isEmpty()) {
+      FixTrials.Variant without = state;
+      for (String x : seqTensors) {
+        without = without.withoutShift(x);
+      }
+      FixTrials.Variant seq = sequentialBiasCorrection(model, data, n, without, shared, progress);
+      FixTrials.Variant next = without.plus(seq);
+      double c = ev.cosine(next);
+      double top1 = lab != null ? ev.top1(next) : Double.NaN;
+      boolean better = improves(metric, c, top1, stateCos, stateTop1);
+      if (better) {
+        state = next;
+        stateCos = c;
+        stateTop1 = top1;
+        seqTensors.clear();
+        seqTensors.addAll(seq.shifts.keySet());
+        reached = meets(metric, stateCos, stateTop1, threshold);
+      }
+      steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION + " (re-measured)", c, top1, better, better && reached);
     }
     // fall back to float while the target is not met: first the nodes no int16 fix helped, then
     // those already raised to int16, each group in sensitivity order
@@ -819,6 +876,7 @@ public final class Diagnose {
     reached = meets(metric, fixedCos, fixedTop1, threshold);
     Set<String> changedNodes = new LinkedHashSet<>();
     kept.forEach(x -> changedNodes.add(x.node()));
+    changedNodes.remove(ALL_MATRIX_NODES);
     int kTop = changedNodes.size();
     Set<String> topk =
         PartialModels.calibrationsOf(model, ranking.subList(0, Math.min(kTop, ranking.size())), "--nodes");
@@ -913,6 +971,17 @@ public final class Diagnose {
 
   private static boolean meets(TargetMetric m, double cos, double top1, double threshold) {
     return m == TargetMetric.TOP1 ? top1 >= threshold : cos >= threshold;
+  }
+
+  /**
+   * Whether a whole-model step improves: by top-1 first when top-1 is the target (then output
+   * cosine on a tie), else by output cosine.
+   */
+  private static boolean improves(TargetMetric m, double cos, double top1, double stateCos, double stateTop1) {
+    if (m == TargetMetric.TOP1 && !Double.isNaN(top1)) {
+      return top1 > stateTop1 || (top1 == stateTop1 && cos > stateCos + 1e-7);
+    }
+    return cos > stateCos + 1e-7;
   }
 
   private static boolean isInt16(String fix) {
@@ -1036,6 +1105,118 @@ public final class Diagnose {
         ok += p[i] == labels[i] ? 1 : 0;
       }
       return (double) ok / p.length;
+    }
+  }
+
+  /**
+   * Sequential empirical bias correction of every quantized matrix node (Conv, Gemm, MatMul with
+   * a quantized constant weight) of {@code state} applied to {@code model}: in graph order, each
+   * node's per-channel mean output shift {@code E[y_q - y_f]} is measured on the calibration
+   * samples with everything upstream already quantized and already corrected, and its negation
+   * added to the node's output (folded into its bias when written). Unlike the bias correction of
+   * one node alone (measured with the rest in float), this corrects the shift the node's input
+   * carries in from upstream as well. The nodes whose output {@code state} already shifts, or
+   * whose calibration nodes it switches off, are left as they are. Memory: per channel sums,
+   * one batch at a time; cost: one float pass, then one pass per node up to that node.
+   *
+   * @return the shifts only (to add to {@code state}), empty when no node qualifies
+   */
+  static FixTrials.Variant sequentialBiasCorrection(
+      CalibratedModel model, SampleSet data, int n, FixTrials.Variant state, FixTrials.Shared shared,
+      Progress progress) {
+    Plan plan = model.session().plan();
+    Set<String> on = state.enabled(model.enabled());
+    List<OnnxNode> targets = new ArrayList<>();
+    for (OnnxNode x : model.floatModel().nodes()) {
+      if (!QuantRule.MATRIX_OPS.contains(x.opType()) || x.outputs().size() != 1
+          || state.shifts.containsKey(x.outputs().get(0))) {
+        continue;
+      }
+      boolean quantizedWeight = false;
+      for (CalibrationNode c : model.calibrationsOf(x.name())) {
+        if (c.kind() == TensorKind.WEIGHT && on.contains(c.name()) && plan.isConstant(c.tensor())) {
+          quantizedWeight = true;
+        }
+      }
+      if (quantizedWeight) {
+        targets.add(x);
+      }
+    }
+    FixTrials.Variant out = new FixTrials.Variant();
+    if (targets.isEmpty()) {
+      return out;
+    }
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").batches();
+    List<String> graphOutputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
+    // float: the per-channel sums of every target's output, in one pass
+    Map<String, double[]> floatSum = new LinkedHashMap<>();
+    Map<String, long[]> floatCount = new LinkedHashMap<>();
+    Map<String, OnnxNode> byTensor = new LinkedHashMap<>();
+    targets.forEach(x -> byTensor.put(x.outputs().get(0), x));
+    for (BatchPlan.Batch b : batches) {
+      model.session().run(
+          data.batch(b.samples()),
+          RunOptions.outputs(graphOutputs)
+              .hook(
+                  (tensor, value) -> {
+                    OnnxNode x = byTensor.get(tensor);
+                    if (x != null && value.dataType() == DataType.FLOAT && value.rank() >= 2) {
+                      channelSums(value, BiasCorrection.channelAxis(x, value.rank()),
+                          floatSum.computeIfAbsent(tensor, t -> new double[(int) value.size(BiasCorrection.channelAxis(x, value.rank()))]),
+                          floatCount.computeIfAbsent(tensor, t -> new long[(int) value.size(BiasCorrection.channelAxis(x, value.rank()))]));
+                    }
+                    return value;
+                  }));
+    }
+    // quantized, node after node, with the corrections so far
+    FixTrials.Variant current = state;
+    int done = 0;
+    for (OnnxNode x : targets) {
+      String tensor = x.outputs().get(0);
+      double[] fs = floatSum.get(tensor);
+      if (fs == null) {
+        continue;
+      }
+      double[] qs = new double[fs.length];
+      long[] qc = new long[fs.length];
+      int[] axis = {-1};
+      TensorHook fixes = FixTrials.hook(model, current, model.enabled(), shared);
+      TensorHook capture =
+          (t, value) -> {
+            if (t.equals(tensor) && value.dataType() == DataType.FLOAT) {
+              axis[0] = BiasCorrection.channelAxis(x, value.rank());
+              channelSums(value, axis[0], qs, qc);
+            }
+            return value;
+          };
+      for (BatchPlan.Batch b : batches) {
+        model.session().run(data.batch(b.samples()), RunOptions.outputs(tensor).hook(capture.andThen(fixes)));
+      }
+      long[] fc = floatCount.get(tensor);
+      float[] delta = new float[fs.length];
+      for (int c = 0; c < delta.length; c++) {
+        delta[c] = qc[c] == 0 || fc[c] == 0 ? 0f : (float) -(qs[c] / qc[c] - fs[c] / fc[c]);
+      }
+      FixTrials.Variant one = new FixTrials.Variant();
+      one.shifts.put(tensor, new FixTrials.Variant.Shift(x.name(), axis[0], delta));
+      out = out.plus(one);
+      current = current.plus(one);
+      progress.update("diagnose: sequential bias correction", ++done, targets.size());
+    }
+    return out;
+  }
+
+  /** Adds each channel's sum (along {@code axis}) and element count of {@code y}. */
+  private static void channelSums(INDArray y, int axis, double[] sum, long[] count) {
+    long[] shape = y.shape();
+    int ch = (int) shape[axis];
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
+    float[] v = y.dup('c').data().asFloat();
+    for (int e = 0; e < v.length; e++) {
+      int c = (int) ((e / inner) % ch);
+      sum[c] += v[e];
+      count[c]++;
     }
   }
 
