@@ -490,6 +490,86 @@ class DiagnoseTest {
     }
   }
 
+  /**
+   * Sequential bias correction of a Conv-Relu-Conv chain under int4 weights: each convolution's
+   * shift is measured with the one before already quantized and corrected, so the corrected
+   * model's output has the float output's per-channel mean on the calibration samples (a
+   * correction of the last convolution alone, measured with the first in float, does not).
+   */
+  @Test
+  void sequentialBiasCorrectionRemovesTheAccumulatedShift() {
+    Random r = new Random(11);
+    int c = 8;
+    float[] w1 = new float[c * c];
+    float[] w2 = new float[c * c];
+    for (int i = 0; i < w1.length; i++) {
+      w1[i] = (float) (r.nextGaussian() * 0.3 + 0.05);
+      w2[i] = (float) (r.nextGaussian() * 0.3 + 0.05);
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, c, 4, 4)
+            .initializer("W1", w1, c, c, 1, 1)
+            .initializer("B1", new float[c], c)
+            .initializer("W2", w2, c, c, 1, 1)
+            .initializer("B2", new float[c], c)
+            .node("Conv", "conv1", new String[] {"x", "W1", "B1"}, new String[] {"h"})
+            .node("Relu", "relu", new String[] {"h"}, new String[] {"hr"})
+            .node("Conv", "conv2", new String[] {"hr", "W2", "B2"}, new String[] {"y"})
+            .output("y", -1, c, 4, 4)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {c, 4, 4}, () -> 0.5 + r.nextDouble());
+    try (CalibratedModel cal =
+        calibrate(m, data, Calibrator.Options.defaults().perChannel(false).weightType(QType.INT4))) {
+      FixTrials.Shared shared = new FixTrials.Shared();
+      FixTrials.Variant seq =
+          Diagnose.sequentialBiasCorrection(cal, data, 16, new FixTrials.Variant(), shared, Progress.NONE);
+      assertEquals(List.of("h", "y"), List.copyOf(seq.shifts.keySet()));
+      Map<String, INDArray> in = data.batch(0, 16);
+      float[] f = channelMeans(cal.run(in, List.of(), RunOptions.outputs("y")).get("y"));
+      float[] q = channelMeans(
+          cal.session().run(in, RunOptions.outputs("y").hook(FixTrials.hook(cal, new FixTrials.Variant(), cal.enabled(), shared))).get("y"));
+      float[] s = channelMeans(
+          cal.session().run(in, RunOptions.outputs("y").hook(FixTrials.hook(cal, seq, cal.enabled(), shared))).get("y"));
+      double before = 0;
+      double after = 0;
+      for (int k = 0; k < c; k++) {
+        before = Math.max(before, Math.abs(q[k] - f[k]));
+        after = Math.max(after, Math.abs(s[k] - f[k]));
+      }
+      assertTrue(before > 1e-2, "int4 weights shift the output: " + before);
+      assertTrue(after < 1e-4, "corrected, the output's channel means are the float ones: " + after);
+      // written, the shifts are folded into the biases: same graph, ORT agrees
+      Path file = tmp.resolve("seq.onnx");
+      try (CalibratedModel fixed =
+          new CalibratedModel(seq.floatModel(cal.floatModel()), seq.nodes(cal), seq.enabled(cal.enabled()))) {
+        fixed.save(file, fixed.enabled());
+      }
+      assertEquals(3, OnnxModel.load(file).nodes().stream().filter(x -> !x.opType().endsWith("Linear")).count());
+      INDArray ort = Ort.run(OnnxModel.load(file).proto(), in, List.of("y")).get("y");
+      float[] o = channelMeans(ort);
+      for (int k = 0; k < c; k++) {
+        assertEquals(s[k], o[k], 1e-4, "channel " + k);
+      }
+    }
+  }
+
+  private static float[] channelMeans(INDArray y) {
+    float[] v = y.dup('c').data().asFloat();
+    long[] sh = y.shape();
+    int c = (int) sh[1];
+    long inner = sh[2] * sh[3];
+    double[] sum = new double[c];
+    for (int e = 0; e < v.length; e++) {
+      sum[(int) ((e / inner) % c)] += v[e];
+    }
+    float[] out = new float[c];
+    for (int k = 0; k < c; k++) {
+      out[k] = (float) (sum[k] / (v.length / c));
+    }
+    return out;
+  }
+
   /** {@code runall} skips diagnose when the calibrated model already meets its target. */
   @Test
   void runallSkipsDiagnoseWhenTheTargetIsMet() throws Exception {
