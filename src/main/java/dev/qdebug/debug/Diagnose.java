@@ -143,7 +143,7 @@ public final class Diagnose {
       int samples,
       int trialEvalNum) {
     /** Labeled samples for the fix trials' top-1 unless told: {@value}. */
-    public static final int TRIAL_EVAL_NUM = 500;
+    public static final int TRIAL_EVAL_NUM = 256;
 
     public Options {
       if (trialEvalNum < 0) {
