@@ -69,12 +69,17 @@ import tech.tablesaw.plotly.components.Figure;
  * output shift, measured on the calibration data, folded into the bias); cross-layer equalization
  * with the neighbouring Conv/Gemm/MatMul around a ReLU (float function unchanged); and leaving
  * the node in float as the reference. Each trial re-runs only the graph downstream of what it
- * changes, from one float snapshot per batch of samples.
+ * changes, from one float snapshot per batch of samples. With a labeled set the same trials are
+ * also measured by top-1 (on the first {@link Options#trialEvalNum} labeled samples: the
+ * reference, the baselines and every fix that raises the output cosine), and ranked by top-1 gain,
+ * then output cosine gain ({@link Trial#BY_GAIN}).
  *
  * <p><b>The fixed model</b>: the winning fixes, best gain first, are added one at a time to the
  * full calibrated model and kept only when the full model's output cosine improves, until the
  * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine):
- * first the fixes that cost nothing at run time, then int16 (weights or activation) for the nodes
+ * first the fixes that cost nothing at run time, then a sequential bias correction of every
+ * quantized matrix node ({@link #sequentialBiasCorrection}: each shift measured with everything
+ * upstream quantized and corrected), then int16 (weights or activation) for the nodes
  * still short of it (twice: a trial the full model rejected may help once others are in). When
  * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
  * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
@@ -85,6 +90,9 @@ import tech.tablesaw.plotly.components.Figure;
  * <p><b>Which samples, which nodes</b>: the samples whose prediction quantization flips (with a
  * labeled set) or whose output degrades most, each with the diagnosed nodes that alone degrade
  * it most ({@link SampleCulprits}), and a gallery page (thumbnails of image inputs).
+ *
+ * <p>Memory: every pass streams batch by batch ({@link FixTrials#measure}): nothing of a batch
+ * outlives it, so memory does not grow with the samples, the nodes diagnosed or the trials.
  *
  * <p>Cost: one sensitivity ranking, one statistics pass and one trial pass over the calibration
  * samples (each a float snapshot per batch plus downstream re-runs), then one full run per
