@@ -339,9 +339,11 @@ Leaving nodes in float costs speed on the accelerator. `diagnose` goes further t
 the most sensitive nodes it names the cause with its evidence (per-tensor weights stretched by a few channels,
 weight outliers, activation clipping, long tails, one-sided activations, a systematic output shift, or error
 carried in from upstream), tries the fixes on that node alone (per-channel weights, another range method, an
-asymmetric grid, bias correction, cross-layer equalization, int16, float as the reference point), ranks them by
-their gain, then combines the winners greedily, re-measuring top-1 after each, until the target (99% of float)
-is reached. The fixed model is written as standard QDQ ONNX; reloading and evaluating it checks the number."""),
+asymmetric grid, bias correction, cross-layer equalization, int16, float as the reference point), measures each
+by output cosine and by top-1 on the first labeled images, ranks them by top-1 gain then output cosine gain, then
+combines the winners greedily, re-measuring top-1 after each, until the target (99% of float) is reached: free
+fixes first, then a sequential bias correction of every quantized convolution (each one's output shift measured
+with everything upstream already quantized and corrected), then int16, then float. The fixed model is written as standard QDQ ONNX; reloading and evaluating it checks the number."""),
         code("diagnose", f"""
 Diagnose.Result fix = dbg.diagnose(Diagnose.Options.defaults().top({m['diagnose_top']}).dataNum(DATA)
     .dataset(testSet).evalNum(EVAL).floatAccuracy(floatTop1).samples(0));

@@ -37,6 +37,12 @@ public final class DiagnoseCommand implements Callable<Integer> {
   @Option(names = "--eval-num", defaultValue = "0", description = "labeled samples for top-1 (0: all)")
   int evalNum;
 
+  @Option(
+      names = "--trial-eval-num",
+      defaultValue = "" + Diagnose.Options.TRIAL_EVAL_NUM,
+      description = "with --dataset, labeled samples for the fix trials' top-1 (0: all of --eval-num; default ${DEFAULT-VALUE})")
+  int trialEvalNum;
+
   @Option(names = "--top", defaultValue = "10", description = "diagnose the N most sensitive nodes (default ${DEFAULT-VALUE})")
   int top;
 
@@ -90,7 +96,8 @@ public final class DiagnoseCommand implements Callable<Integer> {
             .evalNum(evalNum)
             .target(target)
             .targetMetric(metric)
-            .samples(samples);
+            .samples(samples)
+            .trialEvalNum(trialEvalNum);
     PrintWriter out = spec.commandLine().getOut();
     try (Debugger dbg = analysis.open()) {
       Diagnose.Result r = dbg.diagnose(o);

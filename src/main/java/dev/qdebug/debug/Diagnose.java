@@ -7,6 +7,7 @@ import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
+import dev.qdebug.engine.TensorHook;
 import dev.qdebug.engine.Workspaces;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.onnx.OnnxModel;
@@ -68,12 +69,17 @@ import tech.tablesaw.plotly.components.Figure;
  * output shift, measured on the calibration data, folded into the bias); cross-layer equalization
  * with the neighbouring Conv/Gemm/MatMul around a ReLU (float function unchanged); and leaving
  * the node in float as the reference. Each trial re-runs only the graph downstream of what it
- * changes, from one float snapshot per batch of samples.
+ * changes, from one float snapshot per batch of samples. With a labeled set the same trials are
+ * also measured by top-1 (on the first {@link Options#trialEvalNum} labeled samples: the
+ * reference, the baselines and every fix that raises the output cosine), and ranked by top-1 gain,
+ * then output cosine gain ({@link Trial#BY_GAIN}).
  *
  * <p><b>The fixed model</b>: the winning fixes, best gain first, are added one at a time to the
  * full calibrated model and kept only when the full model's output cosine improves, until the
  * target is met (top-1 as a fraction of float top-1 with a labeled set, else output cosine):
- * first the fixes that cost nothing at run time, then int16 (weights or activation) for the nodes
+ * first the fixes that cost nothing at run time, then a sequential bias correction of every
+ * quantized matrix node ({@link #sequentialBiasCorrection}: each shift measured with everything
+ * upstream quantized and corrected), then int16 (weights or activation) for the nodes
  * still short of it (twice: a trial the full model rejected may help once others are in). When
  * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
  * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
@@ -84,6 +90,9 @@ import tech.tablesaw.plotly.components.Figure;
  * <p><b>Which samples, which nodes</b>: the samples whose prediction quantization flips (with a
  * labeled set) or whose output degrades most, each with the diagnosed nodes that alone degrade
  * it most ({@link SampleCulprits}), and a gallery page (thumbnails of image inputs).
+ *
+ * <p>Memory: every pass streams batch by batch ({@link FixTrials#measure}): nothing of a batch
+ * outlives it, so memory does not grow with the samples, the nodes diagnosed or the trials.
  *
  * <p>Cost: one sensitivity ranking, one statistics pass and one trial pass over the calibration
  * samples (each a float snapshot per batch plus downstream re-runs), then one full run per
@@ -127,6 +136,8 @@ public final class Diagnose {
    * @param floatAccuracy float top-1 on the same labeled samples when known; null to compute it
    * @param samples how many flipped (labeled) or most degraded (unlabeled) samples to explain with
    *     their culprit nodes (0: none)
+   * @param trialEvalNum labeled samples on which the fix trials (each node alone) are also measured
+   *     by top-1: the first of the {@code evalNum} (0: all of them)
    */
   public record Options(
       int top,
@@ -137,8 +148,15 @@ public final class Diagnose {
       double target,
       TargetMetric targetMetric,
       Double floatAccuracy,
-      int samples) {
+      int samples,
+      int trialEvalNum) {
+    /** Labeled samples for the fix trials' top-1 unless told: {@value}. */
+    public static final int TRIAL_EVAL_NUM = 256;
+
     public Options {
+      if (trialEvalNum < 0) {
+        throw new UsageException("--trial-eval-num: " + trialEvalNum + " is negative");
+      }
       if (samples < 0) {
         throw new UsageException("--samples: " + samples + " is negative");
       }
@@ -161,44 +179,49 @@ public final class Diagnose {
 
     /** Top 10 nodes, 16 samples, no labeled set, target 0.99. */
     public static Options defaults() {
-      return new Options(10, null, 16, null, 0, 0.99, null, null, 8);
+      return new Options(10, null, 16, null, 0, 0.99, null, null, 8, TRIAL_EVAL_NUM);
     }
 
     public Options top(int n) {
-      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(n, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options nodes(List<String> n) {
-      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, n, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options dataNum(int n) {
-      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, n, dataset, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options dataset(Path d) {
-      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, d, evalNum, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options evalNum(int n) {
-      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, n, target, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options target(double t) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, t, targetMetric, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options targetMetric(TargetMetric m) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, m, floatAccuracy, samples, trialEvalNum);
     }
 
     public Options floatAccuracy(Double a) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a, samples);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, a, samples, trialEvalNum);
     }
 
     /** How many flipped (labeled) or most degraded samples to explain with their culprit nodes. */
     public Options samples(int n) {
-      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, n);
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, n, trialEvalNum);
+    }
+
+    /** Labeled samples for the fix trials' top-1 (0: all of {@code evalNum}). */
+    public Options trialEvalNum(int n) {
+      return new Options(top, nodes, dataNum, dataset, evalNum, target, targetMetric, floatAccuracy, samples, n);
     }
 
     /** The metric the target measures. */
@@ -210,11 +233,39 @@ public final class Diagnose {
   /** A cause of a node's error: its name, how strongly the evidence shows it, and the numbers. */
   public record Cause(String name, double severity, String evidence) {}
 
-  /** One fix tried on one node: output cosine with the node alone quantized, and the gain. */
-  public record Trial(String node, String fix, double baseline, double cosine) {
+  /**
+   * One fix tried on one node: output cosine with the node alone quantized (as calibrated: {@code
+   * baseline}; fixed: {@code cosine}), and with a labeled set the same for top-1 ({@code
+   * baselineTop1}, {@code top1}; NaN without one, or for a fix not measured on it).
+   */
+  public record Trial(
+      String node, String fix, double baseline, double cosine, double baselineTop1, double top1) {
+    public Trial(String node, String fix, double baseline, double cosine) {
+      this(node, fix, baseline, cosine, Double.NaN, Double.NaN);
+    }
+
+    /** The output cosine gain. */
     public double gain() {
       return cosine - baseline;
     }
+
+    /** The top-1 gain (NaN when top-1 was not measured). */
+    public double top1Gain() {
+      return top1 - baselineTop1;
+    }
+
+    /** Whether top-1 was measured. */
+    public boolean hasTop1() {
+      return !Double.isNaN(top1) && !Double.isNaN(baselineTop1);
+    }
+
+    /**
+     * Best first: by top-1 gain where measured (a trial without it counts as no top-1 gain), then
+     * by output cosine gain.
+     */
+    public static final Comparator<Trial> BY_GAIN =
+        Comparator.comparingDouble((Trial t) -> t.hasTop1() ? -(t.top1 - t.baselineTop1) : 0.0)
+            .thenComparingDouble(t -> -t.gain());
   }
 
   /** The fix kept for a node in the fixed model. */
@@ -329,6 +380,10 @@ public final class Diagnose {
   public static final String BIAS_CORRECTION = "bias correction";
   public static final String EQUALIZE = "cross-layer equalization";
   public static final String FLOAT = "leave in float";
+  public static final String SEQUENTIAL_BIAS_CORRECTION = "sequential bias correction";
+
+  /** The "node" of a fix applied to every quantized matrix node at once. */
+  public static final String ALL_MATRIX_NODES = "(every quantized Conv/Gemm/MatMul)";
 
   private Diagnose() {}
 
@@ -516,12 +571,27 @@ public final class Diagnose {
     long statsSteps = batches * (infos.size() + 1);
     long[] done = {0};
     List<String> outs = infos.stream().map(i -> i.output).distinct().toList();
+    // the snapshot keeps what the re-runs below read and the tensors observed, nothing else
+    Set<String> statsChanged = new LinkedHashSet<>();
+    model.enabled().forEach(x -> statsChanged.add(model.node(x).tensor()));
+    Set<String> statsKeep = new LinkedHashSet<>(outs);
+    statsKeep.addAll(acts.keySet());
+    for (NodeInfo info : infos) {
+      info.cals.forEach(x -> statsChanged.add(x.tensor()));
+      if (info.cleBetween != null) {
+        statsKeep.add(info.pair.between());
+      }
+    }
     for (BatchPlan.Batch batch_ : statsBatches) {
-      int from = batch_.sample(0);
       int c = batch_.size();
-      Snapshot base = model.floatSnapshot(data.batch(from, c));
+      try (Snapshot base = model.session().snapshot(data.batch(batch_.samples()), statsChanged, statsKeep)) {
+      // observers see one sample at a time, in sample order, as calibration feeds them: what
+      // they accumulate (histogram ranges grow with what they have seen) does not depend on
+      // the batching
       for (ActStats a : acts.values()) {
-        a.observe(base.get(a.cal.tensor()));
+        for (INDArray part : dev.qdebug.quant.Calibrator.perSample(base.get(a.cal.tensor()), c)) {
+          a.observe(part);
+        }
       }
       Map<String, INDArray> full = model.rerun(base, model.enabled(), RunOptions.outputs(outs));
       for (NodeInfo info : infos) {
@@ -550,11 +620,14 @@ public final class Diagnose {
           for (int i = 0; i < inv.length; i++) {
             inv[i] = 1f / info.cleScales[i];
           }
-          info.cleBetween.observe(CrossLayerEqualization.scale(between, axis, inv));
+          for (INDArray part : dev.qdebug.quant.Calibrator.perSample(CrossLayerEqualization.scale(between, axis, inv), c)) {
+            info.cleBetween.observe(part);
+          }
         }
         progress.update("diagnose: statistics", ++done[0], statsSteps);
       }
       progress.update("diagnose: statistics", ++done[0], statsSteps);
+      } // the batch's tensors freed now, not when the garbage collector runs
     }
 
     // 3. causes
@@ -590,12 +663,49 @@ public final class Diagnose {
     double[] cos =
         FixTrials.outputCosines(
             model, data, n, runs, shared, () -> progress.update("diagnose: fix trials", ++t[0], trialSteps));
+    // with labeled data, top-1 of the same trials on the first trialEvalNum labeled samples, in
+    // the same streamed way: the baselines, the float reference and every fix that raised the
+    // output cosine (the candidates of the combination below; a fix that lowers the output of its
+    // node alone is not tried further, and measuring it on labeled data would cost as much again)
+    double[] trialTop1 = new double[runs.size()];
+    Arrays.fill(trialTop1, Double.NaN);
+    if (labeled != null) {
+      int evalN = o.evalNum() > 0 ? o.evalNum() : labeled.size();
+      int trialN = o.trialEvalNum() > 0 ? Math.min(o.trialEvalNum(), evalN) : evalN;
+      List<Integer> which = new ArrayList<>();
+      for (int i = 0; i < firstFix; i++) {
+        which.add(i);
+      }
+      int j = firstFix;
+      for (NodeInfo info : infos) {
+        for (Fix f : info.fixes) {
+          if (f.name().equals(FLOAT) || cos[j] > cos[baselineOf.get(f.scope())] + 1e-7) {
+            which.add(j);
+          }
+          j++;
+        }
+      }
+      List<FixTrials.Trial> sub = which.stream().map(runs::get).toList();
+      long labeledSteps =
+          (long) BatchPlan.of(model.session(), labeled, trialN, BatchPlan.SWEEP, "diagnose").batches().size()
+              * sub.size();
+      long[] u = {0};
+      FixTrials.Scores sc =
+          FixTrials.measure(
+              model, labeled, trialN, sub, labeled.labels(), shared, null,
+              () -> progress.update("diagnose: fix trials, top-1", ++u[0], labeledSteps));
+      for (int i = 0; i < which.size(); i++) {
+        trialTop1[which.get(i)] = sc.top1(i);
+      }
+    }
     List<Trial> trials = new ArrayList<>();
     Map<Fix, Trial> trialOf = new LinkedHashMap<>();
     int k = firstFix;
     for (NodeInfo info : infos) {
       for (Fix f : info.fixes) {
-        Trial tr = new Trial(info.name, f.name(), cos[baselineOf.get(f.scope())], cos[k++]);
+        int b = baselineOf.get(f.scope());
+        Trial tr = new Trial(info.name, f.name(), cos[b], cos[k], trialTop1[b], trialTop1[k]);
+        k++;
         trials.add(tr);
         trialOf.put(f, tr);
       }
@@ -618,13 +728,47 @@ public final class Diagnose {
     StepTable steps = new StepTable();
     steps.add("calibrated", "", stateCos, stateTop1, true, meets(metric, stateCos, stateTop1, threshold));
     boolean reached = meets(metric, stateCos, stateTop1, threshold);
+    Set<String> seqTensors = new LinkedHashSet<>();
     // round 1: fixes that cost nothing at run time; round 2: int16 for nodes still unfixed
     // (round 3: int16 again for the nodes whose int16 trial the full model rejected in round 2:
     // the state has changed since)
     for (int round = 1; round <= 3; round++) {
       boolean int16 = round >= 2;
+      if (round == 2 && !reached) {
+        // between the free per-node fixes and int16: sequential bias correction of every
+        // quantized matrix node (free at run time too), measured with the per-node fixes kept so
+        // far in place; it replaces the per-node bias corrections (each measured with the rest in
+        // float)
+        FixTrials.Variant without = state;
+        for (Kept x : kept) {
+          if (x.fix().equals(BIAS_CORRECTION)) {
+            without = without.withoutShift(model.floatModel().node(x.node()).outputs().get(0));
+          }
+        }
+        FixTrials.Variant seq = sequentialBiasCorrection(model, data, n, without, shared, progress);
+        if (!seq.isEmpty()) {
+          FixTrials.Variant next = without.plus(seq);
+          double c = ev.cosine(next);
+          double top1 = lab != null ? ev.top1(next) : Double.NaN;
+          boolean better = improves(metric, c, top1, stateCos, stateTop1);
+          if (better) {
+            state = next;
+            stateCos = c;
+            stateTop1 = top1;
+            kept.removeIf(x -> x.fix().equals(BIAS_CORRECTION));
+            seqTensors.addAll(seq.shifts.keySet());
+            seqTensors.forEach(x -> touchedBy.put(x, ALL_MATRIX_NODES));
+            kept.add(new Kept(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION));
+            reached = meets(metric, stateCos, stateTop1, threshold);
+          }
+          steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION, c, top1, better, better && reached);
+        }
+      }
       List<NodeInfo> byGain = new ArrayList<>(infos);
-      byGain.sort(Comparator.comparingDouble((NodeInfo i) -> -bestGain(i, trialOf, int16)));
+      byGain.sort(
+          Comparator.comparing(
+              (NodeInfo i) -> bestTrial(i, trialOf, int16),
+              Comparator.nullsLast(Trial.BY_GAIN)));
       for (NodeInfo info : byGain) {
         if (reached) {
           break;
@@ -637,11 +781,11 @@ public final class Diagnose {
         }
         List<Fix> cands = new ArrayList<>();
         for (Fix f : info.fixes) {
-          if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && trialOf.get(f).gain() > 1e-7) {
+          if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && candidate(trialOf.get(f))) {
             cands.add(f);
           }
         }
-        cands.sort(Comparator.comparingDouble((Fix f) -> -trialOf.get(f).gain()));
+        cands.sort(Comparator.comparing((Fix f) -> trialOf.get(f), Trial.BY_GAIN));
         int tried = 0;
         for (Fix f : cands) {
           if (tried == 2) {
@@ -653,8 +797,7 @@ public final class Diagnose {
           }
           tried++;
           // an int16 fix replaces the node's own bias correction (measured at the lower precision)
-          boolean dropShift =
-              int16 && kept.stream().anyMatch(x -> x.node().equals(info.name) && x.fix().equals(BIAS_CORRECTION));
+          boolean dropShift = int16 && state.shifts.containsKey(info.output);
           FixTrials.Variant next = (dropShift ? state.withoutShift(info.output) : state).plus(f.variant());
           double c = ev.cosine(next);
           boolean better = c > stateCos + 1e-7;
@@ -679,6 +822,28 @@ public final class Diagnose {
           }
         }
       }
+    }
+    // the sequential correction re-measured on what the rounds changed (int16 weights, other
+    // ranges: the shifts they leave differ from the calibrated model's)
+    if (!reached && !seqTensors.isEmpty()) {
+      FixTrials.Variant without = state;
+      for (String x : seqTensors) {
+        without = without.withoutShift(x);
+      }
+      FixTrials.Variant seq = sequentialBiasCorrection(model, data, n, without, shared, progress);
+      FixTrials.Variant next = without.plus(seq);
+      double c = ev.cosine(next);
+      double top1 = lab != null ? ev.top1(next) : Double.NaN;
+      boolean better = improves(metric, c, top1, stateCos, stateTop1);
+      if (better) {
+        state = next;
+        stateCos = c;
+        stateTop1 = top1;
+        seqTensors.clear();
+        seqTensors.addAll(seq.shifts.keySet());
+        reached = meets(metric, stateCos, stateTop1, threshold);
+      }
+      steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION + " (re-measured)", c, top1, better, better && reached);
     }
     // fall back to float while the target is not met: first the nodes no int16 fix helped, then
     // those already raised to int16, each group in sensitivity order
@@ -719,6 +884,7 @@ public final class Diagnose {
     reached = meets(metric, fixedCos, fixedTop1, threshold);
     Set<String> changedNodes = new LinkedHashSet<>();
     kept.forEach(x -> changedNodes.add(x.node()));
+    changedNodes.remove(ALL_MATRIX_NODES);
     int kTop = changedNodes.size();
     Set<String> topk =
         PartialModels.calibrationsOf(model, ranking.subList(0, Math.min(kTop, ranking.size())), "--nodes");
@@ -815,21 +981,47 @@ public final class Diagnose {
     return m == TargetMetric.TOP1 ? top1 >= threshold : cos >= threshold;
   }
 
+  /**
+   * Whether a whole-model step improves: by top-1 first when top-1 is the target (then output
+   * cosine on a tie), else by output cosine.
+   */
+  private static boolean improves(TargetMetric m, double cos, double top1, double stateCos, double stateTop1) {
+    if (m == TargetMetric.TOP1 && !Double.isNaN(top1)) {
+      return top1 > stateTop1 || (top1 == stateTop1 && cos > stateCos + 1e-7);
+    }
+    return cos > stateCos + 1e-7;
+  }
+
   private static boolean isInt16(String fix) {
     return fix.startsWith("int16");
   }
 
-  private static double bestGain(NodeInfo info, Map<Fix, Trial> trialOf, boolean int16) {
-    double best = 0;
+  /**
+   * A fix worth trying on the full model: its node alone gains output cosine (its top-1 gain,
+   * where measured, orders the candidates: {@link Trial#BY_GAIN}).
+   */
+  static boolean candidate(Trial t) {
+    return t.gain() > 1e-7;
+  }
+
+  /** The best candidate trial of a node (null when none), by {@link Trial#BY_GAIN}. */
+  private static Trial bestTrial(NodeInfo info, Map<Fix, Trial> trialOf, boolean int16) {
+    Trial best = null;
     for (Fix f : info.fixes) {
-      if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16) {
-        best = Math.max(best, trialOf.get(f).gain());
+      Trial t = trialOf.get(f);
+      if (!f.name().equals(FLOAT) && isInt16(f.name()) == int16 && candidate(t)
+          && (best == null || Trial.BY_GAIN.compare(t, best) < 0)) {
+        best = t;
       }
     }
     return best;
   }
 
-  /** Full-model measurements of variants (output cosine on the calibration samples, top-1). */
+  /**
+   * Full-model measurements of variants (output cosine on the calibration samples, top-1), each
+   * streamed batch by batch ({@link FixTrials#measure}, {@link FixTrials#predictions}): nothing
+   * of a batch outlives it, so memory does not grow with the samples or the number of steps.
+   */
   private static final class Evaluator {
     final CalibratedModel model;
     final SampleSet data;
@@ -838,7 +1030,6 @@ public final class Diagnose {
     final int evalNum;
     final FixTrials.Shared shared;
     final Progress progress;
-    final List<float[][][]> floatOutputs = new ArrayList<>(); // per batch, per output, per sample
     final List<String> outputs;
     double[] calibratedPerSample; // the calibrated model's output cosine per sample
     int[] calibratedPredictions;
@@ -855,64 +1046,42 @@ public final class Diagnose {
       this.shared = shared;
       this.progress = progress;
       this.outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        Map<String, INDArray> f =
-            model.run(data.batch(from, c), List.of(), RunOptions.outputs(outputs));
-        float[][][] per = new float[outputs.size()][][];
-        for (int k = 0; k < outputs.size(); k++) {
-          per[k] = PartialModels.perSample(f.get(outputs.get(k)), c);
-        }
-        floatOutputs.add(per);
-      }
     }
 
     double cosine(FixTrials.Variant v) {
-      double sum = 0;
-      int count = 0;
-      int b = 0;
-      double[] perSample = new double[n];
-      var hook = FixTrials.hook(model, v, model.enabled(), shared);
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        int bi = b++;
-        Map<String, INDArray> q =
-            model.session().run(data.batch(from, c), RunOptions.outputs(outputs).hook(hook));
-        for (int k = 0; k < outputs.size(); k++) {
-          float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
-          for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
-            perSample[from + s] += x / outputs.size();
-            if (!Double.isNaN(x)) {
-              sum += x;
-              count++;
-            }
-          }
-        }
-      }
-      if (v.isEmpty() && calibratedPerSample == null) {
+      boolean keep = v.isEmpty() && calibratedPerSample == null;
+      double[] perSample = keep ? new double[n] : null;
+      FixTrials.Scores sc =
+          FixTrials.measure(
+              model, data, n, List.of(new FixTrials.Trial(v, model.enabled())), null, shared,
+              keep ? (trial, sample, cos, pred) -> {
+                    if (trial == 0) {
+                      perSample[sample] = cos;
+                    }
+                  }
+                  : null,
+              () -> {});
+      if (keep) {
         calibratedPerSample = perSample;
       }
       progress.update("diagnose: combining fixes", ++runs, runs + 1);
-      return count == 0 ? Double.NaN : sum / count;
+      return sc.cosine[0];
     }
 
     /** The output cosine of another model (the fixed one as written) with the original float. */
     double cosine(CalibratedModel other, Set<String> enabled) {
       double sum = 0;
       int count = 0;
-      int b = 0;
-      for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-        int from = batch_.sample(0);
-        int c = batch_.size();
-        int bi = b++;
-        Map<String, INDArray> q = other.run(data.batch(from, c), enabled, RunOptions.outputs(outputs));
-        for (int k = 0; k < outputs.size(); k++) {
-          float[][] qs = PartialModels.perSample(q.get(outputs.get(k)), c);
+      for (BatchPlan.Batch batch : BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").batches()) {
+        int c = batch.size();
+        Map<String, INDArray> in = data.batch(batch.samples());
+        Map<String, INDArray> f = model.run(in, List.of(), RunOptions.outputs(outputs));
+        Map<String, INDArray> q = other.run(in, enabled, RunOptions.outputs(outputs));
+        for (String o : outputs) {
+          float[][] fs = PartialModels.perSample(f.get(o), c);
+          float[][] qs = PartialModels.perSample(q.get(o), c);
           for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(floatOutputs.get(bi)[k][s], qs[s]);
+            double x = Metric.COSINE_SIMILARITY.compute(fs[s], qs[s]);
             if (!Double.isNaN(x)) {
               sum += x;
               count++;
@@ -922,7 +1091,6 @@ public final class Diagnose {
       }
       return count == 0 ? Double.NaN : sum / count;
     }
-
     double top1(FixTrials.Variant v) {
       int[] p = FixTrials.predictions(model, v, model.enabled(), labeled, evalNum, shared);
       if (v.isEmpty() && calibratedPredictions == null) {
@@ -945,6 +1113,118 @@ public final class Diagnose {
         ok += p[i] == labels[i] ? 1 : 0;
       }
       return (double) ok / p.length;
+    }
+  }
+
+  /**
+   * Sequential empirical bias correction of every quantized matrix node (Conv, Gemm, MatMul with
+   * a quantized constant weight) of {@code state} applied to {@code model}: in graph order, each
+   * node's per-channel mean output shift {@code E[y_q - y_f]} is measured on the calibration
+   * samples with everything upstream already quantized and already corrected, and its negation
+   * added to the node's output (folded into its bias when written). Unlike the bias correction of
+   * one node alone (measured with the rest in float), this corrects the shift the node's input
+   * carries in from upstream as well. The nodes whose output {@code state} already shifts, or
+   * whose calibration nodes it switches off, are left as they are. Memory: per channel sums,
+   * one batch at a time; cost: one float pass, then one pass per node up to that node.
+   *
+   * @return the shifts only (to add to {@code state}), empty when no node qualifies
+   */
+  static FixTrials.Variant sequentialBiasCorrection(
+      CalibratedModel model, SampleSet data, int n, FixTrials.Variant state, FixTrials.Shared shared,
+      Progress progress) {
+    Plan plan = model.session().plan();
+    Set<String> on = state.enabled(model.enabled());
+    List<OnnxNode> targets = new ArrayList<>();
+    for (OnnxNode x : model.floatModel().nodes()) {
+      if (!QuantRule.MATRIX_OPS.contains(x.opType()) || x.outputs().size() != 1
+          || state.shifts.containsKey(x.outputs().get(0))) {
+        continue;
+      }
+      boolean quantizedWeight = false;
+      for (CalibrationNode c : model.calibrationsOf(x.name())) {
+        if (c.kind() == TensorKind.WEIGHT && on.contains(c.name()) && plan.isConstant(c.tensor())) {
+          quantizedWeight = true;
+        }
+      }
+      if (quantizedWeight) {
+        targets.add(x);
+      }
+    }
+    FixTrials.Variant out = new FixTrials.Variant();
+    if (targets.isEmpty()) {
+      return out;
+    }
+    List<BatchPlan.Batch> batches =
+        BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "diagnose").batches();
+    List<String> graphOutputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
+    // float: the per-channel sums of every target's output, in one pass
+    Map<String, double[]> floatSum = new LinkedHashMap<>();
+    Map<String, long[]> floatCount = new LinkedHashMap<>();
+    Map<String, OnnxNode> byTensor = new LinkedHashMap<>();
+    targets.forEach(x -> byTensor.put(x.outputs().get(0), x));
+    for (BatchPlan.Batch b : batches) {
+      model.session().run(
+          data.batch(b.samples()),
+          RunOptions.outputs(graphOutputs)
+              .hook(
+                  (tensor, value) -> {
+                    OnnxNode x = byTensor.get(tensor);
+                    if (x != null && value.dataType() == DataType.FLOAT && value.rank() >= 2) {
+                      channelSums(value, BiasCorrection.channelAxis(x, value.rank()),
+                          floatSum.computeIfAbsent(tensor, t -> new double[(int) value.size(BiasCorrection.channelAxis(x, value.rank()))]),
+                          floatCount.computeIfAbsent(tensor, t -> new long[(int) value.size(BiasCorrection.channelAxis(x, value.rank()))]));
+                    }
+                    return value;
+                  }));
+    }
+    // quantized, node after node, with the corrections so far
+    FixTrials.Variant current = state;
+    int done = 0;
+    for (OnnxNode x : targets) {
+      String tensor = x.outputs().get(0);
+      double[] fs = floatSum.get(tensor);
+      if (fs == null) {
+        continue;
+      }
+      double[] qs = new double[fs.length];
+      long[] qc = new long[fs.length];
+      int[] axis = {-1};
+      TensorHook fixes = FixTrials.hook(model, current, model.enabled(), shared);
+      TensorHook capture =
+          (t, value) -> {
+            if (t.equals(tensor) && value.dataType() == DataType.FLOAT) {
+              axis[0] = BiasCorrection.channelAxis(x, value.rank());
+              channelSums(value, axis[0], qs, qc);
+            }
+            return value;
+          };
+      for (BatchPlan.Batch b : batches) {
+        model.session().run(data.batch(b.samples()), RunOptions.outputs(tensor).hook(capture.andThen(fixes)));
+      }
+      long[] fc = floatCount.get(tensor);
+      float[] delta = new float[fs.length];
+      for (int c = 0; c < delta.length; c++) {
+        delta[c] = qc[c] == 0 || fc[c] == 0 ? 0f : (float) -(qs[c] / qc[c] - fs[c] / fc[c]);
+      }
+      FixTrials.Variant one = new FixTrials.Variant();
+      one.shifts.put(tensor, new FixTrials.Variant.Shift(x.name(), axis[0], delta));
+      out = out.plus(one);
+      current = current.plus(one);
+      progress.update("diagnose: sequential bias correction", ++done, targets.size());
+    }
+    return out;
+  }
+
+  /** Adds each channel's sum (along {@code axis}) and element count of {@code y}. */
+  private static void channelSums(INDArray y, int axis, double[] sum, long[] count) {
+    long[] shape = y.shape();
+    int ch = (int) shape[axis];
+    long inner = dev.qdebug.quant.Channels.inner(shape, axis);
+    float[] v = y.dup('c').data().asFloat();
+    for (int e = 0; e < v.length; e++) {
+      int c = (int) ((e / inner) % ch);
+      sum[c] += v[e];
+      count[c]++;
     }
   }
 
@@ -1410,12 +1690,24 @@ public final class Diagnose {
     DoubleColumn base = PartialModels.fixed("calibrated-cosine", 6);
     DoubleColumn cos = PartialModels.fixed("fixed-cosine", 6);
     DoubleColumn gain = PartialModels.fixed("gain", 6);
+    DoubleColumn baseTop1 = PartialModels.fixed("calibrated-top-1", 4);
+    DoubleColumn top1 = PartialModels.fixed("fixed-top-1", 4);
+    DoubleColumn top1Gain = PartialModels.fixed("top-1-gain", 4);
+    boolean labeled = trials.stream().anyMatch(Trial::hasTop1);
     for (Trial t : trials) {
       node.append(t.node());
       fix.append(t.fix());
       base.append(t.baseline());
       cos.append(t.cosine());
       gain.append(t.gain());
+      baseTop1.append(t.baselineTop1());
+      top1.append(t.top1());
+      top1Gain.append(t.top1Gain());
+    }
+    if (labeled) {
+      return Table.create(
+          "diagnose: fix trials (node alone, output cosine and top-1)",
+          node, fix, base, cos, gain, baseTop1, top1, top1Gain);
     }
     return Table.create("diagnose: fix trials (node alone, output cosine)", node, fix, base, cos, gain);
   }
@@ -1433,8 +1725,14 @@ public final class Diagnose {
       List<String> parts = new ArrayList<>();
       trials.stream()
           .filter(t -> t.node().equals(i.name))
-          .sorted(Comparator.comparingDouble((Trial t) -> -t.gain()))
-          .forEach(t -> parts.add(String.format(Locale.ROOT, "%s %+.6f", t.fix(), t.gain())));
+          .sorted(Trial.BY_GAIN)
+          .forEach(
+              t ->
+                  parts.add(
+                      t.hasTop1()
+                          ? String.format(
+                              Locale.ROOT, "%s %+.6f (top-1 %+.2f%%)", t.fix(), t.gain(), 100 * t.top1Gain())
+                          : String.format(Locale.ROOT, "%s %+.6f", t.fix(), t.gain())));
       tried.append(String.join("; ", parts));
       keptFix.append(
           kept.stream().filter(k -> k.node().equals(i.name)).map(Kept::fix).reduce((a, b) -> b).orElse("none"));

@@ -43,7 +43,6 @@ final class FixTrials {
     final Map<String, INDArray> constants = new LinkedHashMap<>();
     /** Output tensor → (producing node, channel axis, per-channel value added). */
     final Map<String, Shift> shifts = new LinkedHashMap<>();
-    final Map<String, INDArray> weightCache = new ConcurrentHashMap<>();
 
     record Shift(String node, int axis, float[] delta) {}
 
@@ -98,7 +97,12 @@ final class FixTrials {
     }
   }
 
-  /** Fake-quantized unchanged weights, shared by every variant (keyed by node and parameters). */
+  /**
+   * The fake-quantized weights of the calibrated model's own weight nodes (its parameters, its
+   * constants), shared by every variant: at most one copy of the model's weights, whatever the
+   * number of trials. A weight a variant changes (other parameters, or an equalized constant) is
+   * fake-quantized during each run, in the run's workspace, and freed with it.
+   */
   static final class Shared {
     final Map<CalibrationNode, INDArray> weights = new ConcurrentHashMap<>();
   }
@@ -128,13 +132,8 @@ final class FixTrials {
       if (n == null) {
         return x;
       }
-      if (n.kind() == TensorKind.WEIGHT) {
+      if (n.kind() == TensorKind.WEIGHT && c == null && n.equals(model.node(n.name()))) {
         INDArray w = x;
-        if (c != null) {
-          return v.weightCache.computeIfAbsent(
-              n.name() + "|" + n.params().hashCode(),
-              k -> Workspaces.outside(() -> FakeQuant.apply(w, n.params())));
-        }
         return shared.weights.computeIfAbsent(
             n, k -> Workspaces.outside(() -> FakeQuant.apply(w, n.params())));
       }
@@ -156,47 +155,145 @@ final class FixTrials {
   /** A trial: a variant measured with {@code scope} (calibration node names) switched on. */
   record Trial(Variant variant, Set<String> scope) {}
 
+  /** What a streamed pass measured: per trial, its output cosine and (with labels) top-1. */
+  static final class Scores {
+    final double[] cosine;
+    final long[] correct;
+    long floatCorrect;
+    int samples;
+    final boolean labeled;
+
+    Scores(int trials, boolean labeled) {
+      this.cosine = new double[trials];
+      this.correct = new long[trials];
+      this.labeled = labeled;
+    }
+
+    /** Top-1 of trial {@code i} (NaN without labels). */
+    double top1(int i) {
+      return labeled && samples > 0 ? (double) correct[i] / samples : Double.NaN;
+    }
+
+    /** Top-1 of the float model on the same samples (NaN without labels). */
+    double floatTop1() {
+      return labeled && samples > 0 ? (double) floatCorrect / samples : Double.NaN;
+    }
+  }
+
+  /** Sees each sample's result: trial index (-1 for the float model), sample index, cosine, class. */
+  interface PerSample {
+    void accept(int trial, int sample, double cosine, int prediction);
+  }
+
   /**
-   * For each trial, the mean over the first {@code n} samples (and over graph outputs) of the
-   * output cosine similarity with the float model; each batch runs the float model once and each
-   * trial re-runs only the graph downstream of what it changes.
+   * Measures every trial on the first {@code n} samples of {@code data} in one streamed pass:
+   * per batch (sized by the memory budget, {@link BatchPlan#SWEEP}), one float snapshot that keeps
+   * only what the trials' re-runs read plus the graph outputs, each trial re-run downstream of
+   * what it changes, its metrics accumulated, and the snapshot freed before the next batch. Memory
+   * is one batch's tensors (and the shared fake-quantized weights), whatever the number of
+   * samples or trials; the results do not depend on how the samples are batched.
+   *
+   * <p>Output cosine: the mean over samples and graph outputs of the cosine similarity with the
+   * float model (NaN samples dropped). Top-1 (with {@code labels}): the first output's argmax
+   * against the label.
+   *
+   * @param labels the labels of {@code data}, or null for output cosine only
+   * @param perSample sees every sample's result (null: none)
    */
-  static double[] outputCosines(
-      CalibratedModel model, SampleSet data, int n, List<Trial> trials, Shared shared, Runnable tick) {
+  static Scores measure(
+      CalibratedModel model,
+      SampleSet data,
+      int n,
+      List<Trial> trials,
+      long[] labels,
+      Shared shared,
+      PerSample perSample,
+      Runnable tick) {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
+    Scores out = new Scores(trials.size(), labels != null);
     double[] sum = new double[trials.size()];
     int[] count = new int[trials.size()];
-    for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").inOrder()) {
-      int from = batch_.sample(0);
-      int c = batch_.size();
-      Snapshot base = model.floatSnapshot(data.batch(from, c));
-      for (int i = 0; i < trials.size(); i++) {
-        Trial t = trials.get(i);
-        Map<String, INDArray> got =
-            model.session()
-                .rerun(
-                    base,
-                    changed(model, t.variant(), t.scope()),
-                    RunOptions.outputs(outputs).hook(hook(model, t.variant(), t.scope(), shared)));
+    Set<String> mayChange = new LinkedHashSet<>();
+    List<Set<String>> changed = new ArrayList<>();
+    List<TensorHook> hooks = new ArrayList<>();
+    for (Trial t : trials) {
+      Set<String> c = changed(model, t.variant(), t.scope());
+      changed.add(c);
+      mayChange.addAll(c);
+      hooks.add(hook(model, t.variant(), t.scope(), shared));
+    }
+    for (BatchPlan.Batch batch : BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").batches()) {
+      int c = batch.size();
+      try (Snapshot base = model.session().snapshot(data.batch(batch.samples()), mayChange, outputs)) {
+        List<float[][]> ref = new ArrayList<>();
         for (String o : outputs) {
-          float[][] f = PartialModels.perSample(base.get(o), c);
-          float[][] q = PartialModels.perSample(got.get(o), c);
-          for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(f[s], q[s]);
-            if (!Double.isNaN(x)) {
-              sum[i] += x;
-              count[i]++;
-            }
+          ref.add(PartialModels.perSample(base.get(o), c));
+        }
+        int[] fp = labels != null || perSample != null ? argmax(ref.get(0)) : null;
+        for (int s = 0; s < c; s++) {
+          if (labels != null && fp[s] == labels[batch.sample(s)]) {
+            out.floatCorrect++;
+          }
+          if (perSample != null) {
+            perSample.accept(-1, batch.sample(s), 1.0, fp[s]);
           }
         }
-        tick.run();
+        out.samples += c;
+        for (int i = 0; i < trials.size(); i++) {
+          Map<String, INDArray> got =
+              model.session().rerun(base, changed.get(i), RunOptions.outputs(outputs).hook(hooks.get(i)));
+          double[] cosOf = new double[c];
+          for (int k = 0; k < outputs.size(); k++) {
+            float[][] q = PartialModels.perSample(got.get(outputs.get(k)), c);
+            for (int s = 0; s < c; s++) {
+              double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
+              cosOf[s] += x / outputs.size();
+              if (!Double.isNaN(x)) {
+                sum[i] += x;
+                count[i]++;
+              }
+            }
+          }
+          if (labels != null || perSample != null) {
+            int[] p = argmax(PartialModels.perSample(got.get(outputs.get(0)), c));
+            for (int s = 0; s < c; s++) {
+              if (labels != null && p[s] == labels[batch.sample(s)]) {
+                out.correct[i]++;
+              }
+              if (perSample != null) {
+                perSample.accept(i, batch.sample(s), cosOf[s], p[s]);
+              }
+            }
+          }
+          tick.run();
+        }
       }
     }
-    double[] out = new double[trials.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = count[i] == 0 ? Double.NaN : sum[i] / count[i];
+    for (int i = 0; i < trials.size(); i++) {
+      out.cosine[i] = count[i] == 0 ? Double.NaN : sum[i] / count[i];
     }
     return out;
+  }
+
+  /** Each row's index of its largest value (the first on ties). */
+  static int[] argmax(float[][] rows) {
+    int[] out = new int[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      int best = 0;
+      for (int k = 1; k < rows[i].length; k++) {
+        if (rows[i][k] > rows[i][best]) {
+          best = k;
+        }
+      }
+      out[i] = best;
+    }
+    return out;
+  }
+
+  /** For each trial, the output cosine on the first {@code n} samples (see {@link #measure}). */
+  static double[] outputCosines(
+      CalibratedModel model, SampleSet data, int n, List<Trial> trials, Shared shared, Runnable tick) {
+    return measure(model, data, n, trials, null, shared, null, tick).cosine;
   }
 
   /** Top-1 on the first {@code limit} labeled samples of {@code model} with {@code v} applied. */

@@ -238,6 +238,7 @@ public final class RunAll {
     results.put("layer_error", layers);
     AccuracyTable.Result accuracy = null;
     AutoPartialQuantization.Result auto = null;
+    String diagnoseNote = null;
     if (o.dataset() != null) {
       List<String> ranking = nodes.ranking();
       List<Integer> ks = TOP_K.stream().filter(k -> k <= ranking.size()).toList();
@@ -258,7 +259,21 @@ public final class RunAll {
                   .floatAccuracy(accuracy.floatAccuracy()));
       auto.save(dir.resolve("partial_quantization"));
       results.put("partial_quantization", auto);
-      // diagnose (issue 12): causes, fix trials and the fixed model of the top 10 nodes
+      // diagnose (issue 12): causes, fix trials and the fixed model of the top 10 nodes, unless
+      // the calibrated model already meets diagnose's target (as sensitivity_analysis/ is
+      // skipped when no node is sensitive)
+      double target = Diagnose.Options.defaults().target();
+      if (accuracy.calibratedAccuracy() >= target * accuracy.floatAccuracy()) {
+        diagnoseNote =
+            String.format(
+                java.util.Locale.ROOT,
+                "The calibrated model's top-1 %.2f%% is already %.2f%% of float's %.2f%% (target"
+                    + " %.0f%%): nothing to fix, so diagnose/ is not written.",
+                100 * accuracy.calibratedAccuracy(),
+                100 * accuracy.calibratedAccuracy() / accuracy.floatAccuracy(),
+                100 * accuracy.floatAccuracy(),
+                100 * target);
+      } else {
       Diagnose.Result diagnosis = dbg.diagnose(
               Diagnose.Options.defaults()
                   .nodes(ranking.subList(0, Math.min(10, ranking.size())))
@@ -269,6 +284,7 @@ public final class RunAll {
       ;
       diagnosis.save(dir.resolve("diagnose"));
       results.put("diagnose", diagnosis);
+      }
     }
     Path index = dir.resolve("index.html");
     String note =
@@ -280,6 +296,9 @@ public final class RunAll {
                     + " not written.",
                 o.pickThreshold())
             : null;
+    if (diagnoseNote != null) {
+      note = note == null ? diagnoseNote : note + " " + diagnoseNote;
+    }
     Html.writeAtomically(
         index, index(dir, dbg, nodes, studiedList, accuracy, auto, accError, results, note));
     return new Result(dir, index, studiedList, nodes, accuracy, auto);

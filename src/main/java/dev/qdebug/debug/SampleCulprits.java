@@ -83,10 +83,12 @@ final class SampleCulprits {
       for (String in : parts.get(0).keySet()) {
         batch.put(in, Nd4j.concat(0, parts.stream().map(p -> p.get(in)).toArray(INDArray[]::new)));
       }
-      Snapshot base = model.floatSnapshot(batch);
+      Set<String> mayChange = new java.util.LinkedHashSet<>();
+      nodes.values().forEach(ns -> ns.forEach(x -> mayChange.add(model.node(x).tensor())));
       double[][] score = new double[count][nodes.size()];
-      int k = 0;
       List<String> names = new ArrayList<>(nodes.keySet());
+      try (Snapshot base = model.session().snapshot(batch, mayChange, outputs)) {
+      int k = 0;
       for (String node : names) {
         Map<String, INDArray> got =
             model.rerun(base, Set.copyOf(nodes.get(node)), RunOptions.outputs(outputs));
@@ -101,6 +103,7 @@ final class SampleCulprits {
         }
         k++;
       }
+      } // the batch's tensors freed now, not when the garbage collector runs
       for (int s = 0; s < count; s++) {
         int idx = samples.get(from + s);
         Integer[] order = new Integer[names.size()];

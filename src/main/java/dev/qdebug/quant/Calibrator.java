@@ -252,7 +252,7 @@ public final class Calibrator {
    * {@code value} cut into {@code count} equal parts along its first dimension (each sample's part
    * of a batched tensor, in order), or whole when it cannot be.
    */
-  static List<INDArray> perSample(INDArray value, int count) {
+  public static List<INDArray> perSample(INDArray value, int count) {
     if (count == 1 || value.rank() == 0 || value.size(0) % count != 0 || value.size(0) == 0) {
       return List.of(value);
     }

@@ -57,6 +57,9 @@ class DiagnoseCommandTest {
     r = cli(base, "--target-metric", "top-1");
     assertEquals(2, r.status(), r.err());
     assertTrue(r.err().contains("--dataset"), r.err());
+    r = cli(base, "--trial-eval-num", "-1");
+    assertEquals(2, r.status(), r.err());
+    assertTrue(r.err().contains("--trial-eval-num") && r.err().strip().lines().count() == 1, r.err());
     r = cli(base, "--nodes", "mm_x");
     assertEquals(2, r.status(), r.err());
     assertTrue(r.err().contains("'mm_x'") && r.err().contains("closest"), r.err());

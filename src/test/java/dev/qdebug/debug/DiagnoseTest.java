@@ -383,6 +383,213 @@ class DiagnoseTest {
     assertTrue(Files.readString(dir.resolve("index.html")).contains("diagnose/diagnose_summary.csv"));
   }
 
+  /**
+   * Streaming: the trials, the greedy steps and the fixed model's numbers do not depend on how
+   * the samples are batched (every sample alone against batches of up to 16).
+   */
+  @Test
+  void batchedEqualsSingleSampleBatches() {
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    Diagnose.Options o = Diagnose.Options.defaults().dataset(net.labeled).top(3).samples(0);
+    Diagnose.Result batched;
+    Diagnose.Result single;
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      batched = dbg.diagnose(o);
+    }
+    dev.qdebug.engine.MemoryBudget.setMaxBatch(1);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      single = dbg.diagnose(o);
+    } finally {
+      dev.qdebug.engine.MemoryBudget.setMaxBatch(dev.qdebug.engine.MemoryBudget.MAX_BATCH);
+    }
+    assertEquals(single.trials().size(), batched.trials().size());
+    for (int i = 0; i < single.trials().size(); i++) {
+      Diagnose.Trial a = single.trials().get(i);
+      Diagnose.Trial b = batched.trials().get(i);
+      assertEquals(a.node() + " " + a.fix(), b.node() + " " + b.fix());
+      assertEquals(a.baseline(), b.baseline(), 1e-5, a.toString());
+      assertEquals(a.cosine(), b.cosine(), 1e-5, a.toString());
+      assertEquals(a.baselineTop1(), b.baselineTop1(), 1e-12, a.toString());
+      assertEquals(a.top1(), b.top1(), 1e-12, a.toString());
+    }
+    assertEquals(single.kept(), batched.kept());
+    for (String k : single.metrics().keySet()) {
+      assertEquals(single.metrics().get(k)[0], batched.metrics().get(k)[0], 1e-5, k);
+      assertEquals(single.metrics().get(k)[1], batched.metrics().get(k)[1], 1e-12, k);
+    }
+  }
+
+  /** One streamed pass gives each trial the numbers it gets measured alone, in any batching. */
+  @Test
+  void streamedPassEqualsOneTrialAtATime() {
+    TwoBranch net = TwoBranch.write(tmp, 16, 40);
+    try (CalibratedModel cal = CalibratedModel.load(net.calibratedModel)) {
+      SampleSet labeled = SampleSet.open(net.labeled, cal.floatModel().inputs());
+      List<FixTrials.Trial> trials = new java.util.ArrayList<>();
+      for (List<String> scope :
+          List.of(TwoBranch.calibrationsOf("mm_b"), TwoBranch.calibrationsOf("mm_a"), TwoBranch.all())) {
+        trials.add(new FixTrials.Trial(new FixTrials.Variant(), new java.util.LinkedHashSet<>(scope)));
+      }
+      FixTrials.Variant off = new FixTrials.Variant();
+      off.disable.addAll(TwoBranch.calibrationsOf("mm_b"));
+      trials.add(new FixTrials.Trial(off, new java.util.LinkedHashSet<>(TwoBranch.all())));
+      FixTrials.Shared shared = new FixTrials.Shared();
+      FixTrials.Scores all = FixTrials.measure(cal, labeled, 40, trials, labeled.labels(), shared, null, () -> {});
+      dev.qdebug.engine.MemoryBudget.setMaxBatch(1);
+      try {
+        for (int i = 0; i < trials.size(); i++) {
+          FixTrials.Scores one =
+              FixTrials.measure(cal, labeled, 40, List.of(trials.get(i)), labeled.labels(), shared, null, () -> {});
+          assertEquals(one.cosine[0], all.cosine[i], 1e-6, "trial " + i);
+          assertEquals(one.top1(0), all.top1(i), 1e-12, "trial " + i);
+          // and top-1 as a plain forward pass with the trial's hook counts it
+          assertEquals(
+              FixTrials.top1(cal, trials.get(i).variant(), trials.get(i).scope(), labeled, 40, shared),
+              all.top1(i), 1e-12, "trial " + i);
+        }
+      } finally {
+        dev.qdebug.engine.MemoryBudget.setMaxBatch(dev.qdebug.engine.MemoryBudget.MAX_BATCH);
+      }
+      assertEquals(1.0, all.floatTop1(), 1e-12, "the labels are the float model's decisions");
+      assertTrue(all.top1(0) < all.top1(3), "mm_b quantized loses top-1, in float it does not");
+    }
+  }
+
+  /** Fix trials with a labeled set are ranked by top-1 gain first, then output cosine gain. */
+  @Test
+  void trialsRankByTop1GainThenCosine() {
+    Diagnose.Trial cosineOnly = new Diagnose.Trial("n", "a", 0.90, 0.99, 0.50, 0.50);
+    Diagnose.Trial top1 = new Diagnose.Trial("n", "b", 0.90, 0.91, 0.50, 0.60);
+    Diagnose.Trial both = new Diagnose.Trial("n", "c", 0.90, 0.95, 0.50, 0.60);
+    Diagnose.Trial unlabeled = new Diagnose.Trial("n", "d", 0.90, 0.98);
+    List<Diagnose.Trial> sorted =
+        java.util.stream.Stream.of(cosineOnly, top1, both).sorted(Diagnose.Trial.BY_GAIN).toList();
+    assertEquals(List.of(both, top1, cosineOnly), sorted);
+    assertEquals(0.10, both.top1Gain(), 1e-12);
+    assertTrue(!unlabeled.hasTop1() && Double.isNaN(unlabeled.top1Gain()));
+    // without top-1, output cosine decides
+    assertEquals(
+        List.of(cosineOnly, unlabeled),
+        java.util.stream.Stream.of(unlabeled, cosineOnly).sorted(Diagnose.Trial.BY_GAIN).toList());
+    // on a real run with a labeled set the trials carry top-1 (the reference and the candidates)
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      Diagnose.Result res = dbg.diagnose(Diagnose.Options.defaults().dataset(net.labeled).top(3).samples(0));
+      for (Diagnose.Trial t : res.trials()) {
+        if (t.fix().equals(Diagnose.FLOAT) || t.gain() > 1e-7) {
+          assertTrue(t.hasTop1(), t.toString());
+        }
+      }
+      Diagnose.Trial mmB =
+          res.trials().stream()
+              .filter(t -> t.node().equals("mm_b") && t.fix().equals(Diagnose.FLOAT))
+              .findFirst()
+              .orElseThrow();
+      assertTrue(mmB.top1Gain() > 0, mmB.toString());
+      assertTrue(res.trialTable().columnNames().contains("top-1-gain"), res.trialTable().print());
+    }
+  }
+
+  /**
+   * Sequential bias correction of a Conv-Relu-Conv chain under int4 weights: each convolution's
+   * shift is measured with the one before already quantized and corrected, so the corrected
+   * model's output has the float output's per-channel mean on the calibration samples (a
+   * correction of the last convolution alone, measured with the first in float, does not).
+   */
+  @Test
+  void sequentialBiasCorrectionRemovesTheAccumulatedShift() {
+    Random r = new Random(11);
+    int c = 8;
+    float[] w1 = new float[c * c];
+    float[] w2 = new float[c * c];
+    for (int i = 0; i < w1.length; i++) {
+      w1[i] = (float) (r.nextGaussian() * 0.3 + 0.05);
+      w2[i] = (float) (r.nextGaussian() * 0.3 + 0.05);
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, c, 4, 4)
+            .initializer("W1", w1, c, c, 1, 1)
+            .initializer("B1", new float[c], c)
+            .initializer("W2", w2, c, c, 1, 1)
+            .initializer("B2", new float[c], c)
+            .node("Conv", "conv1", new String[] {"x", "W1", "B1"}, new String[] {"h"})
+            .node("Relu", "relu", new String[] {"h"}, new String[] {"hr"})
+            .node("Conv", "conv2", new String[] {"hr", "W2", "B2"}, new String[] {"y"})
+            .output("y", -1, c, 4, 4)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {c, 4, 4}, () -> 0.5 + r.nextDouble());
+    try (CalibratedModel cal =
+        calibrate(m, data, Calibrator.Options.defaults().perChannel(false).weightType(QType.INT4))) {
+      FixTrials.Shared shared = new FixTrials.Shared();
+      FixTrials.Variant seq =
+          Diagnose.sequentialBiasCorrection(cal, data, 16, new FixTrials.Variant(), shared, Progress.NONE);
+      assertEquals(List.of("h", "y"), List.copyOf(seq.shifts.keySet()));
+      Map<String, INDArray> in = data.batch(0, 16);
+      float[] f = channelMeans(cal.run(in, List.of(), RunOptions.outputs("y")).get("y"));
+      float[] q = channelMeans(
+          cal.session().run(in, RunOptions.outputs("y").hook(FixTrials.hook(cal, new FixTrials.Variant(), cal.enabled(), shared))).get("y"));
+      float[] s = channelMeans(
+          cal.session().run(in, RunOptions.outputs("y").hook(FixTrials.hook(cal, seq, cal.enabled(), shared))).get("y"));
+      double before = 0;
+      double after = 0;
+      for (int k = 0; k < c; k++) {
+        before = Math.max(before, Math.abs(q[k] - f[k]));
+        after = Math.max(after, Math.abs(s[k] - f[k]));
+      }
+      assertTrue(before > 1e-2, "int4 weights shift the output: " + before);
+      assertTrue(after < 1e-4, "corrected, the output's channel means are the float ones: " + after);
+      // written, the shifts are folded into the biases: same graph, ORT agrees
+      Path file = tmp.resolve("seq.onnx");
+      try (CalibratedModel fixed =
+          new CalibratedModel(seq.floatModel(cal.floatModel()), seq.nodes(cal), seq.enabled(cal.enabled()))) {
+        fixed.save(file, fixed.enabled());
+      }
+      assertEquals(3, OnnxModel.load(file).nodes().stream().filter(x -> !x.opType().endsWith("Linear")).count());
+      INDArray ort = Ort.run(OnnxModel.load(file).proto(), in, List.of("y")).get("y");
+      float[] o = channelMeans(ort);
+      for (int k = 0; k < c; k++) {
+        assertEquals(s[k], o[k], 1e-4, "channel " + k);
+      }
+    }
+  }
+
+  private static float[] channelMeans(INDArray y) {
+    float[] v = y.dup('c').data().asFloat();
+    long[] sh = y.shape();
+    int c = (int) sh[1];
+    long inner = sh[2] * sh[3];
+    double[] sum = new double[c];
+    for (int e = 0; e < v.length; e++) {
+      sum[(int) ((e / inner) % c)] += v[e];
+    }
+    float[] out = new float[c];
+    for (int k = 0; k < c; k++) {
+      out[k] = (float) (sum[k] / (v.length / c));
+    }
+    return out;
+  }
+
+  /** {@code runall} skips diagnose when the calibrated model already meets its target. */
+  @Test
+  void runallSkipsDiagnoseWhenTheTargetIsMet() throws Exception {
+    TwoBranch net = TwoBranch.write(tmp, 16, 40);
+    Path good = tmp.resolve("good.onnx");
+    try (CalibratedModel cal = CalibratedModel.load(net.calibratedModel)) {
+      java.util.Set<String> on = new java.util.LinkedHashSet<>(cal.enabled());
+      on.removeAll(TwoBranch.calibrationsOf("mm_b"));
+      cal.save(good, on);
+    }
+    Path dir = tmp.resolve("report");
+    try (Debugger dbg = Debugger.open(good, net.calibration)) {
+      dbg.runall(dir, RunAll.Options.defaults().dataset(net.labeled));
+    }
+    assertTrue(Files.exists(dir.resolve("accuracy")));
+    assertTrue(!Files.exists(dir.resolve("diagnose")), "diagnose/ is not written");
+    String index = Files.readString(dir.resolve("index.html"));
+    assertTrue(index.contains("nothing to fix, so diagnose/ is not written"), index);
+  }
+
   private Path save(Diagnose.Result r) {
     Path p = tmp.resolve("two_branch_fixed.onnx");
     r.saveModel(p);
