@@ -274,16 +274,19 @@ public final class RunAll {
                 100 * accuracy.floatAccuracy(),
                 100 * target);
       } else {
-      Diagnose.Result diagnosis = dbg.diagnose(
-              Diagnose.Options.defaults()
-                  .nodes(ranking.subList(0, Math.min(10, ranking.size())))
-                  .dataNum(o.dataNum() == 0 ? 0 : Math.min(dbg.data().size(), Math.max(16, o.dataNum())))
-                  .dataset(o.dataset())
-                  .evalNum(o.evalNum())
-                  .floatAccuracy(accuracy.floatAccuracy()))
-      ;
-      diagnosis.save(dir.resolve("diagnose"));
-      results.put("diagnose", diagnosis);
+        Diagnose.Result diagnosis =
+            dbg.diagnose(
+                Diagnose.Options.defaults()
+                    .nodes(ranking.subList(0, Math.min(10, ranking.size())))
+                    .dataNum(
+                        o.dataNum() == 0
+                            ? 0
+                            : Math.min(dbg.data().size(), Math.max(16, o.dataNum())))
+                    .dataset(o.dataset())
+                    .evalNum(o.evalNum())
+                    .floatAccuracy(accuracy.floatAccuracy()));
+        diagnosis.save(dir.resolve("diagnose"));
+        results.put("diagnose", diagnosis);
       }
     }
     Path index = dir.resolve("index.html");
