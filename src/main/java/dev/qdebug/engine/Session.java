@@ -382,6 +382,7 @@ public final class Session implements AutoCloseable {
         }
       }
       workspaces.clear();
+      MemoryBudget.trim(); // what glibc kept of it, back to the operating system
     }
   }
 }
