@@ -57,12 +57,9 @@ public final class Main implements Runnable {
     // before anything loads ND4J: JavaCPP reads its limit once, and then fails a native
     // allocation past --max-memory (inside a forward pass too) instead of the OS killing us
     MemoryBudget.presetPhysicalLimit(args);
-    if (System.getenv("OMP_WAIT_POLICY") == null || System.getenv("MALLOC_ARENA_MAX") == null) {
+    if (System.getenv("OMP_WAIT_POLICY") == null) {
       // OpenMP reads this when ND4J's native library loads; spinning threads slow everything
-      // several times over on a busy 2-core machine. glibc reads MALLOC_ARENA_MAX when the
-      // process starts: with its default (8 arenas a core) freed native memory stays resident
-      // in many arenas (layer-error on the MnasNet case study: 2.98 GB peak, 2.16 GB with 2).
-      // Start again with both set.
+      // several times over on a busy 2-core machine. Start again with it set.
       Integer status = relaunchWithPassiveOpenMp(args);
       if (status != null) {
         System.exit(status);
@@ -99,8 +96,7 @@ public final class Main implements Runnable {
       cmd.addAll(List.of("-cp", jar, Main.class.getName()));
       cmd.addAll(Arrays.asList(args));
       ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-      pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
-      pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+      pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
       return pb.start().waitFor();
     } catch (Exception e) {
       return null; // run in this JVM instead
