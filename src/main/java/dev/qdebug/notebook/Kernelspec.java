@@ -50,6 +50,9 @@ public final class Kernelspec {
             "-XX:MinHeapFreeRatio=10",
             "-XX:MaxHeapFreeRatio=30",
             "-XX:G1PeriodicGCInterval=5000",
+            // JavaCPP's default limit is 4 x -Xmx (4 GB here): no cap unless one is asked for
+            // (MemoryBudget.setCeiling, or this property set to a size)
+            "-Dorg.bytedeco.javacpp.maxphysicalbytes=0",
             "-jar",
             jar.toAbsolutePath().toString(),
             "kernel",
