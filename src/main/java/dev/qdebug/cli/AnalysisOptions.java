@@ -34,8 +34,9 @@ final class AnalysisOptions {
       names = "--max-memory",
       paramLabel = "SIZE",
       description =
-          "memory ceiling, e.g. 4g or 512m: batches shrink to fit it, and a run that cannot fit "
-              + "even one sample stops with an error (default: tensors of a batch within 1.5 GiB)")
+          "memory ceiling, e.g. 4g or 512m, a hard cap: batches shrink to fit it, and a run that "
+              + "holds more stops with an error, exit 2 (default: no cap, tensors of a batch "
+              + "within 1.5 GiB)")
   String maxMemory;
 
   /**

@@ -2,6 +2,7 @@ package dev.qdebug.cli;
 
 import dev.qdebug.UsageException;
 import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.MemoryBudget;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.quant.CalibrationMethod;
 import dev.qdebug.quant.Calibrator;
@@ -73,8 +74,21 @@ public final class CalibrateCommand implements Callable<Integer> {
   @Option(names = "--data-num", defaultValue = "0", description = "use the first N samples (0: all)")
   int dataNum;
 
+  @Option(
+      names = "--max-memory",
+      paramLabel = "SIZE",
+      description =
+          "memory ceiling, e.g. 4g or 512m: batches shrink to fit it, and a run that holds more "
+              + "stops with an error (exit 2)")
+  String maxMemory;
+
   @Override
   public Integer call() {
+    if (maxMemory == null) {
+      MemoryBudget.setCeiling(-1, null);
+    } else {
+      MemoryBudget.setCeiling(MemoryBudget.parse(maxMemory, "--max-memory"), maxMemory.strip());
+    }
     QType weightType = bits("--weight-bits", weightBits, 4, 8, 16);
     QType activationType = bits("--activation-bits", activationBits, 8, 16);
     Calibrator.Options o =

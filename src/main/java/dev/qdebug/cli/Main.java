@@ -1,6 +1,7 @@
 package dev.qdebug.cli;
 
 import dev.qdebug.QdebugException;
+import dev.qdebug.engine.MemoryBudget;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -53,6 +54,9 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // before anything loads ND4J: JavaCPP reads its limit once, and then fails a native
+    // allocation past --max-memory (inside a forward pass too) instead of the OS killing us
+    MemoryBudget.presetPhysicalLimit(args);
     if (System.getenv("OMP_WAIT_POLICY") == null) {
       // OpenMP reads this when ND4J's native library loads; spinning threads slow everything
       // several times over on a busy 2-core machine. Start again with it set.
@@ -131,6 +135,11 @@ public final class Main implements Runnable {
     cli.setExecutionStrategy(
         parsed -> {
           OptionChecks.parsed(parsed);
+          CommandLine.ParseResult leaf = parsed;
+          while (leaf.subcommand() != null) {
+            leaf = leaf.subcommand();
+          }
+          MemoryBudget.step(leaf.commandSpec().qualifiedName()); // analyses name theirs later
           return new CommandLine.RunLast().execute(parsed);
         });
     cli.setExitCodeExceptionMapper(e -> e instanceof QdebugException ? BAD_INPUT : INTERNAL);
@@ -145,8 +154,10 @@ public final class Main implements Runnable {
             err.println(); // the error on a line of its own, after an unfinished progress bar
             TerminalProgress.midLine = false;
           }
-          if (ex instanceof QdebugException) {
-            err.println("qdebug: " + oneLine(ex.getMessage()));
+          QdebugException q =
+              ex instanceof QdebugException e ? e : MemoryBudget.outOfMemory(ex);
+          if (q != null) {
+            err.println("qdebug: " + oneLine(q.getMessage()));
             return BAD_INPUT;
           }
           err.println("qdebug: internal error: " + ex);
@@ -155,6 +166,14 @@ public final class Main implements Runnable {
         });
     try (var guard = dev.qdebug.Inputs.open()) { // no output of the command over its inputs
       return cli.execute(args);
+    } catch (OutOfMemoryError e) {
+      // an Error passes picocli's handlers: JavaCPP's limit (--max-memory) or the Java heap
+      if (TerminalProgress.midLine) {
+        err.println();
+        TerminalProgress.midLine = false;
+      }
+      err.println("qdebug: " + oneLine(MemoryBudget.outOfMemory(e).getMessage()));
+      return BAD_INPUT;
     }
   }
 }

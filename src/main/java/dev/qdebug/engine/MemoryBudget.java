@@ -1,7 +1,10 @@
 package dev.qdebug.engine;
 
+import dev.qdebug.QdebugException;
 import dev.qdebug.UsageException;
+import java.lang.reflect.Method;
 import java.util.Locale;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -18,11 +21,15 @@ import org.nd4j.linalg.factory.Nd4j;
  * the JVM and the native libraries; when even one sample does not fit, {@link #check} fails with
  * a {@link UsageException} naming the ceiling and what needed more.
  *
- * <p>ND4J's own limits on off-heap memory are JavaCPP's system properties {@code
- * -Dorg.bytedeco.javacpp.maxbytes} (bytes of ND4J arrays) and {@code
- * -Dorg.bytedeco.javacpp.maxphysicalbytes} (resident size of the process); beyond them ND4J fails
- * with an {@code OutOfMemoryError} rather than the operating system killing the process. qdebug
- * honors them: a ceiling larger than {@code maxphysicalbytes} is lowered to it.
+ * <p>The ceiling is also a hard cap on the resident size of the process, enforced twice: {@link
+ * #enforce} (every {@link Session} run calls it) fails with a {@link CeilingExceeded} naming the
+ * step, the resident size and the ceiling once the process holds more than the ceiling after a
+ * garbage collection and a trim of the C heap; and the command line sets JavaCPP's {@code
+ * -Dorg.bytedeco.javacpp.maxphysicalbytes} to the ceiling before ND4J loads, so that JavaCPP
+ * fails the next native allocation past it with an {@code OutOfMemoryError} (see {@link
+ * #outOfMemory}), inside a forward pass too. ({@code -Dorg.bytedeco.javacpp.maxbytes} does not
+ * bound ND4J's arrays: ND4J allocates them outside JavaCPP's byte count.) A ceiling larger than
+ * {@code maxphysicalbytes} is lowered to it.
  */
 public final class MemoryBudget {
   /** Tensor bytes of one batch when no ceiling is set: 1.5 GiB. */
@@ -74,6 +81,17 @@ public final class MemoryBudget {
     }
   }
 
+  /**
+   * System property for tests: the bytes {@link #check} and {@link #tensorBytes} keep back for the
+   * JVM and the native libraries instead of {@link #RESERVE}.
+   */
+  public static final String RESERVE_PROPERTY = "qdebug.memory.reserve";
+
+  private static long reserve() {
+    String r = System.getProperty(RESERVE_PROPERTY);
+    return r == null ? RESERVE : parse(r, "-D" + RESERVE_PROPERTY);
+  }
+
   /** Under a ceiling, the shortest time between two collections ND4J asks for. */
   static final int GC_WINDOW_MS = 1000;
 
@@ -120,7 +138,7 @@ public final class MemoryBudget {
     if (c < 0) {
       return DEFAULT_TENSOR_BYTES;
     }
-    return c - RESERVE - 2 * constantBytes;
+    return c - reserve() - 2 * constantBytes;
   }
 
   /**
@@ -143,11 +161,13 @@ public final class MemoryBudget {
 
   /** Fails when a ceiling is set and one sample does not fit it. */
   public static void check(long perSampleBytes, int copies, long constantBytes, String what) {
+    step(what);
     long c = ceiling();
     if (c < 0) {
       return;
     }
-    long need = RESERVE + 2 * constantBytes + (long) copies * perSampleBytes;
+    long reserve = reserve();
+    long need = reserve + 2 * constantBytes + (long) copies * perSampleBytes;
     if (need > c) {
       throw new UsageException(
           describeCeiling()
@@ -160,10 +180,177 @@ public final class MemoryBudget {
               + " MiB of weights, "
               + mib((long) copies * perSampleBytes)
               + " MiB of tensors, "
-              + mib(RESERVE)
+              + mib(reserve)
               + " MiB for the JVM); give at least --max-memory "
               + (mib(need) + 1)
               + "m");
+    }
+  }
+
+  private static volatile String step = null;
+
+  /**
+   * Names the step that runs now ("get-sensitivity-of-nodes of model.onnx"), for the error when
+   * the ceiling is exceeded; {@link #check} and {@link #batchSize} set it from their {@code
+   * what}. Analyses that do not plan batches may call it themselves.
+   */
+  public static void step(String what) {
+    step = what;
+  }
+
+  /** The step named last by {@link #step(String)}, or null. */
+  public static String step() {
+    return step;
+  }
+
+  /**
+   * The process's resident memory now, in bytes, as JavaCPP reads it on Linux: resident minus
+   * shared pages ({@code /proc/self/statm}), i.e. the memory the process allocated itself; the
+   * pages of mapped library files, which the system can drop, are not counted.
+   */
+  public static long resident() {
+    return Pointer.physicalBytes();
+  }
+
+  /**
+   * JavaCPP's private {@code Pointer.trimMemory}, looked up on first use: loading {@code Pointer}
+   * reads {@code maxphysicalbytes}, which {@link #presetPhysicalLimit} must set before.
+   */
+  private static final class Trim {
+    static final Method METHOD = find();
+
+    private static Method find() {
+      try {
+        Method m = Pointer.class.getDeclaredMethod("trimMemory");
+        m.setAccessible(true);
+        return m;
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Gives the C heap's free memory back to the operating system ({@code malloc_trim} through
+   * JavaCPP): glibc keeps memory that ND4J freed resident until then. Returns whether anything
+   * was released (false where it is not supported).
+   */
+  public static boolean trim() {
+    Method m = Trim.METHOD;
+    if (m == null) {
+      return false;
+    }
+    try {
+      return (Boolean) m.invoke(null);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The process held more memory than the ceiling allows. Exit status 2 on the command line. */
+  public static final class CeilingExceeded extends QdebugException {
+    CeilingExceeded(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Fails when a ceiling is set and the process's resident size is above it even after a garbage
+   * collection and a trim of the C heap. Cheap when no ceiling is set, one read of the resident
+   * size when one is (every {@link Session} run calls it, before and after).
+   *
+   * @throws CeilingExceeded naming the step, the resident size and the ceiling
+   */
+  public static void enforce() {
+    long c = ceiling();
+    if (c < 0) {
+      return;
+    }
+    long r = resident();
+    if (r <= c) {
+      return;
+    }
+    // unreachable ND4J arrays and the heap's garbage, then what glibc kept: both count as resident
+    System.gc();
+    trim();
+    r = resident();
+    if (r <= c) {
+      return;
+    }
+    throw new CeilingExceeded(exceeded("the process holds " + mib(r) + " MiB"), null);
+  }
+
+  private static String exceeded(String need) {
+    String s = step;
+    return describeCeiling()
+        + ": "
+        + (s == null ? "qdebug" : s)
+        + " needs more memory than that: "
+        + need
+        + " (ceiling "
+        + mib(ceiling())
+        + " MiB); give a larger --max-memory";
+  }
+
+  /**
+   * The one-line error for an {@code OutOfMemoryError} anywhere in {@code e}'s causes (JavaCPP's
+   * physical-bytes limit, which the command line sets from {@code --max-memory}, or the JVM's
+   * heap), naming the step and the limit; null when there is none.
+   */
+  public static QdebugException outOfMemory(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof CeilingExceeded c) {
+        return c;
+      }
+      if (t instanceof OutOfMemoryError oom) {
+        String m = String.valueOf(oom.getMessage());
+        String s = step == null ? "qdebug" : step;
+        if (ceiling() > 0 && !m.contains("heap space") && !m.contains("GC overhead")) {
+          long r = resident();
+          return new CeilingExceeded(
+              exceeded("the process holds " + mib(r) + " MiB and needed more"), oom);
+        }
+        return new CeilingExceeded(
+            s
+                + ": out of memory ("
+                + m
+                + ") with a "
+                + mib(Runtime.getRuntime().maxMemory())
+                + " MiB Java heap; give java a larger -Xmx or set --max-memory to have batches"
+                + " shrink",
+            oom);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * For the command line, before ND4J loads: sets JavaCPP's {@code maxphysicalbytes} to the
+   * {@code --max-memory} among {@code args} (when valid and no lower limit is set), so that the
+   * ceiling holds inside forward passes too. JavaCPP reads it once, when its {@code Pointer} class
+   * initialises: later calls change nothing.
+   */
+  public static void presetPhysicalLimit(String[] args) {
+    String given = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--max-memory") && i + 1 < args.length) {
+        given = args[i + 1];
+      } else if (args[i].startsWith("--max-memory=")) {
+        given = args[i].substring("--max-memory=".length());
+      }
+    }
+    if (given == null) {
+      return;
+    }
+    long bytes;
+    try {
+      bytes = parse(given, "--max-memory");
+    } catch (UsageException e) {
+      return; // the command reports it
+    }
+    long phys = physicalLimit();
+    if (phys < 0 || bytes < phys) {
+      System.setProperty("org.bytedeco.javacpp.maxphysicalbytes", Long.toString(bytes));
     }
   }
 

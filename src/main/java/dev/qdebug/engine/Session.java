@@ -154,7 +154,20 @@ public final class Session implements AutoCloseable {
     checkOpen();
     INDArray[] feeds = feeds(inputs);
     // kept across runs: never inside a workspace
-    return new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds)), Map.copyOf(inputs));
+    Snapshot snap =
+        new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds)), Map.copyOf(inputs));
+    enforceCeiling(snap);
+    return snap;
+  }
+
+  /** {@link MemoryBudget#enforce}, closing {@code snap} when it fails. */
+  private static void enforceCeiling(Snapshot snap) {
+    try {
+      MemoryBudget.enforce();
+    } catch (RuntimeException e) {
+      snap.close();
+      throw e;
+    }
   }
 
   /**
@@ -174,7 +187,10 @@ public final class Session implements AutoCloseable {
       changed[plan.slotOf(t)] = true;
     }
     boolean[] needed = plan.neededForRerun(changed, plan.slotsOf(keep));
-    return new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds, needed)), Map.copyOf(inputs));
+    Snapshot snap =
+        new Snapshot(plan, Workspaces.outside(() -> plan.runAll(feeds, needed)), Map.copyOf(inputs));
+    enforceCeiling(snap);
+    return snap;
   }
 
   /**
@@ -219,6 +235,17 @@ public final class Session implements AutoCloseable {
   }
 
   private INDArray[] execute(java.util.function.Supplier<INDArray[]> body) {
+    if (running == 0) {
+      MemoryBudget.enforce(); // the hard cap of --max-memory, checked around every run
+    }
+    INDArray[] values = executeIn(body);
+    if (running == 0) {
+      MemoryBudget.enforce();
+    }
+    return values;
+  }
+
+  private INDArray[] executeIn(java.util.function.Supplier<INDArray[]> body) {
     if (workspace == null) {
       return body.get();
     }
@@ -355,6 +382,7 @@ public final class Session implements AutoCloseable {
         }
       }
       workspaces.clear();
+      MemoryBudget.trim(); // what glibc kept of it, back to the operating system
     }
   }
 }

@@ -22,7 +22,8 @@ public final class Snapshot implements AutoCloseable {
 
   /**
    * Frees the off-heap memory of the tensors this run computed now, rather than when the garbage
-   * collector finds them (constants and the given inputs stay); {@link #get} fails afterwards.
+   * collector finds them (constants and the given inputs stay), and returns it to the operating
+   * system ({@link MemoryBudget#trim}); {@link #get} fails afterwards.
    */
   @Override
   public void close() {
@@ -31,6 +32,9 @@ public final class Snapshot implements AutoCloseable {
     }
     closed = true;
     plan.release(values, inputs.values());
+    // glibc keeps what ND4J just freed resident (a batch's tensors: hundreds of MiB on a
+    // full-size model) and hands it out again only to the thread that freed it: give it back
+    MemoryBudget.trim();
   }
 
   private boolean closed;
