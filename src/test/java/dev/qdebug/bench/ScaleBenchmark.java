@@ -56,6 +56,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *   -Dexec.mainClass=dev.qdebug.bench.ScaleBenchmark -Dexec.args="--quick"
  * </pre>
  *
+ * ({@code scripts/bench.sh --quick} does the same.)
+ *
  * Arguments: {@code --quick} (the case-study models only, 8 samples), {@code --samples N}
  * (default 32), {@code --models a,b} (resnet50, repvgg-b2, mnasnet, mobilevit-s, or .onnx paths;
  * default: the four full-size models and the case-study models), {@code --no-ort-loop} (skip the
