@@ -19,7 +19,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * dispatch plus its work), summed over steady runs. Not a test.
  *
  * <pre>
- * java -Xss16m -Xmx4g -cp ... dev.qdebug.bench.EngineProfile [resnet50|repvgg-b2|model.onnx] [batch]
+ * java -Xss16m -Xmx4g -cp ... dev.qdebug.bench.EngineProfile [resnet50|repvgg-b2|mnasnet|mobilevit-s|model.onnx] [batch]
  * </pre>
  */
 public final class EngineProfile {
@@ -30,6 +30,8 @@ public final class EngineProfile {
         switch (which) {
           case "resnet50" -> OnnxModel.of(BenchModels.resnet50(224), "resnet50_224");
           case "repvgg-b2" -> OnnxModel.of(BenchModels.repvggB2(224), "repvgg_b2_224");
+          case "mnasnet" -> OnnxModel.of(BenchModels.mnasnet(224), "mnasnet1.0_224");
+          case "mobilevit-s" -> OnnxModel.of(BenchModels.mobilevitS(256), "mobilevit_s_256");
           default -> OnnxModel.load(Path.of(which));
         };
     ValueInfo in = model.inputs().get(0);

@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtSession;
 import dev.qdebug.Progress;
 import dev.qdebug.data.Npy;
 import dev.qdebug.data.SampleSet;
+import dev.qdebug.debug.Diagnose;
 import dev.qdebug.debug.NodeSensitivity;
 import dev.qdebug.engine.Session;
 import dev.qdebug.metrics.Metric;
@@ -14,6 +15,7 @@ import dev.qdebug.onnx.ValueInfo;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationMethod;
 import dev.qdebug.quant.Calibrator;
+import dev.qdebug.quant.QType;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -22,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -39,7 +42,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * fake-quantized forward of the calibrated model (max, int8 per channel) against ORT running the
  * same QDQ file without optimizations; the sensitivity sweeps ({@code node} and {@code weight})
  * against the plain ORT loop (one QDQ variant per candidate, whole model, no optimizations, one
- * sample per run), with the rankings compared; and peak memory of each qdebug step: resident
+ * sample per run), with the rankings compared; {@code diagnose} on each case study's harder
+ * setting (the notebooks' calibration and options: real calibration images, top-1 on the first
+ * 2,000 test images); and peak memory of each qdebug step: resident
  * size ({@code VmHWM}, reset before each step), JavaCPP's {@code Pointer.physicalBytes} sampled
  * every 20 ms (ND4J allocates its arrays outside JavaCPP's byte count, so {@code
  * Pointer.totalBytes} stays 0 and the resident size is the measure of its native memory), and
@@ -51,12 +56,57 @@ import org.nd4j.linalg.factory.Nd4j;
  *   -Dexec.mainClass=dev.qdebug.bench.ScaleBenchmark -Dexec.args="--quick"
  * </pre>
  *
+ * ({@code scripts/bench.sh --quick} does the same.)
+ *
  * Arguments: {@code --quick} (the case-study models only, 8 samples), {@code --samples N}
- * (default 32), {@code --models a,b} (resnet50, repvgg-b2, or .onnx paths; default: both
- * full-size models and the case-study models), {@code --no-ort-loop} (skip the slow ORT loop).
+ * (default 32), {@code --models a,b} (resnet50, repvgg-b2, mnasnet, mobilevit-s, or .onnx paths;
+ * default: the four full-size models and the case-study models), {@code --no-ort-loop} (skip the
+ * slow ORT loop), {@code --steps a,b} (of float, fake-quant, sweeps, diagnose; default all; the
+ * diagnose row is for the case-study models only), {@code --diagnose-eval N} (test images for
+ * diagnose's top-1, default 2000 as in the notebooks).
+ *
+ * <p>The full-size models are built at run time with random weights ({@link BenchModels}):
+ * ResNet-50, RepVGG-B2 (deploy form) and MnasNet 1.0 at 224x224, MobileViT-S at 256x256.
  */
 public final class ScaleBenchmark {
   static final int THREADS = 2;
+
+  /** The steps a run can measure. */
+  enum Step {
+    FLOAT,
+    FAKE_QUANT,
+    SWEEPS,
+    DIAGNOSE;
+
+    static Step parse(String s) {
+      return switch (s) {
+        case "float" -> FLOAT;
+        case "fake-quant" -> FAKE_QUANT;
+        case "sweeps" -> SWEEPS;
+        case "diagnose" -> DIAGNOSE;
+        default -> throw new IllegalArgumentException("unknown step " + s + " (float, fake-quant, sweeps, diagnose)");
+      };
+    }
+  }
+
+  /**
+   * A case study's harder setting, as its notebook has it: int4 weights, per channel or per
+   * tensor, activations by the default method; {@code diagnose} of the {@code top} most sensitive
+   * nodes.
+   */
+  record Harder(String label, boolean perChannel, int top) {
+    static Harder of(Path model) {
+      String n = model.getFileName().toString();
+      if (n.startsWith("repvgg")) {
+        return new Harder("int4 weights per channel", true, 33);
+      } else if (n.startsWith("mobilevit")) {
+        return new Harder("int4 weights per tensor", false, 10);
+      } else if (n.startsWith("mnasnet")) {
+        return new Harder("int4 weights per channel", true, 10);
+      }
+      return null;
+    }
+  }
 
   /**
    * Runs the benchmark on a thread with a 16 MiB stack: ND4J's native code needs more than a
@@ -90,6 +140,8 @@ public final class ScaleBenchmark {
     boolean samplesGiven = false;
     boolean quick = false;
     boolean ortLoop = true;
+    EnumSet<Step> steps = EnumSet.allOf(Step.class);
+    int diagnoseEval = 2000;
     List<String> models = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -100,6 +152,13 @@ public final class ScaleBenchmark {
         }
         case "--models" -> models.addAll(List.of(args[++i].split(",")));
         case "--no-ort-loop" -> ortLoop = false;
+        case "--steps" -> {
+          steps = EnumSet.noneOf(Step.class);
+          for (String st : args[++i].split(",")) {
+            steps.add(Step.parse(st));
+          }
+        }
+        case "--diagnose-eval" -> diagnoseEval = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -110,6 +169,8 @@ public final class ScaleBenchmark {
       if (!quick) {
         models.add("resnet50");
         models.add("repvgg-b2");
+        models.add("mnasnet");
+        models.add("mobilevit-s");
       }
       try (Stream<Path> s = Files.list(Path.of("data/models"))) {
         s.filter(p -> p.toString().endsWith(".onnx")).sorted().forEach(p -> models.add(p.toString()));
@@ -117,11 +178,11 @@ public final class ScaleBenchmark {
     }
     Path tmp = Files.createTempDirectory("qdebug-bench");
     System.out.printf(
-        "# %s, %d cores, max heap %d MiB, javacpp maxPhysicalBytes %d MiB, %d samples%n",
+        "# %s, %d cores, max heap %d MiB, javacpp maxPhysicalBytes %d MiB, %d samples, load average %s%n",
         java.time.LocalDate.now(), Runtime.getRuntime().availableProcessors(),
-        Runtime.getRuntime().maxMemory() >> 20, Pointer.maxPhysicalBytes() >> 20, samples);
-    System.out.println("| model | step | qdebug | ORT | ORT / qdebug time | ranking | qdebug peak RSS MiB (VmHWM) | peak physical MiB (sampled) | peak heap MiB |");
-    System.out.println("|---|---|---|---|---|---|---|---|---|");
+        Runtime.getRuntime().maxMemory() >> 20, Pointer.maxPhysicalBytes() >> 20, samples, loadAverage());
+    System.out.println("| model | step | qdebug | ORT | ORT / qdebug time | ranking / result | qdebug peak RSS MiB (VmHWM) | peak physical MiB (sampled) | peak heap MiB | load avg (1 min) |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|");
     List<String> rows = new ArrayList<>();
     try {
       for (String name : models) {
@@ -132,10 +193,21 @@ public final class ScaleBenchmark {
         } else if (name.equals("repvgg-b2")) {
           file = tmp.resolve("repvgg_b2_deploy_224.onnx");
           Files.write(file, BenchModels.repvggB2(224).toByteArray());
+        } else if (name.equals("mnasnet")) {
+          file = tmp.resolve("mnasnet1.0_224.onnx");
+          Files.write(file, BenchModels.mnasnet(224).toByteArray());
+        } else if (name.equals("mobilevit-s")) {
+          file = tmp.resolve("mobilevit_s_256.onnx");
+          Files.write(file, BenchModels.mobilevitS(256).toByteArray());
         } else {
           file = Path.of(name);
         }
-        bench(file, samples, ortLoop, tmp, rows);
+        if (steps.contains(Step.FLOAT) || steps.contains(Step.FAKE_QUANT) || steps.contains(Step.SWEEPS)) {
+          bench(file, samples, ortLoop, steps, tmp, rows);
+        }
+        if (steps.contains(Step.DIAGNOSE) && Harder.of(file) != null && !file.startsWith(tmp)) {
+          diagnose(file, Harder.of(file), diagnoseEval, rows);
+        }
         rows.forEach(System.out::println);
         rows.clear();
         System.out.flush();
@@ -147,7 +219,54 @@ public final class ScaleBenchmark {
     }
   }
 
-  static void bench(Path file, int samples, boolean ortLoop, Path tmp, List<String> rows) throws Exception {
+  /**
+   * {@code diagnose} on the case study's harder setting, as the notebook runs it: calibrated on
+   * the real calibration images ({@code data/calibration}), 16 samples, top-1 on the first {@code
+   * evalNum} test images ({@code data/fmnist_test}), float top-1 measured by diagnose itself, no
+   * per-sample explanations. The time covers {@code diagnose} only, not the calibration.
+   */
+  static void diagnose(Path file, Harder h, int evalNum, List<String> rows) throws Exception {
+    String label = file.getFileName().toString();
+    OnnxModel model = OnnxModel.load(file);
+    SampleSet calibration = SampleSet.open(Path.of("data/calibration"), model.inputs());
+    Calibrator.Options co = Calibrator.Options.defaults().weightType(QType.INT4).perChannel(h.perChannel());
+    CalibratedModel[] cal = new CalibratedModel[1];
+    long c0 = System.nanoTime();
+    Mem calMem = Mem.measure(() -> cal[0] = Calibrator.calibrate(model, calibration, co, Progress.NONE));
+    rows.add(row(label, "calibrate " + h.label() + " (s)", (System.nanoTime() - c0) / 1e9, Double.NaN, "", calMem));
+    try (CalibratedModel hard = cal[0]) {
+      Diagnose.Options o =
+          Diagnose.Options.defaults()
+              .top(h.top())
+              .dataNum(16)
+              .dataset(Path.of("data/fmnist_test"))
+              .evalNum(evalNum)
+              .samples(0);
+      Diagnose.Result[] res = new Diagnose.Result[1];
+      long d0 = System.nanoTime();
+      Mem mem = Mem.measure(() -> res[0] = Diagnose.run(hard, calibration, o, Progress.NONE));
+      double s = (System.nanoTime() - d0) / 1e9;
+      Diagnose.Result r = res[0];
+      double[] cal1 = r.metrics().get("calibrated");
+      double[] fixed = r.metrics().get("fixed");
+      double[] fl = r.metrics().get("float");
+      String result =
+          String.format(
+              Locale.ROOT,
+              "%s: top-1 %.2f %% -> %.2f %% (float %.2f %%), %d in float, %d in int16",
+              r.reached() ? "target reached" : "target not reached",
+              100 * cal1[1],
+              100 * fixed[1],
+              100 * fl[1],
+              r.nodesInFloat(),
+              r.nodesInInt16());
+      rows.add(
+          row(label, "diagnose " + h.label() + ", top " + h.top() + ", 16 samples, top-1 on " + evalNum + " (s)", s, Double.NaN, result, mem));
+    }
+  }
+
+  static void bench(Path file, int samples, boolean ortLoop, EnumSet<Step> steps, Path tmp, List<String> rows)
+      throws Exception {
     String label = file.getFileName().toString();
     OnnxModel model = OnnxModel.load(file);
     ValueInfo in = model.inputs().get(0);
@@ -167,7 +286,7 @@ public final class ScaleBenchmark {
     SampleSet data = SampleSet.open(dataDir, model.inputs());
 
     // float forward
-    for (int batch : new int[] {1, 8}) {
+    for (int batch : steps.contains(Step.FLOAT) ? new int[] {1, 8} : new int[0]) {
       int b = Math.min(batch, samples);
       Map<String, INDArray> feed = data.batch(0, b);
       double[] ours = new double[1];
@@ -182,6 +301,9 @@ public final class ScaleBenchmark {
       rows.add(row(label, "float forward, batch " + b + " (ms/img; ORT all-opt)", ours[0], ort, "", mem));
     }
 
+    if (!steps.contains(Step.FAKE_QUANT) && !steps.contains(Step.SWEEPS)) {
+      return;
+    }
     // calibrate, then fake-quant forward vs ORT no-opt on the same QDQ file
     CalibratedModel[] cal = new CalibratedModel[1];
     long t0 = System.nanoTime();
@@ -199,7 +321,7 @@ public final class ScaleBenchmark {
     Path qdq = tmp.resolve(label + "_int8.onnx");
     try (CalibratedModel cm = cal[0]) {
       cm.save(qdq);
-      for (int batch : new int[] {1, 8}) {
+      for (int batch : steps.contains(Step.FAKE_QUANT) ? new int[] {1, 8} : new int[0]) {
         int b = Math.min(batch, samples);
         Map<String, INDArray> feed = data.batch(0, b);
         double[] ours = new double[1];
@@ -208,7 +330,9 @@ public final class ScaleBenchmark {
         rows.add(row(label, "fake-quant forward, batch " + b + " (ms/img; ORT no-opt QDQ)", ours[0], ort, "", mem));
       }
       for (NodeSensitivity.NodeType type :
-          List.of(NodeSensitivity.NodeType.NODE, NodeSensitivity.NodeType.WEIGHT)) {
+          steps.contains(Step.SWEEPS)
+              ? List.of(NodeSensitivity.NodeType.NODE, NodeSensitivity.NodeType.WEIGHT)
+              : List.<NodeSensitivity.NodeType>of()) {
         NodeSensitivity.Options o =
             NodeSensitivity.Options.defaults()
                 .nodeType(type)
@@ -350,7 +474,7 @@ public final class ScaleBenchmark {
     System.err.printf(Locale.ROOT, "%s: %s done (%.2f)%n", model, step, ours);
     return String.format(
         Locale.ROOT,
-        "| %s | %s | %.2f | %s | %s | %s | %d | %d | %d |",
+        "| %s | %s | %.2f | %s | %s | %s | %d | %d | %d | %s |",
         model,
         step,
         ours,
@@ -359,7 +483,17 @@ public final class ScaleBenchmark {
         agree,
         mem.rss >> 20,
         mem.offHeap >> 20,
-        mem.heap >> 20);
+        mem.heap >> 20,
+        loadAverage());
+  }
+
+  /** The 1-minute load average (Linux), or "?". */
+  static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (Exception e) {
+      return "?";
+    }
   }
 
   /** Peak memory of one step. */
