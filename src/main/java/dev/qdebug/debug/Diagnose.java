@@ -39,6 +39,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import tech.tablesaw.api.DoubleColumn;
@@ -81,8 +82,11 @@ import tech.tablesaw.plotly.components.Figure;
  * quantized matrix node ({@link #sequentialBiasCorrection}: each shift measured with everything
  * upstream quantized and corrected), then int16 (weights or activation) for the nodes
  * still short of it (twice: a trial the full model rejected may help once others are in). When
- * the fixes do not reach it, the diagnosed nodes go back to float, those no int16 fix helped
- * first, each group in sensitivity order, until it is met. The result is standard QDQ ONNX (with equalized or bias-corrected weights
+ * the fixes do not reach it, the diagnosed nodes are raised to int16 one at a time in sensitivity
+ * order (the victims of upstream error last), each kept whatever the step shows (in a collapsed
+ * model no single node moves the output: the gain shows only together), and only then go back
+ * to float, those no int16 fix helped first, each group in sensitivity order, until it is met:
+ * int16 costs an accelerator less than float. The result is standard QDQ ONNX (with equalized or bias-corrected weights
  * where those won), compared with float, calibrated, and the same number of top sensitive nodes
  * left in float. Its float graph carries the corrected biases, so its output cosine is measured
  * against the original float model.
@@ -845,8 +849,47 @@ public final class Diagnose {
       }
       steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION + " (re-measured)", c, top1, better, better && reached);
     }
-    // fall back to float while the target is not met: first the nodes no int16 fix helped, then
-    // those already raised to int16, each group in sensitivity order
+    // fall back to int16 while the target is not met (on an accelerator int16 costs less than
+    // float): node by node in sensitivity order, the victims of upstream error last, each node's
+    // int16 fixes that helped it alone kept whatever the step shows.
+    // In a collapsed model one node raised alone does not move the output (the calibration rounds
+    // above reject it), the gain shows only when several are raised together, as in the float
+    // fallback below.
+    List<NodeInfo> int16Order = new ArrayList<>();
+    for (boolean victim : new boolean[] {false, true}) {
+      for (NodeInfo info : infos) {
+        if (isVictim(info) == victim) {
+          int16Order.add(info);
+        }
+      }
+    }
+    for (NodeInfo info : int16Order) {
+      if (reached) {
+        break;
+      }
+      if (kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()))) {
+        continue;
+      }
+      List<Fix> use =
+          info.fixes.stream().filter(f -> isInt16(f.name()) && candidate(trialOf.get(f))).toList();
+      if (use.isEmpty()) {
+        continue; // no int16 fix helped this node alone: float is its fallback
+      }
+      FixTrials.Variant next = state.withoutShift(info.output);
+      for (Fix f : use) {
+        next = next.plus(f.variant());
+      }
+      String name = use.stream().map(Fix::name).collect(Collectors.joining(" + "));
+      state = next;
+      stateCos = ev.cosine(state);
+      stateTop1 = lab != null ? ev.top1(state) : Double.NaN;
+      kept.removeIf(x -> x.node().equals(info.name) && x.fix().equals(BIAS_CORRECTION));
+      kept.add(new Kept(info.name, name));
+      reached = meets(metric, stateCos, stateTop1, threshold);
+      steps.add(info.name, name + " (fallback)", stateCos, stateTop1, true, reached);
+    }
+    // then to float: first the nodes no int16 fix helped, then those already raised to int16, each
+    // group in sensitivity order
     List<NodeInfo> fallback = new ArrayList<>();
     for (boolean raised : new boolean[] {false, true}) {
       for (NodeInfo info : infos) {
@@ -994,6 +1037,11 @@ public final class Diagnose {
 
   private static boolean isInt16(String fix) {
     return fix.startsWith("int16");
+  }
+
+  /** Whether the node's main cause is error carried in from upstream. */
+  private static boolean isVictim(NodeInfo info) {
+    return !info.causes.isEmpty() && info.causes.get(0).name().equals(AMPLIFIED);
   }
 
   /**

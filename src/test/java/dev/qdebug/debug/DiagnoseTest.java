@@ -19,14 +19,16 @@ import dev.qdebug.quant.Calibrator;
 import dev.qdebug.quant.QType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
-import tech.tablesaw.api.Table;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import tech.tablesaw.api.Table;
 
 /**
  * {@code diagnose} on hand-built models whose cause is known by construction: the diagnosis must
@@ -301,6 +303,51 @@ class DiagnoseTest {
       assertEquals(0, res.nodesInFloat());
       try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
         assertEquals(QType.INT16, written.node("W_HzCalibration").params().type());
+      }
+    }
+  }
+
+  /**
+   * A biased 1x1 convolution feeding a second one whose weights are exact on their int8 grid: the
+   * second's only error is its input activation, and int16 for that activation is its only helpful
+   * fix. The first node's bias correction changes that tensor, so the calibration rounds leave the
+   * second's activation alone; the fallback then raises it to int16 rather than leave the node in
+   * float (int16 costs an accelerator less than float).
+   */
+  @Test
+  void int16FallbackComesBeforeFloat() {
+    Random r = new Random(5);
+    int c = 16;
+    float[] w1 = new float[c * c];
+    float[] w2 = new float[c * c];
+    for (int o = 0; o < c; o++) {
+      float s = 0.01f * (o + 1);
+      for (int i = 0; i < c; i++) {
+        w1[o * c + i] = i == 0 ? 127.5f * s : (r.nextInt(201) - 100 + 0.45f) * s;
+        w2[o * c + i] = i == 0 ? 127 * s : (r.nextInt(201) - 100) * s;
+      }
+    }
+    OnnxModel m =
+        TestModels.graph()
+            .input("x", -1, c, 4, 4)
+            .initializer("W1", w1, c, c, 1, 1)
+            .initializer("B1", new float[c], c)
+            .initializer("W2", w2, c, c, 1, 1)
+            .node("Conv", "conv1", new String[] {"x", "W1", "B1"}, new String[] {"h"})
+            .node("Conv", "conv2", new String[] {"h", "W2"}, new String[] {"y"})
+            .output("y", -1, c, 4, 4)
+            .model();
+    SampleSet data = samples(tmp.resolve("cal"), m, 16, new long[] {c, 4, 4}, () -> 0.5 + r.nextDouble());
+    try (CalibratedModel cal = calibrate(m, data, Calibrator.Options.defaults())) {
+      Diagnose.Result res =
+          Diagnose.run(cal, data, Diagnose.Options.defaults().target(0.99999), Progress.NONE);
+      String steps = res.stepTable().print();
+      assertEquals(Diagnose.INT16_ACTIVATION, res.keptFix("conv2").orElseThrow(), steps);
+      assertTrue(steps.contains("int16 activation (fallback)"), steps);
+      assertTrue(res.reached(), steps);
+      assertEquals(0, res.nodesInFloat(), steps);
+      try (CalibratedModel written = checkWritten(res, cal, tmp.resolve("fixed.onnx"), data, 16)) {
+        assertEquals(QType.INT16, written.node("h_HzCalibration").params().type());
       }
     }
   }
