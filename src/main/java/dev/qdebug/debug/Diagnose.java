@@ -86,7 +86,8 @@ import tech.tablesaw.plotly.components.Figure;
  * order (the victims of upstream error last), each kept whatever the step shows (in a collapsed
  * model no single node moves the output: the gain shows only together), and only then go back
  * to float, those no int16 fix helped first, each group in sensitivity order, until it is met:
- * int16 costs an accelerator less than float. The result is standard QDQ ONNX (with equalized or bias-corrected weights
+ * int16 costs an accelerator less than float. Once met, each of these fallback steps is undone
+ * in turn, the last first, where the target still holds without it. The result is standard QDQ ONNX (with equalized or bias-corrected weights
  * where those won), compared with float, calibrated, and the same number of top sensitive nodes
  * left in float. Its float graph carries the corrected biases, so its output cosine is measured
  * against the original float model.
@@ -499,6 +500,9 @@ public final class Diagnose {
     }
   }
 
+  /** A fallback step of the combination (int16 or float for a node) and the state before it. */
+  private record Fallback(NodeInfo info, String fix, FixTrials.Variant before) {}
+
   /** A fix of one node: its name, the change, the calibration nodes on while it is measured. */
   private record Fix(String name, FixTrials.Variant variant, Set<String> scope) {
     Set<String> touched(CalibratedModel model) {
@@ -827,9 +831,58 @@ public final class Diagnose {
         }
       }
     }
-    // the sequential correction re-measured on what the rounds changed (int16 weights, other
-    // ranges: the shifts they leave differ from the calibrated model's)
-    if (!reached && !seqTensors.isEmpty()) {
+    // pass 1: the sequential correction re-measured on what the rounds changed (int16 weights,
+    // other ranges: the shifts they leave differ from the calibrated model's). Pass 2: fall back
+    // to int16 while the target is not met (on an accelerator int16 costs less than float): node
+    // by node in sensitivity order, the victims of upstream error last, each node's int16 fixes
+    // that helped it alone and are not in yet, kept whatever the step shows (in a collapsed model
+    // one node raised alone does not move the output, so the rounds above reject it: the gain
+    // shows only when several are raised together, as in the float fallback below); then the
+    // sequential correction re-measured once more.
+    List<NodeInfo> int16Order = new ArrayList<>();
+    for (boolean victim : new boolean[] {false, true}) {
+      for (NodeInfo info : infos) {
+        if (isVictim(info) == victim) {
+          int16Order.add(info);
+        }
+      }
+    }
+    List<Fallback> fallbacks = new ArrayList<>(); // each fallback step, with the state before it
+    for (int pass = 1; pass <= 2 && !reached; pass++) {
+      boolean raised = false;
+      for (NodeInfo info : pass == 2 ? int16Order : List.<NodeInfo>of()) {
+        if (reached) {
+          break;
+        }
+        List<Fix> use = new ArrayList<>();
+        for (Fix f : info.fixes) {
+          if (isInt16(f.name())
+              && candidate(trialOf.get(f))
+              && kept.stream().noneMatch(x -> x.node().equals(info.name) && List.of(x.fix().split(" \\+ ")).contains(f.name()))) {
+            use.add(f);
+          }
+        }
+        if (use.isEmpty()) {
+          continue; // no int16 fix helped this node alone (float is its fallback), or all are in
+        }
+        FixTrials.Variant next = state.withoutShift(info.output);
+        for (Fix f : use) {
+          next = next.plus(f.variant());
+        }
+        String name = use.stream().map(Fix::name).collect(Collectors.joining(" + "));
+        fallbacks.add(new Fallback(info, name, state));
+        state = next;
+        stateCos = ev.cosine(state);
+        stateTop1 = lab != null ? ev.top1(state) : Double.NaN;
+        kept.removeIf(x -> x.node().equals(info.name) && x.fix().equals(BIAS_CORRECTION));
+        kept.add(new Kept(info.name, name));
+        raised = true;
+        reached = meets(metric, stateCos, stateTop1, threshold);
+        steps.add(info.name, name + " (fallback)", stateCos, stateTop1, true, reached);
+      }
+      if (reached || seqTensors.isEmpty() || (pass == 2 && !raised)) {
+        continue;
+      }
       FixTrials.Variant without = state;
       for (String x : seqTensors) {
         without = without.withoutShift(x);
@@ -849,45 +902,6 @@ public final class Diagnose {
       }
       steps.add(ALL_MATRIX_NODES, SEQUENTIAL_BIAS_CORRECTION + " (re-measured)", c, top1, better, better && reached);
     }
-    // fall back to int16 while the target is not met (on an accelerator int16 costs less than
-    // float): node by node in sensitivity order, the victims of upstream error last, each node's
-    // int16 fixes that helped it alone kept whatever the step shows.
-    // In a collapsed model one node raised alone does not move the output (the calibration rounds
-    // above reject it), the gain shows only when several are raised together, as in the float
-    // fallback below.
-    List<NodeInfo> int16Order = new ArrayList<>();
-    for (boolean victim : new boolean[] {false, true}) {
-      for (NodeInfo info : infos) {
-        if (isVictim(info) == victim) {
-          int16Order.add(info);
-        }
-      }
-    }
-    for (NodeInfo info : int16Order) {
-      if (reached) {
-        break;
-      }
-      if (kept.stream().anyMatch(x -> x.node().equals(info.name) && isInt16(x.fix()))) {
-        continue;
-      }
-      List<Fix> use =
-          info.fixes.stream().filter(f -> isInt16(f.name()) && candidate(trialOf.get(f))).toList();
-      if (use.isEmpty()) {
-        continue; // no int16 fix helped this node alone: float is its fallback
-      }
-      FixTrials.Variant next = state.withoutShift(info.output);
-      for (Fix f : use) {
-        next = next.plus(f.variant());
-      }
-      String name = use.stream().map(Fix::name).collect(Collectors.joining(" + "));
-      state = next;
-      stateCos = ev.cosine(state);
-      stateTop1 = lab != null ? ev.top1(state) : Double.NaN;
-      kept.removeIf(x -> x.node().equals(info.name) && x.fix().equals(BIAS_CORRECTION));
-      kept.add(new Kept(info.name, name));
-      reached = meets(metric, stateCos, stateTop1, threshold);
-      steps.add(info.name, name + " (fallback)", stateCos, stateTop1, true, reached);
-    }
     // then to float: first the nodes no int16 fix helped, then those already raised to int16, each
     // group in sensitivity order
     List<NodeInfo> fallback = new ArrayList<>();
@@ -904,12 +918,37 @@ public final class Diagnose {
         break;
       }
       Fix f = info.fixes.stream().filter(x -> x.name().equals(FLOAT)).findFirst().orElseThrow();
+      fallbacks.add(new Fallback(info, FLOAT, state));
       state = state.withoutShift(info.output).plus(f.variant());
       stateCos = ev.cosine(state);
       stateTop1 = lab != null ? ev.top1(state) : Double.NaN;
       kept.add(new Kept(info.name, FLOAT));
       reached = meets(metric, stateCos, stateTop1, threshold);
       steps.add(info.name, FLOAT, stateCos, stateTop1, true, reached);
+    }
+    // the fallbacks pruned once the target is met: each undone in turn, last first (the least
+    // sensitive), where the target still holds without it (a node back from float to what it had
+    // before, int16 back to int8), so no node keeps more precision than the target needs
+    if (reached) {
+      for (int i = fallbacks.size() - 1; i >= 0; i--) {
+        Fallback fb = fallbacks.get(i);
+        FixTrials.Variant back = state.restore(fb.before(), fb.info().calNames(), fb.info().output);
+        double c = ev.cosine(back);
+        double top1 = lab != null ? ev.top1(back) : Double.NaN;
+        boolean still = meets(metric, c, top1, threshold);
+        steps.add(fb.info().name, "undo " + fb.fix() + " (pruning)", c, top1, still, still);
+        if (still) {
+          state = back;
+          stateCos = c;
+          stateTop1 = top1;
+          for (int j = kept.size() - 1; j >= 0; j--) {
+            if (kept.get(j).node().equals(fb.info().name) && kept.get(j).fix().equals(fb.fix())) {
+              kept.remove(j);
+              break;
+            }
+          }
+        }
+      }
     }
 
     // 6. the fixed model as written, measured as written

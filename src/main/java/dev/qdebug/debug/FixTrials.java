@@ -71,6 +71,29 @@ final class FixTrials {
       return v;
     }
 
+    /**
+     * This variant with the calibration nodes {@code calNames} and the output shift of {@code
+     * tensor} as they are in {@code before} (undoing what a later step changed there).
+     */
+    Variant restore(Variant before, Collection<String> calNames, String tensor) {
+      Variant v = plus(new Variant());
+      for (String c : calNames) {
+        v.replace.remove(c);
+        if (before.replace.containsKey(c)) {
+          v.replace.put(c, before.replace.get(c));
+        }
+        v.disable.remove(c);
+        if (before.disable.contains(c)) {
+          v.disable.add(c);
+        }
+      }
+      v.shifts.remove(tensor);
+      if (before.shifts.containsKey(tensor)) {
+        v.shifts.put(tensor, before.shifts.get(tensor));
+      }
+      return v;
+    }
+
     /** The calibration nodes of {@code model} with this variant's replacements. */
     List<CalibrationNode> nodes(CalibratedModel model) {
       List<CalibrationNode> out = new ArrayList<>();
