@@ -693,12 +693,17 @@ public final class Plan {
    */
   INDArray[] runAll(INDArray[] feeds, boolean[] keep) {
     INDArray[] values = new INDArray[names.size()];
+    boolean[] input = new boolean[names.size()];
     for (int i = 0; i < inputSlots.length; i++) {
       values[inputSlots[i]] = feeds[i];
+      input[inputSlots[i]] = true;
     }
     for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
       values[c.getKey()] = c.getValue();
     }
+    // the tensors this run computed and dropped: freed at the end (below), not left to the garbage
+    // collector, which a heap of small objects rarely wakes while their off-heap memory piles up
+    List<INDArray> dropped = new ArrayList<>();
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       INDArray[] out = execute(step, gather(step, s -> values[s]));
@@ -710,6 +715,9 @@ public final class Plan {
       if (keep != null) {
         for (int s : step.in()) {
           if (s >= 0 && lastUse[s] == k && !keep[s] && !constants.containsKey(s)) {
+            if (!input[s] && values[s] != null) {
+              dropped.add(values[s]);
+            }
             values[s] = null;
           }
         }
@@ -718,9 +726,21 @@ public final class Plan {
     if (keep != null) {
       for (int s = 0; s < values.length; s++) {
         if (!keep[s] && !constants.containsKey(s)) {
+          if (!input[s] && values[s] != null) {
+            dropped.add(values[s]);
+          }
           values[s] = null; // never read (a dead-end output)
         }
       }
+    }
+    if (!dropped.isEmpty()) {
+      List<INDArray> live = new ArrayList<>(Arrays.asList(feeds));
+      for (INDArray v : values) {
+        if (v != null) {
+          live.add(v);
+        }
+      }
+      release(dropped.toArray(new INDArray[0]), live);
     }
     return values;
   }
@@ -837,8 +857,16 @@ public final class Plan {
   void release(INDArray[] values, Collection<INDArray> keep) {
     java.util.Set<Object> seen = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     for (INDArray k : keep) {
-      if (k != null) {
-        seen.add(k.data());
+      if (k != null && !k.isEmpty()) {
+        // a kept view protects the buffer it looks into, whichever object ND4J wraps it in
+        org.nd4j.linalg.api.buffer.DataBuffer b = k.data();
+        seen.add(b);
+        if (b.originalDataBuffer() != null) {
+          seen.add(b.originalDataBuffer());
+        }
+        if (b.underlyingDataBuffer() != null) {
+          seen.add(b.underlyingDataBuffer());
+        }
       }
     }
     for (INDArray c : constants.values()) {
@@ -858,7 +886,9 @@ public final class Plan {
     for (int s = 0; s < values.length; s++) {
       INDArray v = values[s];
       values[s] = null;
-      if (v == null || v.isEmpty() || v.isView() || v.isAttached() || !seen.add(v.data())) {
+      if (v == null || v.isEmpty() || v.isView() || v.isAttached() || !seen.add(v.data())
+          || (v.data().originalDataBuffer() != null && seen.contains(v.data().originalDataBuffer()))
+          || (v.data().underlyingDataBuffer() != null && seen.contains(v.data().underlyingDataBuffer()))) {
         continue;
       }
       try {
