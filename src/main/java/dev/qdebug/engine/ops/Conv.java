@@ -228,6 +228,11 @@ final class Conv implements Op {
     if (p != null && p.source() == w) {
       return p.weights();
     }
+    if (w.isAttached()) {
+      // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
+      // workspace and freed with it; a cached copy outside would be garbage after every run
+      return layout(w, oneD);
+    }
     // kept across runs: outside the session's workspace
     INDArray[] ws = Workspaces.outside(() -> layout(w, oneD));
     cache = new Prepared(w, ws);
