@@ -123,21 +123,53 @@ public final class FakeQuant {
     return shape.length == 0 ? y.reshape(new long[0]) : y.reshape('c', shape);
   }
 
+  /** Values moved through one thread's scratch array at a time (16 KiB: stays in L1). */
+  private static final int SCRATCH = 4096;
+
+  private static final ThreadLocal<float[]> SCRATCH_ARRAYS =
+      ThreadLocal.withInitial(() -> new float[SCRATCH]);
+
   /** Fake-quantizes {@code n} values from {@code from}; returns 1 when one was not finite, else 0. */
   private static int quantizeRange(
       FloatBuffer in, FloatBuffer out, int from, int n, float scale, long zp, QType t) {
-    float lo = t.qmin();
-    float hi = t.qmax();
-    float z = zp;
-    boolean finite = true;
-    for (int i = from; i < from + n; i++) {
-      float x = in.get(i);
-      finite &= Math.abs(x) <= Float.MAX_VALUE; // false for NaN and both infinities
-      float q = (float) Math.rint(x / scale) + z;
-      q = q < lo ? lo : (q > hi ? hi : q);
-      out.put(i, (q - z) * scale);
+    float[] a = SCRATCH_ARRAYS.get();
+    int bad = 0;
+    for (int at = from; at < from + n; at += SCRATCH) {
+      int len = Math.min(SCRATCH, from + n - at);
+      in.get(at, a, 0, len);
+      bad |= quantize(a, len, scale, zp, t.qmin(), t.qmax());
+      out.put(at, a, 0, len);
     }
-    return finite ? 0 : 1;
+    return bad;
+  }
+
+  /** Rounds to nearest, ties to even, in float for |v| <= 2^22: {@code (v + 1.5 * 2^23) - 1.5 * 2^23}. */
+  private static final float ROUNDER = 12582912f;
+
+  /**
+   * |v| beyond this is clamped before rounding: every code lies within 2^16 of 0, so such a value
+   * saturates either way.
+   */
+  private static final float LIMIT = 4194304f;
+
+  /**
+   * The kernel, in place on {@code a[0..n)}: {@code q = clamp(rint(x / scale) + zp, lo, hi)}, {@code
+   * y = (q - zp) * scale}, all in float32 as ONNX Runtime computes it. {@code rint} by adding and
+   * subtracting 1.5 * 2^23 (exact for |v| <= 2^22, ties to even as IEEE float addition rounds;
+   * larger values saturate anyway), so the loop is plain float arithmetic the JIT can vectorize.
+   * NaN stays NaN. Returns 1 when a value was not finite, else 0.
+   */
+  private static int quantize(float[] a, int n, float scale, long zp, float lo, float hi) {
+    float z = zp;
+    float largest = 0f;
+    for (int i = 0; i < n; i++) {
+      float x = a[i];
+      largest = Math.max(largest, Math.abs(x)); // NaN once any value is NaN
+      float v = Math.max(-LIMIT, Math.min(LIMIT, x / scale));
+      float q = Math.min(hi, Math.max(lo, ((v + ROUNDER) - ROUNDER) + z));
+      a[i] = (q - z) * scale;
+    }
+    return largest <= Float.MAX_VALUE ? 0 : 1;
   }
 
   /**

@@ -74,20 +74,18 @@ final class MatMul implements Op {
       INDArray a2 = as.length == 2 ? a : a.reshape('c', Window.product(batch) * rows, k);
       y = a2.mmul(b);
     } else {
-      long[] aFull = concat(batch, rows, k);
-      long[] bFull = concat(batch, k, cols);
-      INDArray fast = BatchedGemm.multiply(a, b, batch, rows, k, cols);
-      if (fast != null) {
-        y = fast;
-      } else {
-      if (!Arrays.equals(as, aFull)) {
-        a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
-      }
-      if (!Arrays.equals(bs, bFull)) {
-        b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
-      }
-      y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
-      Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
+      y = BatchedGemm.multiply(a, b, batch, rows, k, cols);
+      if (y == null) {
+        long[] aFull = concat(batch, rows, k);
+        long[] bFull = concat(batch, k, cols);
+        if (!Arrays.equals(as, aFull)) {
+          a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
+        }
+        if (!Arrays.equals(bs, bFull)) {
+          b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
+        }
+        y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
+        Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
       }
     }
     long[] outShape = concat(batch, rows, cols);
