@@ -11,11 +11,9 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * MatMul (all opsets) with numpy semantics: a 1-D operand gets a dimension of 1 prepended (A) or
  * appended (B) that is removed from the result; batch dimensions broadcast. A batched A times a
- * matrix B is one BLAS product over the flattened batch; other batched float products are one
- * BLAS product per matrix pair ({@link BatchedGemm}: ND4J's batched {@code matmul} op multiplies
- * element by element, many times slower at MobileViT's attention sizes), broadcast batch
- * dimensions read in place. Integer inputs are computed in double and cast back (through ND4J's
- * {@code matmul} op when batched).
+ * matrix B is one BLAS product over the flattened batch; equal batch dimensions go to ND4J's
+ * batched {@code matmul} op, after broadcasting the smaller operand when they differ. Integer
+ * inputs are computed in double and cast back.
  */
 final class MatMul implements Op {
   private final OnnxNode node;
@@ -74,19 +72,16 @@ final class MatMul implements Op {
       INDArray a2 = as.length == 2 ? a : a.reshape('c', Window.product(batch) * rows, k);
       y = a2.mmul(b);
     } else {
-      y = BatchedGemm.multiply(a, b, batch, rows, k, cols);
-      if (y == null) {
-        long[] aFull = concat(batch, rows, k);
-        long[] bFull = concat(batch, k, cols);
-        if (!Arrays.equals(as, aFull)) {
-          a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
-        }
-        if (!Arrays.equals(bs, bFull)) {
-          b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
-        }
-        y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
-        Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
+      long[] aFull = concat(batch, rows, k);
+      long[] bFull = concat(batch, k, cols);
+      if (!Arrays.equals(as, aFull)) {
+        a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
       }
+      if (!Arrays.equals(bs, bFull)) {
+        b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
+      }
+      y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
+      Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
     }
     long[] outShape = concat(batch, rows, cols);
     long[] result = new long[outShape.length - (aVec ? 1 : 0) - (bVec ? 1 : 0)];
