@@ -68,12 +68,6 @@ public interface TensorHook {
 
   /** This hook, then {@code next} on what this one returned; touches what either touches. */
   default TensorHook andThen(TensorHook next) {
-    if (next == NONE) {
-      return this;
-    }
-    if (this == NONE) {
-      return next;
-    }
     TensorHook first = this;
     return new TensorHook() {
       @Override

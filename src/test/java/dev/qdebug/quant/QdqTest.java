@@ -121,12 +121,8 @@ class QdqTest {
       System.out.printf("%s %s: end-to-end output cosine vs ORT %.6f%n", file, method, cos);
       assertTrue(cos > 0.95, "end-to-end cosine " + cos);
 
-      // fused steps (Conv + Relu / Clip, where the hook quantizes neither tensor between them)
-      // compute what the plan as written computes, bit for bit
+      // a fake-quant run computes what the plan as written computes, bit for bit
       int used = cal.session().plan().fusedStepsUsed(cal.hook(cal.enabled()), List.of());
-      if (cal.floatModel().nodes().stream().anyMatch(n -> n.opType().equals("Relu"))) {
-        assertTrue(used > 0, "a fake-quant run uses fused Conv + Relu steps");
-      }
       System.setProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY, "false");
       try (CalibratedModel asWritten = CalibratedModel.of(OnnxModel.load(saved))) {
         System.clearProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY);
