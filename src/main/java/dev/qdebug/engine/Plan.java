@@ -37,15 +37,22 @@ import org.nd4j.linalg.factory.Nd4j;
  * bounds), or only a Sigmoid and the Mul of the two (SiLU), is also compiled as one fused step
  * that applies the activation to the convolution's output in place; so is a layer normalization
  * exported op by op ({@link Fusion}). A run uses a fused step only when nothing can see the
- * tensors it skips: no hook, and none of them among the requested outputs; otherwise the steps
- * run as written. {@code -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled
- * afterwards.
+ * tensors it skips: the hook touches none of them ({@link TensorHook#touches}; a fake-quant hook
+ * declares the tensors it quantizes), and none of them is among the requested outputs; otherwise
+ * the steps run as written. The hook is called only for the tensors it touches. {@code
+ * -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled afterwards.
  *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
  */
 public final class Plan {
   /** One node to execute: its op and the slots it reads and writes. */
   public record Step(OnnxNode node, Op op, int[] in, int[] out) {}
+
+  /**
+   * System property: {@code true} lets hooked runs use the fused Conv + Relu / Clip steps that skip
+   * no tensor the hook touches (off by default: not bit for bit the steps as written everywhere).
+   */
+  public static final String HOOKED_FUSE_PROPERTY = "qdebug.fuse.hooked";
 
   /** System property: {@code false} compiles plans without fused steps. */
   public static final String FUSE_PROPERTY = "qdebug.fuse";
@@ -68,6 +75,8 @@ public final class Plan {
   private boolean[] tooLarge;
   /** Per step: the fused step that replaces it and the later steps it feeds, or null. */
   private Step[] fusedAt;
+  /** Per step: whether its fused step computes bit for bit what the steps it replaces do. */
+  private boolean[] exact;
   /** Per step with a fused step: the tensors the fused step does not produce. */
   private int[][] hidden;
   /** Per step: the step whose fused step does this one's work, or -1. */
@@ -164,6 +173,7 @@ public final class Plan {
    */
   private void findFusions(int opset) {
     fusedAt = new Step[steps.size()];
+    exact = new boolean[steps.size()];
     hidden = new int[steps.size()][];
     partOf = new int[steps.size()];
     Arrays.fill(partOf, -1);
@@ -210,6 +220,9 @@ public final class Plan {
           boolean relu = act.node().opType().equals("Relu");
           Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
           fuse(k, new Step(conv.node(), op, conv.in(), act.out()), new int[] {c}, j);
+          // hooked runs (fake quantization) use it only when asked: RerunTest found a fused run
+          // differing from the re-run as written in the last bit of an output
+          exact[k] = Boolean.getBoolean(HOOKED_FUSE_PROPERTY);
         }
       } else if (readers[c] == 2) {
         int j1 = readBy.get(c).get(0);
@@ -357,21 +370,22 @@ public final class Plan {
   }
 
   /**
-   * Per step, whether this run uses its fused step: only without a hook, and only where no tensor
-   * the fused step skips is requested; null when none is used.
+   * Per step, whether this run uses its fused step: only where no tensor the fused step skips is
+   * requested or touched by the hook ({@code touched}, null when the hook touches none); null when
+   * none is used. A hooked run uses only the fused steps that are bit for bit the steps they
+   * replace (Conv + clamp), so that fake-quantized runs, whose rounding turns the last bit of a
+   * value into a whole quantization step, compute what they computed unfused.
    */
-  private boolean[] fusedSteps(TensorHook hook, boolean[] keep) {
-    if (hook != TensorHook.NONE) {
-      return null;
-    }
+  private boolean[] fusedSteps(TensorHook hook, boolean[] touched, boolean[] keep) {
     boolean[] use = null;
+    boolean hooked = hook != TensorHook.NONE; // any hook, even one touching nothing
     for (int k = 0; k < fusedAt.length; k++) {
-      if (fusedAt[k] == null) {
+      if (fusedAt[k] == null || (hooked && !exact[k])) {
         continue;
       }
       boolean free = true;
       for (int s : hidden[k]) {
-        free &= !keep[s];
+        free &= !keep[s] && (touched == null || !touched[s]);
       }
       if (free) {
         use = use == null ? new boolean[fusedAt.length] : use;
@@ -379,6 +393,23 @@ public final class Plan {
       }
     }
     return use;
+  }
+
+  /**
+   * How many of the plan's fused steps a run with {@code hook} returning {@code outputs} (the
+   * graph outputs when empty) uses: those skipping no tensor the hook touches or the run returns.
+   */
+  public int fusedStepsUsed(TensorHook hook, Collection<String> outputs) {
+    boolean[] keep = new boolean[names.size()];
+    for (int s : outputs.isEmpty() ? outputSlots : slotsOf(outputs)) {
+      keep[s] = true;
+    }
+    boolean[] use = fusedSteps(hook, touched(hook), keep);
+    int n = 0;
+    for (int k = 0; use != null && k < use.length; k++) {
+      n += use[k] ? 1 : 0;
+    }
+    return n;
   }
 
   /** How many fused steps the plan holds (each replaces two steps in runs without a hook). */
@@ -641,16 +672,19 @@ public final class Plan {
     for (int w : wanted) {
       keep[w] = true;
     }
+    boolean[] touched = touched(hook);
     for (int i = 0; i < inputSlots.length; i++) {
-      values[inputSlots[i]] = hook.onTensor(names.get(inputSlots[i]), feeds[i]);
+      int s = inputSlots[i];
+      values[s] = touched != null && touched[s] ? hook.onTensor(names.get(s), feeds[i]) : feeds[i];
     }
     for (Map.Entry<Integer, INDArray> c : constants.entrySet()) {
       int s = c.getKey();
       if (lastUse[s] >= 0 || keep[s]) {
-        values[s] = hook == TensorHook.NONE ? c.getValue() : hook.onTensor(names.get(s), c.getValue());
+        values[s] =
+            touched != null && touched[s] ? hook.onTensor(names.get(s), c.getValue()) : c.getValue();
       }
     }
-    boolean[] fused = fusedSteps(hook, keep);
+    boolean[] fused = fusedSteps(hook, touched, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
@@ -664,7 +698,7 @@ public final class Plan {
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
-          values[s] = hook.onTensor(names.get(s), out[i]);
+          values[s] = touched != null && touched[s] ? hook.onTensor(names.get(s), out[i]) : out[i];
         }
       }
       for (int s : step.in()) {
@@ -680,6 +714,23 @@ public final class Plan {
       result[i] = reusedSlot[wanted[i]] && v != null ? Workspaces.outside(v::dup) : v;
     }
     return result;
+  }
+
+  /**
+   * Per slot, whether {@code hook} touches the tensor ({@link TensorHook#touches}); null when it
+   * touches none.
+   */
+  private boolean[] touched(TensorHook hook) {
+    if (hook == TensorHook.NONE) {
+      return null;
+    }
+    boolean[] t = new boolean[names.size()];
+    boolean any = false;
+    for (int s = 0; s < t.length; s++) {
+      t[s] = hook.touches(names.get(s));
+      any |= t[s];
+    }
+    return any ? t : null;
   }
 
   /** Runs with no hook and keeps the value of every tensor (for {@link #rerun}). */

@@ -23,11 +23,62 @@ public interface TensorHook {
   /** Returns the value downstream nodes (and the run's outputs) see for {@code tensor}. */
   INDArray onTensor(String tensor, INDArray value);
 
-  /** A hook that changes nothing. */
-  TensorHook NONE = (name, value) -> value;
+  /**
+   * Whether this hook needs to see {@code tensor} at all (to observe or to replace it). A run
+   * calls the hook only for tensors it touches, and may skip computing the others altogether
+   * where a fused step does the work of several nodes (see {@link Plan}); the values of the
+   * tensors the hook touches, and of every requested output, are the same either way. By
+   * default a hook touches every tensor; {@link #only} declares fewer.
+   */
+  default boolean touches(String tensor) {
+    return true;
+  }
 
-  /** This hook, then {@code next} on what this one returned. */
+  /** A hook that changes nothing and touches no tensor. */
+  TensorHook NONE =
+      new TensorHook() {
+        @Override
+        public INDArray onTensor(String tensor, INDArray value) {
+          return value;
+        }
+
+        @Override
+        public boolean touches(String tensor) {
+          return false;
+        }
+      };
+
+  /**
+   * {@code hook}, declared to touch only {@code tensors} (a live view: the set must not change
+   * during a run); it is not called for any other tensor.
+   */
+  static TensorHook only(java.util.Set<String> tensors, TensorHook hook) {
+    return new TensorHook() {
+      @Override
+      public INDArray onTensor(String tensor, INDArray value) {
+        return tensors.contains(tensor) ? hook.onTensor(tensor, value) : value;
+      }
+
+      @Override
+      public boolean touches(String tensor) {
+        return tensors.contains(tensor) && hook.touches(tensor);
+      }
+    };
+  }
+
+  /** This hook, then {@code next} on what this one returned; touches what either touches. */
   default TensorHook andThen(TensorHook next) {
-    return (name, value) -> next.onTensor(name, onTensor(name, value));
+    TensorHook first = this;
+    return new TensorHook() {
+      @Override
+      public INDArray onTensor(String tensor, INDArray value) {
+        return next.onTensor(tensor, first.onTensor(tensor, value));
+      }
+
+      @Override
+      public boolean touches(String tensor) {
+        return first.touches(tensor) || next.touches(tensor);
+      }
+    };
   }
 }

@@ -289,7 +289,9 @@ public final class CalibratedModel implements AutoCloseable {
     if (active.isEmpty()) {
       return TensorHook.NONE;
     }
-    return (tensor, value) -> {
+    // declares the tensors it quantizes: the run calls it for those only, and may use fused
+    // steps wherever they skip none of them
+    return TensorHook.only(active.keySet(), (tensor, value) -> {
       CalibrationNode n = active.get(tensor);
       if (n == null) {
         return value;
@@ -299,11 +301,15 @@ public final class CalibratedModel implements AutoCloseable {
         return weightCache.computeIfAbsent(
             n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
       }
-      Calibrator.requireFinite( // e.g. finite samples that overflow float32 inside the model
-          value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
-          "the input overflows float32 inside the model");
-      return FakeQuant.apply(value, n.params());
-    };
+      INDArray q = FakeQuant.applyIfFinite(value, n.params());
+      if (q == null) {
+        Calibrator.requireFinite( // e.g. finite samples that overflow float32 inside the model
+            value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
+            "the input overflows float32 inside the model");
+        q = FakeQuant.apply(value, n.params()); // not reached: requireFinite threw
+      }
+      return q;
+    });
   }
 
   /**

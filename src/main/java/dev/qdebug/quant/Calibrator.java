@@ -154,8 +154,9 @@ public final class Calibrator {
     java.util.Set<String> notFloat = new java.util.HashSet<>();
     int[] inBatch = {1};
     int[] at = {0}; // the first sample being run, for errors
+    // declared: called for the observed tensors only, fused steps used where they skip none
     RunOptions observe =
-        RunOptions.hooked(
+        RunOptions.hooked(dev.qdebug.engine.TensorHook.only(byTensor.keySet(),
             (tensor, value) -> {
               List<Observer> obs = byTensor.get(tensor);
               if (obs != null && value.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
@@ -175,7 +176,7 @@ public final class Calibrator {
                 }
               }
               return value;
-            });
+            }));
     try (session) {
       int done = 0;
       for (BatchPlan.Batch b :

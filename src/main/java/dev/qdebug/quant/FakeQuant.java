@@ -22,6 +22,18 @@ public final class FakeQuant {
 
   /** Returns a new float32 array: {@code x} quantized with {@code p} and dequantized. */
   public static INDArray apply(INDArray x, QParams p) {
+    return apply(x, p, false);
+  }
+
+  /**
+   * {@link #apply}, in the same pass checking that every value of {@code x} is finite: null when
+   * one is not (NaN or infinite), so that the caller reports it.
+   */
+  public static INDArray applyIfFinite(INDArray x, QParams p) {
+    return apply(x, p, true);
+  }
+
+  private static INDArray apply(INDArray x, QParams p, boolean check) {
     if (x.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
     }
@@ -51,6 +63,9 @@ public final class FakeQuant {
       }
     }
     if (n == 0 || shape.length == 0 || inner == 0) {
+      if (check && !allFinite(x)) {
+        return null;
+      }
       return applyOnCopy(x, shape, channels, inner, p);
     }
     // straight from x's memory into the result's: no Java-side copies
@@ -59,16 +74,39 @@ public final class FakeQuant {
     FloatBuffer out = floats(y);
     final int ch = channels;
     final int len = inner;
-    IntStream range = IntStream.range(0, n / inner); // outer * channels blocks
+    // work items: one per channel block, a per-tensor block cut into chunks of CHUNK values so
+    // that large tensors spread over the cores
+    final int pieces = len > CHUNK ? (len + CHUNK - 1) / CHUNK : 1;
+    final int piece = (len + pieces - 1) / pieces;
+    IntStream range = IntStream.range(0, n / len * pieces);
     if (n >= PARALLEL_MIN) {
       range = range.parallel();
     }
-    range.forEach(
-        b -> {
-          int c = b % ch;
-          quantizeRange(in, out, b * len, len, p.scale()[c], p.zeroPoint()[c], p.type());
-        });
-    return y;
+    int bad =
+        range
+            .map(
+                w -> {
+                  int b = w / pieces;
+                  int from = b * len + (w % pieces) * piece;
+                  int count = Math.max(0, Math.min(piece, (b + 1) * len - from));
+                  int c = b % ch;
+                  return quantizeRange(in, out, from, count, p.scale()[c], p.zeroPoint()[c], p.type());
+                })
+            .max()
+            .orElse(0);
+    return check && bad != 0 ? null : y;
+  }
+
+  /** Per-tensor work is cut into pieces of about this many values. */
+  private static final int CHUNK = 1 << 14;
+
+  private static boolean allFinite(INDArray x) {
+    for (float v : x.dup('c').data().asFloat()) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The rare shapes (scalars, empty tensors) through a Java array. */
@@ -85,16 +123,53 @@ public final class FakeQuant {
     return shape.length == 0 ? y.reshape(new long[0]) : y.reshape('c', shape);
   }
 
-  private static void quantizeRange(
+  /** Values moved through one thread's scratch array at a time (16 KiB: stays in L1). */
+  private static final int SCRATCH = 4096;
+
+  private static final ThreadLocal<float[]> SCRATCH_ARRAYS =
+      ThreadLocal.withInitial(() -> new float[SCRATCH]);
+
+  /** Fake-quantizes {@code n} values from {@code from}; returns 1 when one was not finite, else 0. */
+  private static int quantizeRange(
       FloatBuffer in, FloatBuffer out, int from, int n, float scale, long zp, QType t) {
-    float lo = t.qmin();
-    float hi = t.qmax();
-    float z = zp;
-    for (int i = from; i < from + n; i++) {
-      float q = (float) Math.rint(in.get(i) / scale) + z;
-      q = q < lo ? lo : (q > hi ? hi : q);
-      out.put(i, (q - z) * scale);
+    float[] a = SCRATCH_ARRAYS.get();
+    int bad = 0;
+    for (int at = from; at < from + n; at += SCRATCH) {
+      int len = Math.min(SCRATCH, from + n - at);
+      in.get(at, a, 0, len);
+      bad |= quantize(a, len, scale, zp, t.qmin(), t.qmax());
+      out.put(at, a, 0, len);
     }
+    return bad;
+  }
+
+  /** Rounds to nearest, ties to even, in float for |v| <= 2^22: {@code (v + 1.5 * 2^23) - 1.5 * 2^23}. */
+  private static final float ROUNDER = 12582912f;
+
+  /**
+   * |v| beyond this is clamped before rounding: every code lies within 2^16 of 0, so such a value
+   * saturates either way.
+   */
+  private static final float LIMIT = 4194304f;
+
+  /**
+   * The kernel, in place on {@code a[0..n)}: {@code q = clamp(rint(x / scale) + zp, lo, hi)}, {@code
+   * y = (q - zp) * scale}, all in float32 as ONNX Runtime computes it. {@code rint} by adding and
+   * subtracting 1.5 * 2^23 (exact for |v| <= 2^22, ties to even as IEEE float addition rounds;
+   * larger values saturate anyway), so the loop is plain float arithmetic the JIT can vectorize.
+   * NaN stays NaN. Returns 1 when a value was not finite, else 0.
+   */
+  private static int quantize(float[] a, int n, float scale, long zp, float lo, float hi) {
+    float z = zp;
+    float largest = 0f;
+    for (int i = 0; i < n; i++) {
+      float x = a[i];
+      largest = Math.max(largest, Math.abs(x)); // NaN once any value is NaN
+      float v = Math.max(-LIMIT, Math.min(LIMIT, x / scale));
+      float q = Math.min(hi, Math.max(lo, ((v + ROUNDER) - ROUNDER) + z));
+      a[i] = (q - z) * scale;
+    }
+    return largest <= Float.MAX_VALUE ? 0 : 1;
   }
 
   /**

@@ -1,16 +1,26 @@
 package dev.qdebug.bench;
 
+import dev.qdebug.Progress;
+import dev.qdebug.data.Npy;
+import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Session;
+import dev.qdebug.engine.TensorHook;
 import dev.qdebug.onnx.OnnxModel;
 import dev.qdebug.onnx.ValueInfo;
+import dev.qdebug.quant.CalibratedModel;
+import dev.qdebug.quant.CalibrationMethod;
+import dev.qdebug.quant.Calibrator;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Where a forward pass spends its time: the first run against steady runs (oneDNN primitive
@@ -21,6 +31,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <pre>
  * java -Xss16m -Xmx4g -cp ... dev.qdebug.bench.EngineProfile [resnet50|repvgg-b2|mnasnet|mobilevit-s|model.onnx] [batch]
  * </pre>
+ *
+ * {@code -Dprofile.fakeQuant=true} also profiles the fake-quant forward of the model calibrated
+ * on random samples.
  */
 public final class EngineProfile {
   public static void main(String[] args) throws Exception {
@@ -57,15 +70,63 @@ public final class EngineProfile {
             "workspace %s: first run %.1f ms, steady median %.1f ms (%.1f ms/img)%n",
             ws, first, steady, steady / batch);
         if (ws) {
-          perOp(s, feed);
+          perOp(s, feed, TensorHook.NONE);
         }
       }
     }
     System.clearProperty(Session.WORKSPACE_PROPERTY);
+    if (Boolean.getBoolean("profile.fakeQuant")) {
+      fakeQuant(model, feed, batch);
+    }
   }
 
-  /** Time between consecutive hook calls, by the op type of the step producing the tensor. */
-  static void perOp(Session s, Map<String, INDArray> feed) {
+  /**
+   * The fake-quant forward ({@code -Dprofile.fakeQuant=true}): the model calibrated (max, int8 per
+   * channel) on 4 random samples, timed as {@code CalibratedModel.run}; then the same run hooked
+   * step by step, the time inside the fake-quant hook shown as its own row.
+   */
+  static void fakeQuant(OnnxModel model, Map<String, INDArray> feed, int batch) throws Exception {
+    ValueInfo in = model.inputs().get(0);
+    Path dir = java.nio.file.Files.createTempDirectory("qdebug-profile");
+    try {
+      Nd4j.getRandom().setSeed(1);
+      for (int i = 0; i < 4; i++) {
+        long[] shape = in.shape().clone();
+        shape[0] = 1;
+        for (int d = 0; d < shape.length; d++) {
+          shape[d] = shape[d] < 0 ? 1 : shape[d];
+        }
+        Npy.write(dir.resolve(in.name()).resolve(i + ".npy"), Nd4j.rand(DataType.FLOAT, shape));
+      }
+      SampleSet data = SampleSet.open(dir, model.inputs());
+      try (CalibratedModel cm =
+          Calibrator.calibrate(
+              model, data,
+              Calibrator.Options.defaults().method(CalibrationMethod.MAX).perChannel(true),
+              Progress.NONE)) {
+        TensorHook q = cm.hook(cm.enabled());
+        double t = EngineBenchmark.time(() -> cm.run(feed));
+        System.out.printf(
+            Locale.ROOT,
+            "fake-quant: %d calibration nodes, %d of %d fused steps used, steady median %.1f ms"
+                + " (%.1f ms/img)%n",
+            cm.nodes().size(), cm.session().plan().fusedStepsUsed(q, List.of()),
+            cm.session().plan().fusedSteps(), t, t / batch);
+        perOp(cm.session(), feed, q);
+      }
+    } finally {
+      try (var files = java.nio.file.Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+
+  /**
+   * Time between consecutive hook calls, by the op type of the step producing the tensor; the
+   * time inside {@code inner} (a fake-quant hook, run on every tensor it touches) as "[hook]".
+   * Every tensor is hooked, so the steps run unfused.
+   */
+  static void perOp(Session s, Map<String, INDArray> feed, TensorHook inner) {
     Plan plan = s.plan();
     Map<String, String> producer = new HashMap<>();
     for (Plan.Step step : plan.steps()) {
@@ -93,8 +154,16 @@ public final class EngineProfile {
                   byTensor.computeIfAbsent(name, k -> new double[1])[0] += (now - last[0]) / 1e6;
                   shapes.put(name, type + " " + java.util.Arrays.toString(value.shape()));
                 }
+                INDArray out = value;
+                if (inner.touches(name)) {
+                  long h = System.nanoTime();
+                  out = inner.onTensor(name, value);
+                  double[] v = byType.computeIfAbsent("[hook]", k -> new double[2]);
+                  v[0] += (System.nanoTime() - h) / 1e6;
+                  v[1]++;
+                }
                 last[0] = System.nanoTime();
-                return value;
+                return out;
               }));
     }
     double total = 0;

@@ -130,6 +130,42 @@ class FusionTest {
       assertEquals(plain.get("y"), hooked.get("y"));
       assertEquals(plain.get("z"), hooked.get("z"));
 
+      // a hook declaring the tensors it touches keeps the fused steps that skip none of them;
+      // it is called for those tensors only, and replacing one changes what follows as unfused
+      TensorHook half = (name, v) -> v.mul(0.5);
+      TensorHook onR1 = TensorHook.only(java.util.Set.of("x", "r1"), half);
+      assertEquals(0, s.plan().fusedStepsUsed(onR1, List.of()), "hooked runs: unfused by default");
+      TensorHook onC1 = TensorHook.only(java.util.Set.of("c1"), half);
+      assertEquals(0, s.plan().fusedStepsUsed(onC1, List.of()));
+      assertEquals(0, s.plan().fusedStepsUsed(TensorHook.NONE, List.of("c1", "c2")));
+      assertEquals(2, s.plan().fusedStepsUsed(TensorHook.NONE, List.of()));
+      assertEquals(0, s.plan().fusedStepsUsed((name, v) -> v, List.of()), "undeclared: every tensor");
+      java.util.List<String> called = new java.util.ArrayList<>();
+      TensorHook logged = TensorHook.only(java.util.Set.of("x", "r1"), (name, v) -> {
+        called.add(name);
+        return half.onTensor(name, v);
+      });
+      Map<String, INDArray> selective = s.run(in, RunOptions.hooked(logged));
+      assertEquals(List.of("x", "r1"), called, "called for the declared tensors only");
+      Map<String, INDArray> selectiveC1 = s.run(in, RunOptions.hooked(onC1));
+      Map<String, INDArray>[] unfusedRefs =
+          unfused(() -> {
+            try (Session u = Session.open(m)) {
+              @SuppressWarnings("unchecked")
+              Map<String, INDArray>[] r = new Map[] {u.run(in, RunOptions.hooked(onR1)),
+                  u.run(in, RunOptions.hooked(onC1)), u.run(in, RunOptions.hooked(half))};
+              return r;
+            }
+          });
+      assertEquals(unfusedRefs[0].get("z"), selective.get("z"));
+      assertEquals(unfusedRefs[0].get("y"), selective.get("y"));
+      assertEquals(unfusedRefs[1].get("z"), selectiveC1.get("z"));
+      // a declared hook and its andThen with NONE or an undeclared hook
+      assertEquals(0, s.plan().fusedStepsUsed(onR1.andThen(TensorHook.NONE), List.of()));
+      assertEquals(0, s.plan().fusedStepsUsed(TensorHook.NONE.andThen(TensorHook.NONE), List.of()),
+          "a hooked run, as before, even when the hooks touch nothing");
+      assertTrue(!unfusedRefs[2].get("z").equals(unfusedRefs[0].get("z")), "the hooks differ");
+
       // requested without a hook: the pair runs unfused and the tensor is the conv's output
       Map<String, INDArray> asked = s.run(in, RunOptions.outputs("c1", "r2", "z"));
       assertClose(ort.get("c1"), asked.get("c1"), "requested c1");
@@ -216,6 +252,17 @@ class FusionTest {
         assertClose(ort.get(t), seen.get(t), "hooked " + t);
       }
       assertEquals(reference.get("z"), hooked.get("z"), "hooked runs are the unfused plan");
+      // SiLU fused is not bit for bit the two ops: a hooked run (fake quantization) keeps them
+      // apart even where it touches none of the skipped tensors
+      TensorHook onY = TensorHook.only(java.util.Set.of("y"), (name, v) -> v.mul(0.5));
+      assertEquals(0, s.plan().fusedStepsUsed(onY, List.of()));
+      Map<String, INDArray> halfRef =
+          unfused(() -> {
+            try (Session u = Session.open(m)) {
+              return u.run(in, RunOptions.hooked(onY));
+            }
+          });
+      assertEquals(halfRef.get("z"), s.run(in, RunOptions.hooked(onY)).get("z"));
       Map<String, INDArray> asked = s.run(in, RunOptions.outputs("s", "z"));
       assertClose(ort.get("s"), asked.get("s"), "requested s");
       assertClose(ort.get("z"), asked.get("z"), "z with s requested");

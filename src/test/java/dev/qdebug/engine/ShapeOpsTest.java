@@ -142,6 +142,10 @@ class ShapeOpsTest {
     c("Gather", 13).in(i64(7, 8, 9), Nd4j.scalar(DataType.INT, -1)).check();
     c("Gather", 13).in(longsRange(3, 4), i64()).attr("axis", 1L).check();
     c("Gather", 9).in(floats(10, 8), i64(3, 3, 9)).check();
+    // float data copied in place: a scalar result, empty indices, q/k/v from a [3, ...] tensor
+    c("Gather", 13).in(floats(6), Nd4j.scalar(DataType.LONG, 4L)).check();
+    c("Gather", 13).in(floats(5, 4), i64()).attr("axis", 0L).check();
+    c("Gather", 13).in(floats(3, 2, 4, 5, 6), Nd4j.scalar(DataType.LONG, 2L)).check();
   }
 
   @Test

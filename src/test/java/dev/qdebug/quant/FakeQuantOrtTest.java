@@ -39,9 +39,59 @@ class FakeQuantOrtTest {
   @ParameterizedTest(name = "{0} axis {1} power-of-two scales {2}")
   @MethodSource("cases")
   void bitExactWithOnnxRuntime(QType type, int axis, boolean powerOfTwo) throws Exception {
-    Random rnd = new Random(42 + type.ordinal() * 7 + axis);
-    long[] shape = {2, 5, 6, 7};
-    int n = 2 * 5 * 6 * 7;
+    check(type, axis, powerOfTwo, new long[] {2, 5, 6, 7}, 0);
+  }
+
+  /**
+   * Tensors large enough to be cut into pieces run on several threads (per tensor: pieces of one
+   * tensor; per channel: blocks over 16 Ki values cut too), lengths no multiple of the piece.
+   */
+  @ParameterizedTest(name = "{0} axis {1} large")
+  @MethodSource("largeCases")
+  void bitExactWithOnnxRuntimeOnLargeTensors(QType type, int axis) throws Exception {
+    check(type, axis, false, new long[] {3, 5, 61, 73}, 1);
+    check(type, axis, false, new long[] {2, 3, 129, 131}, 2);
+  }
+
+  static Stream<Arguments> largeCases() {
+    return Stream.of(
+        Arguments.of(QType.INT8, -1),
+        Arguments.of(QType.UINT8, -1),
+        Arguments.of(QType.INT8, 1),
+        Arguments.of(QType.INT16, 0));
+  }
+
+  /** Non-finite values: applyIfFinite says so (null); on finite tensors it is apply. */
+  @org.junit.jupiter.api.Test
+  void applyIfFiniteFindsNonFiniteValuesAnywhere() {
+    QParams p = QParams.perTensor(0.05f, 3, QType.INT8);
+    Random rnd = new Random(5);
+    float[] x = new float[3 * 41 * 1000];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    INDArray finite = Nd4j.createFromArray(x).reshape(3, 41, 1000);
+    assertEquals(FakeQuant.apply(finite, p), FakeQuant.applyIfFinite(finite, p));
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      for (int at : new int[] {0, 20_000, x.length - 1}) {
+        float[] y = x.clone();
+        y[at] = bad;
+        INDArray t = Nd4j.createFromArray(y).reshape(3, 41, 1000);
+        org.junit.jupiter.api.Assertions.assertNull(FakeQuant.applyIfFinite(t, p), bad + " at " + at);
+        QParams perChannel =
+            new QParams(new float[] {0.1f, 0.2f, 0.3f}, new long[] {0, 1, 2}, 0, QType.INT8);
+        org.junit.jupiter.api.Assertions.assertNull(
+            FakeQuant.applyIfFinite(t, perChannel), bad + " at " + at + ", per channel");
+      }
+    }
+    INDArray one = Nd4j.scalar(Float.NaN);
+    org.junit.jupiter.api.Assertions.assertNull(FakeQuant.applyIfFinite(one, p), "a NaN scalar");
+  }
+
+  private static void check(QType type, int axis, boolean powerOfTwo, long[] shape, int seed)
+      throws Exception {
+    Random rnd = new Random(42 + type.ordinal() * 7 + axis + 1000L * seed);
+    int n = (int) (shape[0] * shape[1] * shape[2] * shape[3]);
     float[] x = new float[n];
     int channels = axis < 0 ? 1 : (int) shape[axis];
     float[] scale = new float[channels];

@@ -121,6 +121,17 @@ class QdqTest {
       System.out.printf("%s %s: end-to-end output cosine vs ORT %.6f%n", file, method, cos);
       assertTrue(cos > 0.95, "end-to-end cosine " + cos);
 
+      // a fake-quant run computes what the plan as written computes, bit for bit
+      int used = cal.session().plan().fusedStepsUsed(cal.hook(cal.enabled()), List.of());
+      System.setProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY, "false");
+      try (CalibratedModel asWritten = CalibratedModel.of(OnnxModel.load(saved))) {
+        System.clearProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY);
+        assertEquals(0, asWritten.session().plan().fusedSteps());
+        assertEquals(ourOut, asWritten.run(batch).get(out), "fused (" + used + ") = as written");
+      } finally {
+        System.clearProperty(dev.qdebug.engine.Plan.FUSE_PROPERTY);
+      }
+
       // reload: same nodes, same parameters, same outputs
       try (CalibratedModel back = CalibratedModel.load(saved)) {
         assertEquals(cal.nodes().size(), back.nodes().size());

@@ -2,7 +2,11 @@ package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Op;
 import dev.qdebug.onnx.OnnxNode;
+import java.nio.FloatBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Gather: entries of data along axis picked by indices (int32 or int64, negative counting from the
@@ -38,12 +42,16 @@ final class Gather implements Op {
     System.arraycopy(shape, 0, outShape, 0, a);
     System.arraycopy(ishape, 0, outShape, a, ishape.length);
     System.arraycopy(shape, a + 1, outShape, a + ishape.length, r - a - 1);
+    int outer = (int) ShapeArgs.product(shape, 0, a);
+    int inner = (int) ShapeArgs.product(shape, a + 1, r);
+    if (x.dataType() == DataType.FLOAT && ShapeArgs.product(outShape, 0, outShape.length) > 0
+        && isDense(x)) {
+      return new INDArray[] {gatherFloats(x, outShape, outer, dim, inner, idx)};
+    }
     FlatData out = FlatData.zeros(x.dataType(), outShape);
     if (out.length == 0) {
       return new INDArray[] {out.toArray()};
     }
-    int outer = (int) ShapeArgs.product(shape, 0, a);
-    int inner = (int) ShapeArgs.product(shape, a + 1, r);
     FlatData.Source src = FlatData.source(x);
     int at = 0;
     for (int o = 0; o < outer; o++) {
@@ -53,5 +61,38 @@ final class Gather implements Op {
       }
     }
     return new INDArray[] {out.toArray()};
+  }
+
+  /**
+   * Float data in place: each picked block copied from x's memory into the result's (no Java
+   * arrays; a transformer's Gather of q, k and v from one [3, ...] tensor copies megabytes).
+   */
+  private static INDArray gatherFloats(
+      INDArray x, long[] outShape, int outer, long dim, int inner, long[] idx) {
+    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, outShape, 'c');
+    FloatBuffer src = x.data().asNioFloat();
+    FloatBuffer dst = y.data().asNioFloat();
+    int at = 0;
+    for (int o = 0; o < outer; o++) {
+      for (long k : idx) {
+        int from = (int) ((o * dim + k) * inner);
+        src.clear();
+        src.position(from).limit(from + inner);
+        dst.position(at);
+        dst.put(src);
+        at += inner;
+      }
+    }
+    return y;
+  }
+
+  /** Values in c order from the start of x's own buffer. */
+  private static boolean isDense(INDArray x) {
+    return x.ordering() == 'c'
+        && x.offset() == 0
+        && x.data().offset() == 0
+        && x.data().length() >= x.length()
+        && x.length() <= Integer.MAX_VALUE
+        && Shape.hasDefaultStridesForShape(x);
   }
 }

@@ -744,6 +744,17 @@ class NnOpsOrtTest {
     c.add(new Case("softmax_o11_4d_a1", "Softmax").opset(11).in(rand(2, 3, 4, 5)).out());
     c.add(new Case("softmax_1d", "Softmax").opset(13).in(rand(7)).out());
     c.add(new Case("logsoftmax_o9_2d", "LogSoftmax").opset(9).in(rand(3, 6)).out());
+    // batched products: broadcast batch dimensions, ranks 3 to 5, integer inputs
+    c.add(new Case("matmul_bcast_b_rank", "MatMul").in(rand(2, 3, 4, 5)).in(rand(3, 5, 6)).out());
+    c.add(new Case("matmul_bcast_ones", "MatMul").in(rand(2, 1, 4, 5)).in(rand(1, 3, 5, 6)).out());
+    c.add(new Case("matmul_bcast_a_one", "MatMul").in(rand(1, 4, 5)).in(rand(3, 5, 2)).out());
+    c.add(new Case("matmul_1d_4d", "MatMul").in(rand(5)).in(rand(2, 3, 5, 6)).out());
+    c.add(new Case("matmul_5d", "MatMul").in(rand(2, 2, 3, 7, 9)).in(rand(2, 2, 3, 9, 4)).out());
+    c.add(
+        new Case("matmul_int32_batched", "MatMul")
+            .in(rand(2, 3, 4).mul(10).castTo(DataType.INT))
+            .in(rand(2, 4, 5).mul(10).castTo(DataType.INT))
+            .out());
     return c;
   }
 
