@@ -109,6 +109,11 @@ public final class Main implements Runnable {
       if (System.getenv("OMP_WAIT_POLICY") == null) {
         pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
       }
+      if (System.getenv("MALLOC_ARENA_MAX") == null) {
+        // as the notebook kernel: glibc's arenas (up to 8 per core, one per allocating thread)
+        // each keep freed native memory
+        pb.environment().put("MALLOC_ARENA_MAX", "2");
+      }
       pb.environment().put(RELAUNCHED, "1");
       Process child = pb.start();
       // a terminated launcher takes the command with it
