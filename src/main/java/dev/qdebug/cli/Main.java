@@ -57,10 +57,16 @@ public final class Main implements Runnable {
     // before anything loads ND4J: JavaCPP reads its limit once, and then fails a native
     // allocation past --max-memory (inside a forward pass too) instead of the OS killing us
     MemoryBudget.presetPhysicalLimit(args);
-    if (System.getenv("OMP_WAIT_POLICY") == null) {
-      // OpenMP reads this when ND4J's native library loads; spinning threads slow everything
-      // several times over on a busy 2-core machine. Start again with it set.
-      Integer status = relaunchWithPassiveOpenMp(args);
+    // OpenMP reads OMP_WAIT_POLICY when ND4J's native library loads (spinning threads slow
+    // everything several times over on a busy 2-core machine), and the heap is fixed when the JVM
+    // starts (JavaHeap: the default one grows far beyond what qdebug keeps in it). Start again
+    // with both set, once.
+    List<String> jvm = ManagementFactory.getRuntimeMXBean().getInputArguments();
+    List<String> heap =
+        JavaHeap.chosen(jvm) ? List.of() : JavaHeap.options(JavaHeap.choose(args, Runtime.getRuntime().maxMemory()));
+    if (System.getenv(RELAUNCHED) == null
+        && (System.getenv("OMP_WAIT_POLICY") == null || !heap.isEmpty())) {
+      Integer status = relaunch(args, jvm, heap);
       if (status != null) {
         System.exit(status);
       }
@@ -83,7 +89,10 @@ public final class Main implements Runnable {
     System.exit(status[0]);
   }
 
-  private static Integer relaunchWithPassiveOpenMp(String[] args) {
+  /** Set in the environment of the JVM the command line started again (it never starts a third). */
+  static final String RELAUNCHED = "QDEBUG_RELAUNCHED";
+
+  private static Integer relaunch(String[] args, List<String> jvm, List<String> heap) {
     try {
       String java = ProcessHandle.current().info().command().orElse(null);
       String jar =
@@ -92,12 +101,24 @@ public final class Main implements Runnable {
         return null;
       }
       List<String> cmd = new ArrayList<>(List.of(java));
-      cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+      cmd.addAll(jvm);
+      cmd.addAll(heap);
       cmd.addAll(List.of("-cp", jar, Main.class.getName()));
       cmd.addAll(Arrays.asList(args));
       ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-      pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
-      return pb.start().waitFor();
+      if (System.getenv("OMP_WAIT_POLICY") == null) {
+        pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+      }
+      if (System.getenv("MALLOC_ARENA_MAX") == null) {
+        // as the notebook kernel: glibc's arenas (up to 8 per core, one per allocating thread)
+        // each keep freed native memory
+        pb.environment().put("MALLOC_ARENA_MAX", "2");
+      }
+      pb.environment().put(RELAUNCHED, "1");
+      Process child = pb.start();
+      // a terminated launcher takes the command with it
+      Runtime.getRuntime().addShutdownHook(new Thread(child::destroy));
+      return child.waitFor();
     } catch (Exception e) {
       return null; // run in this JVM instead
     }

@@ -15,7 +15,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * the bytes of one sample's tensors. Memory is therefore bounded by the budget, not by the number
  * of samples.
  *
- * <p>Without a ceiling the tensors of a batch get {@value #DEFAULT_TENSOR_BYTES_TEXT}. With a
+ * <p>Without a ceiling the tensors of a batch get {@value #DEFAULT_TENSOR_BYTES_TEXT} (or {@code
+ * -D}{@value #TENSOR_BYTES_PROPERTY}). With a
  * ceiling ({@code --max-memory}, or {@link #setCeiling}) the tensors get what is left of it after
  * the model's constants (twice: float and fake-quantized weights) and {@value #RESERVE_TEXT} for
  * the JVM and the native libraries; when even one sample does not fit, {@link #check} fails with
@@ -36,6 +37,13 @@ public final class MemoryBudget {
   public static final long DEFAULT_TENSOR_BYTES = 3L << 29;
 
   static final String DEFAULT_TENSOR_BYTES_TEXT = "1.5 GiB";
+
+  /**
+   * System property: the bytes a batch's tensors get when no ceiling is set, instead of {@link
+   * #DEFAULT_TENSOR_BYTES} (a size: {@code 512m}). The notebook kernel sets less, since a notebook
+   * keeps models and results between cells.
+   */
+  public static final String TENSOR_BYTES_PROPERTY = "qdebug.memory.tensorBytes";
 
   /** What a ceiling keeps back for the JVM heap, code and native libraries: 768 MiB. */
   public static final long RESERVE = 768L << 20;
@@ -136,7 +144,8 @@ public final class MemoryBudget {
   public static long tensorBytes(long constantBytes) {
     long c = ceiling();
     if (c < 0) {
-      return DEFAULT_TENSOR_BYTES;
+      String given = System.getProperty(TENSOR_BYTES_PROPERTY);
+      return given == null ? DEFAULT_TENSOR_BYTES : parse(given, "-D" + TENSOR_BYTES_PROPERTY);
     }
     return c - reserve() - 2 * constantBytes;
   }

@@ -8,9 +8,12 @@ import java.lang.ref.Cleaner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -63,6 +66,10 @@ public final class Session implements AutoCloseable {
   /** Frees the workspaces of sessions that were never closed once they are unreachable. */
   private static final Cleaner CLEANER = Cleaner.create();
 
+  /** Open sessions with a workspace, weakly (an unreachable one is the cleaner's). */
+  private static final Set<Session> OPEN =
+      Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
+
   private final Plan plan;
   private final String workspaceId;
   private final WorkspaceConfiguration workspace;
@@ -88,6 +95,9 @@ public final class Session implements AutoCloseable {
                 .build()
             : null;
     this.release = CLEANER.register(this, new Release(workspaces, workspaceId));
+    if (on) {
+      OPEN.add(this);
+    }
   }
 
   /** Compiles {@code model} with every standard op. */
@@ -360,10 +370,80 @@ public final class Session implements AutoCloseable {
     }
   }
 
+  /**
+   * Gives this session's workspace memory back now and keeps the session open: the next run on
+   * this thread learns its size again (one run's allocations outside the block), with the same
+   * results. For memory held by sessions kept between analyses (a notebook's models): a workspace
+   * keeps the block of its largest run until the session closes. Does nothing while the session
+   * runs; workspaces of other threads stay (ND4J's workspaces belong to the thread that made
+   * them).
+   *
+   * @return the bytes of the blocks released
+   */
+  public long releaseWorkspace() {
+    if (running > 0 || closed) {
+      return 0;
+    }
+    long freed = 0;
+    long me = Thread.currentThread().getId();
+    for (MemoryWorkspace ws : workspaces) {
+      if (ws.getThreadId() == null || ws.getThreadId() != me) {
+        continue;
+      }
+      freed += ws.getCurrentSize();
+      if (Nd4j.getWorkspaceManager().checkIfWorkspaceExists(workspaceId)
+          && Nd4j.getWorkspaceManager().getWorkspaceForCurrentThread(workspaceId) == ws) {
+        Nd4j.getWorkspaceManager().destroyWorkspace(ws); // also forgets it for this thread
+      } else {
+        ws.destroyWorkspace(true);
+      }
+      workspaces.remove(ws);
+    }
+    return freed;
+  }
+
+  /**
+   * {@link #releaseWorkspace} for every open session that is not running, then the C heap's free
+   * memory back to the operating system ({@link MemoryBudget#trim}). The notebook kernel calls it
+   * after each cell, on the thread that runs cells.
+   *
+   * @return the bytes of the blocks released
+   */
+  public static long releaseIdleWorkspaces() {
+    List<Session> open;
+    synchronized (OPEN) {
+      open = new ArrayList<>(OPEN);
+    }
+    long freed = 0;
+    for (Session s : open) {
+      freed += s.releaseWorkspace();
+    }
+    if (freed > 0) {
+      MemoryBudget.trim();
+    }
+    return freed;
+  }
+
+  /**
+   * The bytes of this session's workspace block for this thread (0 when it has none): what it
+   * keeps between runs.
+   */
+  public long workspaceBytes() {
+    long me = Thread.currentThread().getId();
+    long b = 0;
+    for (MemoryWorkspace ws : workspaces) {
+      if (ws.getThreadId() != null && ws.getThreadId() == me) {
+        b += ws.getCurrentSize();
+      }
+    }
+    return b;
+  }
+
   /** Releases the session and its workspace memory; later calls to {@link #run} fail. */
   @Override
   public void close() {
     closed = true;
+    OPEN.remove(this);
     if (running == 0) {
       release.clean(); // once: later calls (and the cleaner) do nothing
     }

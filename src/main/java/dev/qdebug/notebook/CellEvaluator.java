@@ -80,6 +80,14 @@ final class CellEvaluator implements AutoCloseable {
     return failed;
   }
 
+  /**
+   * Gives back the memory a cell left behind ({@link KernelMemory#afterCell}), on the thread that
+   * runs cells.
+   */
+  void afterCell() {
+    control.onCellThread(KernelMemory::afterCell);
+  }
+
   /** The class loader of cell code. */
   ClassLoader classLoader() {
     return loader.classLoader();

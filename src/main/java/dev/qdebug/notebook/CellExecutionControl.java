@@ -186,6 +186,20 @@ final class CellExecutionControl extends DirectExecutionControl {
     c.completeExceptionally(new CellInterruptedException());
   }
 
+  /**
+   * Runs {@code task} on the thread that runs cells (what belongs to that thread, ND4J's
+   * workspaces, can be released only there) and waits for it; what it throws is ignored.
+   */
+  void onCellThread(Runnable task) {
+    try {
+      worker.submit(task).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      // housekeeping only: the cell's outcome is already reported
+    }
+  }
+
   @Override
   public void stop() {
     interrupt();

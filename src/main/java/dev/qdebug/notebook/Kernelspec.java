@@ -24,6 +24,15 @@ public final class Kernelspec {
   /** The kernel JVM's most heap ({@code -Xmx}); tensors live outside it, in ND4J's memory. */
   public static final String HEAP = "1g";
 
+  /**
+   * What the tensors of one batch may take in the kernel ({@code -Dqdebug.memory.tensorBytes};
+   * the command line's default is 1.5 GiB): a notebook keeps its models and results between cells,
+   * and an analysis whose hooks fake-quantize and read every tensor holds several times the
+   * batch's tensors in its workspace (plot-acc-error on the MobileViT case study, batch 16: 1.9
+   * GB resident; batches of 10: 1.4 GB).
+   */
+  public static final String TENSOR_BUDGET = "192m";
+
   private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9._-]+");
 
   private Kernelspec() {}
@@ -53,6 +62,7 @@ public final class Kernelspec {
             // JavaCPP's default limit is 4 x -Xmx (4 GB here): no cap unless one is asked for
             // (MemoryBudget.setCeiling, or this property set to a size)
             "-Dorg.bytedeco.javacpp.maxphysicalbytes=0",
+            "-D" + dev.qdebug.engine.MemoryBudget.TENSOR_BYTES_PROPERTY + "=" + TENSOR_BUDGET,
             "-jar",
             jar.toAbsolutePath().toString(),
             "kernel",

@@ -145,6 +145,9 @@ public final class QdebugKernel extends BaseKernel {
     } finally {
       flushing.cancel(false);
       flushOutput();
+      evaluator.afterCell();
+      // ND4J frees the arrays the collection found on its own threads, shortly after
+      FLUSHER.schedule(KernelMemory::trim, KernelMemory.TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
     }
   }
 

@@ -274,4 +274,57 @@ class WorkspaceTest {
     assertSameValues(want, out, "outputs after close");
     org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> s.run(feed(m, x)));
   }
+
+  @Test
+  void releasedWorkspaceIsLearnedAgainWithTheSameResults() throws Exception {
+    OnnxModel m = model("mobilevit_like_op17.onnx");
+    INDArray x = input(m, 4, 5);
+    try (Session s = Session.open(m)) {
+      List<String> all = allTensors(s);
+      Map<String, double[]> want = snapshot(s.run(feed(m, x), RunOptions.outputs(all)));
+      s.run(feed(m, x), RunOptions.outputs(all));
+      long learned = s.workspaceBytes();
+      assertTrue(learned > 0, "no workspace block after two runs");
+      assertEquals(learned, s.releaseWorkspace());
+      assertEquals(0, s.workspaceBytes());
+      assertEquals(0, s.releaseWorkspace(), "released twice");
+      for (int i = 0; i < 2; i++) { // the first run learns again, the second reuses the block
+        assertSameValues(want, s.run(feed(m, x), RunOptions.outputs(all)), "after release, run " + i);
+      }
+      assertEquals(learned, s.workspaceBytes(), "the same block is learned again");
+    }
+  }
+
+  @Test
+  void releasingIdleWorkspacesSparesRunningSessions() throws Exception {
+    OnnxModel outerModel = model("mnasnet_like_op13.onnx");
+    OnnxModel idleModel = model("repvgg_like_op13.onnx");
+    INDArray x = input(outerModel, 2, 3);
+    INDArray y = input(idleModel, 2, 4);
+    try (Session outer = Session.open(outerModel);
+        Session idle = Session.open(idleModel)) {
+      Map<String, double[]> want = snapshot(outer.run(feed(outerModel, x)));
+      Map<String, double[]> idleWant = snapshot(idle.run(feed(idleModel, y)));
+      idle.run(feed(idleModel, y));
+      assertTrue(idle.workspaceBytes() > 0);
+      String mid = allTensors(outer).get(allTensors(outer).size() / 2);
+      long[] freed = {-1};
+      long[] outerDuring = {-1};
+      TensorHook release =
+          (name, v) -> {
+            if (name.equals(mid)) {
+              outerDuring[0] = outer.workspaceBytes();
+              freed[0] = Session.releaseIdleWorkspaces();
+            }
+            return v;
+          };
+      Map<String, INDArray> got = outer.run(feed(outerModel, x), RunOptions.hooked(release));
+      assertSameValues(want, got, "the running session's result");
+      assertTrue(outerDuring[0] > 0);
+      assertTrue(freed[0] > 0, "the idle session's block was not released");
+      assertEquals(0, idle.workspaceBytes(), "the idle session kept its block");
+      assertTrue(outer.workspaceBytes() > 0, "the running session lost its block");
+      assertSameValues(idleWant, idle.run(feed(idleModel, y)), "the idle session afterwards");
+    }
+  }
 }

@@ -160,4 +160,29 @@ class CellEvaluatorTest {
         cells.documentation("Math.max(", 9).stream().anyMatch(s -> s.contains("max(int")),
         "signatures of Math.max");
   }
+
+  @Test
+  void afterACellIdleSessionsGiveTheirWorkspaceBack() throws Exception {
+    String model =
+        java.nio.file.Path.of(CellEvaluatorTest.class.getResource("/models/repvgg_like_op13.onnx").toURI())
+            .toString()
+            .replace("\\", "\\\\");
+    cells.eval(
+        "Session kept = Session.open(OnnxModel.load(Path.of(\"" + model + "\")));\n"
+            + "long[] shape = kept.inputs().get(0).shape().clone(); shape[0] = 4;\n"
+            + "INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, shape);\n"
+            + "String out = kept.outputs().get(0).name();\n"
+            + "double[] first = kept.run(Map.of(kept.inputs().get(0).name(), x)).get(out).dup('c').data().asDouble();\n"
+            + "kept.run(Map.of(kept.inputs().get(0).name(), x));");
+    assertTrue((Long) cells.eval("kept.workspaceBytes()").orElseThrow() > 0, "no block to give back");
+    cells.afterCell();
+    assertEquals(0L, cells.eval("kept.workspaceBytes()").orElseThrow());
+    assertEquals(
+        true,
+        cells.eval(
+                "Arrays.equals(first, kept.run(Map.of(kept.inputs().get(0).name(), x)).get(out).dup('c').data().asDouble())")
+            .orElseThrow(),
+        "the same result after the release");
+    cells.eval("kept.close();");
+  }
 }

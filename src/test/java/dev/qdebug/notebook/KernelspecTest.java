@@ -27,7 +27,7 @@ class KernelspecTest {
     JsonNode spec = JsonMapper.builder().build().readTree(Files.readString(dir.resolve("kernel.json")));
     List<String> argv = new java.util.ArrayList<>();
     spec.get("argv").forEach(a -> argv.add(a.asText()));
-    assertEquals(List.of("/opt/jdk/bin/java", "-Xmx" + Kernelspec.HEAP, "-XX:+UseG1GC", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:G1PeriodicGCInterval=5000", "-Dorg.bytedeco.javacpp.maxphysicalbytes=0", "-jar", "/x/qdebug.jar", "kernel", "run", "{connection_file}"), argv);
+    assertEquals(List.of("/opt/jdk/bin/java", "-Xmx" + Kernelspec.HEAP, "-XX:+UseG1GC", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:G1PeriodicGCInterval=5000", "-Dorg.bytedeco.javacpp.maxphysicalbytes=0", "-Dqdebug.memory.tensorBytes=192m", "-jar", "/x/qdebug.jar", "kernel", "run", "{connection_file}"), argv);
     assertEquals("PASSIVE", spec.get("env").get("OMP_WAIT_POLICY").asText());
     assertEquals("java", spec.get("language").asText());
     assertEquals("Java (qdebug)", spec.get("display_name").asText());
