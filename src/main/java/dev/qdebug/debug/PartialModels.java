@@ -126,28 +126,11 @@ final class PartialModels {
   }
 
   /**
-   * The values of {@code a} in C order as Java floats. An array that is its whole buffer in C
-   * order is read as it is; any other (a view, other strides) is copied into C order first. The
-   * copy matters for memory, not for the values: inside a run (a hook) it would land in the
-   * session's workspace, which keeps every allocation of the run until the run ends (a hook that
-   * reads every tensor would double the workspace).
-   */
-  static float[] flat(INDArray a) {
-    boolean whole =
-        a.ordering() == 'c'
-            && !a.isView()
-            && a.offset() == 0
-            && a.data().length() == a.length()
-            && java.util.Arrays.equals(a.stride(), org.nd4j.linalg.factory.Nd4j.getStrides(a.shape(), 'c'));
-    return (whole ? a : a.dup('c')).data().asFloat();
-  }
-
-  /**
    * Splits a batch tensor into one flat array per sample. A tensor whose first dimension is not the
    * batch (a {@code Shape} output, a scalar) is compared whole: every sample gets all of it.
    */
   static float[][] perSample(INDArray a, int count) {
-    float[] all = flat(a);
+    float[] all = Capture.flat(a);
     float[][] out = new float[count][];
     if (a.rank() == 0 || a.size(0) != count) {
       Arrays.fill(out, all);

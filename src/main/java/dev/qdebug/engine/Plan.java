@@ -75,8 +75,11 @@ public final class Plan {
   private boolean[] tooLarge;
   /** Per step: the fused step that replaces it and the later steps it feeds, or null. */
   private Step[] fusedAt;
-  /** Per step: whether its fused step computes bit for bit what the steps it replaces do. */
-  private boolean[] exact;
+  /**
+   * Per step: whether a hooked run may use its fused step (Conv + clamp, and only with {@code
+   * -D}{@value #HOOKED_FUSE_PROPERTY}{@code =true}).
+   */
+  private boolean[] hookable;
   /** Per step with a fused step: the tensors the fused step does not produce. */
   private int[][] hidden;
   /** Per step: the step whose fused step does this one's work, or -1. */
@@ -173,7 +176,7 @@ public final class Plan {
    */
   private void findFusions(int opset) {
     fusedAt = new Step[steps.size()];
-    exact = new boolean[steps.size()];
+    hookable = new boolean[steps.size()];
     hidden = new int[steps.size()][];
     partOf = new int[steps.size()];
     Arrays.fill(partOf, -1);
@@ -222,7 +225,7 @@ public final class Plan {
           fuse(k, new Step(conv.node(), op, conv.in(), act.out()), new int[] {c}, j);
           // hooked runs (fake quantization) use it only when asked: RerunTest found a fused run
           // differing from the re-run as written in the last bit of an output
-          exact[k] = Boolean.getBoolean(HOOKED_FUSE_PROPERTY);
+          hookable[k] = Boolean.getBoolean(HOOKED_FUSE_PROPERTY);
         }
       } else if (readers[c] == 2) {
         int j1 = readBy.get(c).get(0);
@@ -372,15 +375,15 @@ public final class Plan {
   /**
    * Per step, whether this run uses its fused step: only where no tensor the fused step skips is
    * requested or touched by the hook ({@code touched}, null when the hook touches none); null when
-   * none is used. A hooked run uses only the fused steps that are bit for bit the steps they
-   * replace (Conv + clamp), so that fake-quantized runs, whose rounding turns the last bit of a
-   * value into a whole quantization step, compute what they computed unfused.
+   * none is used. A hooked run uses none unless {@code -D}{@value #HOOKED_FUSE_PROPERTY}{@code
+   * =true}, then only Conv + clamp ({@link #hookable}): a fake-quantized run's rounding turns a
+   * last-bit difference into a whole quantization step.
    */
   private boolean[] fusedSteps(TensorHook hook, boolean[] touched, boolean[] keep) {
     boolean[] use = null;
     boolean hooked = hook != TensorHook.NONE; // any hook, even one touching nothing
     for (int k = 0; k < fusedAt.length; k++) {
-      if (fusedAt[k] == null || (hooked && !exact[k])) {
+      if (fusedAt[k] == null || (hooked && !hookable[k])) {
         continue;
       }
       boolean free = true;
@@ -910,14 +913,7 @@ public final class Plan {
     for (INDArray k : keep) {
       if (k != null && !k.isEmpty()) {
         // a kept view protects the buffer it looks into, whichever object ND4J wraps it in
-        org.nd4j.linalg.api.buffer.DataBuffer b = k.data();
-        seen.add(b);
-        if (b.originalDataBuffer() != null) {
-          seen.add(b.originalDataBuffer());
-        }
-        if (b.underlyingDataBuffer() != null) {
-          seen.add(b.underlyingDataBuffer());
-        }
+        seen.addAll(buffers(k));
       }
     }
     for (INDArray c : constants.values()) {
@@ -937,11 +933,14 @@ public final class Plan {
     for (int s = 0; s < values.length; s++) {
       INDArray v = values[s];
       values[s] = null;
-      if (v == null || v.isEmpty() || v.isView() || v.isAttached() || !seen.add(v.data())
-          || (v.data().originalDataBuffer() != null && seen.contains(v.data().originalDataBuffer()))
-          || (v.data().underlyingDataBuffer() != null && seen.contains(v.data().underlyingDataBuffer()))) {
+      if (v == null || v.isEmpty() || v.isView() || v.isAttached()) {
         continue;
       }
+      List<Object> own = buffers(v);
+      if (own.stream().anyMatch(seen::contains)) {
+        continue; // kept, or freed already
+      }
+      seen.addAll(own);
       try {
         if (v.closeable()) {
           v.close();
@@ -950,6 +949,20 @@ public final class Plan {
         // not ours to free: the garbage collector will
       }
     }
+  }
+
+  /** The buffer of {@code a} and the ones it wraps (a view's original, an offset's underlying). */
+  private static List<Object> buffers(INDArray a) {
+    List<Object> b = new ArrayList<>(3);
+    org.nd4j.linalg.api.buffer.DataBuffer d = a.data();
+    b.add(d);
+    if (d.originalDataBuffer() != null) {
+      b.add(d.originalDataBuffer());
+    }
+    if (d.underlyingDataBuffer() != null) {
+      b.add(d.underlyingDataBuffer());
+    }
+    return b;
   }
 
   /** Bytes of the model's constants (initializers and folded values), each buffer counted once. */

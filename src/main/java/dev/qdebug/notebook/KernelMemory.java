@@ -25,9 +25,4 @@ final class KernelMemory {
     System.gc();
     MemoryBudget.trim();
   }
-
-  /** {@code malloc_trim}: the C heap's free memory back to the operating system. */
-  static void trim() {
-    MemoryBudget.trim();
-  }
 }

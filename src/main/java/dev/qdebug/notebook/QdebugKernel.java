@@ -147,7 +147,7 @@ public final class QdebugKernel extends BaseKernel {
       flushOutput();
       evaluator.afterCell();
       // ND4J frees the arrays the collection found on its own threads, shortly after
-      FLUSHER.schedule(KernelMemory::trim, KernelMemory.TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+      FLUSHER.schedule(dev.qdebug.engine.MemoryBudget::trim, KernelMemory.TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
     }
   }
 

@@ -303,10 +303,9 @@ public final class CalibratedModel implements AutoCloseable {
       }
       INDArray q = FakeQuant.applyIfFinite(value, n.params());
       if (q == null) {
-        Calibrator.requireFinite( // e.g. finite samples that overflow float32 inside the model
+        throw Calibrator.nonFinite( // e.g. finite samples that overflow float32 inside the model
             value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
             "the input overflows float32 inside the model");
-        q = FakeQuant.apply(value, n.params()); // not reached: requireFinite threw
       }
       return q;
     });

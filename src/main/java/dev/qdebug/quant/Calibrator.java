@@ -239,14 +239,19 @@ public final class Calibrator {
         value, org.nd4j.linalg.indexing.conditions.Conditions.notFinite())) {
       return;
     }
+    throw nonFinite(value, tensor, where, why);
+  }
+
+  /** The error for a tensor known to hold a NaN or infinite value, naming the first. */
+  static dev.qdebug.DataException nonFinite(INDArray value, String tensor, String where, String why) {
     float[] v = value.dup('c').data().asFloat();
-    for (int i = 0; i < v.length; i++) {
-      if (!Float.isFinite(v[i])) {
-        throw new dev.qdebug.DataException(
-            where + " '" + tensor + "' holds " + v[i] + " at flat index " + i + " (" + why
-                + "; quantization needs finite values)");
-      }
+    int i = 0;
+    while (i < v.length - 1 && Float.isFinite(v[i])) {
+      i++;
     }
+    return new dev.qdebug.DataException(
+        where + " '" + tensor + "' holds " + v[i] + " at flat index " + i + " (" + why
+            + "; quantization needs finite values)");
   }
 
   /**

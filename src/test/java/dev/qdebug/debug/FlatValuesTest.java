@@ -9,7 +9,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link PartialModels#flat}: an array read without a copy gives the same values, in the same
+ * {@link Capture#flat}: an array read without a copy gives the same values, in the same
  * order, as a C-order copy of it, whatever its layout.
  */
 class FlatValuesTest {
@@ -18,7 +18,7 @@ class FlatValuesTest {
   }
 
   static void same(INDArray a) {
-    assertArrayEquals(copied(a), PartialModels.flat(a), a.shapeInfoToString());
+    assertArrayEquals(copied(a), Capture.flat(a), a.shapeInfoToString());
   }
 
   @Test
