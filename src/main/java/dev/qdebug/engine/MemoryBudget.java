@@ -51,7 +51,19 @@ public final class MemoryBudget {
   static final String RESERVE_TEXT = "768 MiB";
 
   /** Samples per forward pass at most, whatever the budget (the default of {@link #maxBatch}). */
-  public static final int MAX_BATCH = 16;
+  public static final int MAX_BATCH = 256;
+
+  /**
+   * Samples a batch may hold whatever their size, when the budget allows: below it, a batch holds
+   * up to {@link #BATCH_BYTES} of tensors. Small models need the large batches: ND4J's per-call
+   * cost and oneDNN's re-layout of the weights on every convolution are paid once per batch, so
+   * the 32x32 RepVGG case study evaluates 2,000 images 5x faster in batches of 256 than of 16
+   * (MobileViT and MnasNet case studies, 6-8 MB per sample: 1.3-1.6x from 16 to 64).
+   */
+  public static final int SMALL_BATCH = 16;
+
+  /** One copy of a batch's tensors up to which more than {@link #SMALL_BATCH} samples stack: 64 MiB. */
+  public static final long BATCH_BYTES = 64L << 20;
 
   private static volatile int maxBatch = MAX_BATCH;
 
@@ -152,7 +164,8 @@ public final class MemoryBudget {
 
   /**
    * The batch size that fits the budget: {@code copies * perSample * b <= tensorBytes}, between 1
-   * and {@code max}.
+   * and {@code max}, and at most {@link #SMALL_BATCH} samples or {@link #BATCH_BYTES} of tensors,
+   * whichever holds more.
    *
    * @param what names the model and step, for the error
    * @throws UsageException naming the ceiling when not even one sample fits
@@ -164,7 +177,7 @@ public final class MemoryBudget {
     if (budget < one) {
       check(perSampleBytes, copies, constantBytes, what);
     }
-    long b = budget / one;
+    long b = Math.min(budget / one, Math.max(SMALL_BATCH, BATCH_BYTES / Math.max(1, perSampleBytes)));
     return (int) Math.max(1, Math.min(Math.min(max, maxBatch), b));
   }
 
