@@ -54,16 +54,18 @@ public final class MemoryBudget {
   public static final int MAX_BATCH = 256;
 
   /**
-   * Samples a batch may hold whatever their size, when the budget allows: below it, a batch holds
+   * Samples a batch may hold whatever their size, when the budget allows: beyond it, a batch holds
    * up to {@link #BATCH_BYTES} of tensors. Small models need the large batches: ND4J's per-call
-   * cost and oneDNN's re-layout of the weights on every convolution are paid once per batch, so
-   * the 32x32 RepVGG case study evaluates 2,000 images 5x faster in batches of 256 than of 16
-   * (MobileViT and MnasNet case studies, 6-8 MB per sample: 1.3-1.6x from 16 to 64).
+   * cost and oneDNN's re-layout of the weights on every convolution are paid once per batch. The
+   * 32x32 RepVGG case study evaluates 2,000 images 5x faster in batches of 256 than of 16; the
+   * MobileViT and MnasNet case studies (6-8 MB of tensors per sample) 1.3-1.6x faster in batches
+   * of 64, and their 32-sample sweeps 1.3-1.4x faster in one batch than in two (measured
+   * 2026-12-07); beyond a few hundred MiB per batch the caches lose what the calls gain.
    */
   public static final int SMALL_BATCH = 16;
 
-  /** One copy of a batch's tensors up to which more than {@link #SMALL_BATCH} samples stack: 64 MiB. */
-  public static final long BATCH_BYTES = 64L << 20;
+  /** One copy of a batch's tensors up to which more than {@link #SMALL_BATCH} samples stack: 256 MiB. */
+  public static final long BATCH_BYTES = 256L << 20;
 
   private static volatile int maxBatch = MAX_BATCH;
 
