@@ -57,15 +57,16 @@ public final class MemoryBudget {
    * Samples a batch may hold whatever their size, when the budget allows: beyond it, a batch holds
    * up to {@link #BATCH_BYTES} of tensors. Small models need the large batches: ND4J's per-call
    * cost and oneDNN's re-layout of the weights on every convolution are paid once per batch. The
-   * 32x32 RepVGG case study evaluates 2,000 images 5x faster in batches of 256 than of 16; the
-   * MobileViT and MnasNet case studies (6-8 MB of tensors per sample) 1.3-1.6x faster in batches
-   * of 64, and their 32-sample sweeps 1.3-1.4x faster in one batch than in two (measured
-   * 2026-12-07); beyond a few hundred MiB per batch the caches lose what the calls gain.
+   * 32x32 RepVGG case study (148 KiB of tensors per sample) evaluates 2,000 images 5x faster in
+   * batches of 256 than of 16. Measured 2026-12-07 and left out: the MobileViT and MnasNet case
+   * studies (6-8 MiB per sample) gain 1.3-1.6x in batches of 32-64, but the command line's
+   * {@code layer-error} on the MnasNet one then peaks at 3.1 GB instead of 1.6 GB; up to 64 MiB
+   * a batch never holds more than 16 samples of a 4 MiB model held before.
    */
   public static final int SMALL_BATCH = 16;
 
-  /** One copy of a batch's tensors up to which more than {@link #SMALL_BATCH} samples stack: 256 MiB. */
-  public static final long BATCH_BYTES = 256L << 20;
+  /** One copy of a batch's tensors up to which more than {@link #SMALL_BATCH} samples stack: 64 MiB. */
+  public static final long BATCH_BYTES = 64L << 20;
 
   private static volatile int maxBatch = MAX_BATCH;
 

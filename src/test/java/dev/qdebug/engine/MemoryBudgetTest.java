@@ -40,15 +40,15 @@ class MemoryBudgetTest {
   @Test
   void smallSamplesStackUpToTheBatchBytes() {
     int max = MemoryBudget.MAX_BATCH;
-    // 148 KiB per sample (the RepVGG case study): 256 MiB hold 1771, the most per pass is 256
+    // 148 KiB per sample (the RepVGG case study): 64 MiB hold 442, the most per pass is 256
     assertEquals(256, MemoryBudget.batchSize(148L << 10, 2, 0, max, "test"));
-    // 4 MiB: 64 samples; 6 MiB (MobileViT case study): 42; 20 MiB: 12 by the bytes, but 16 always may
-    assertEquals(64, MemoryBudget.batchSize(4L << 20, 2, 0, max, "test"));
-    assertEquals(42, MemoryBudget.batchSize(6L << 20, 2, 0, max, "test"));
-    assertEquals(16, MemoryBudget.batchSize(20L << 20, 2, 0, max, "test"));
-    // the budget still rules: 192 MiB over 2 copies of 1 MiB is 96, of 8 MiB 12
+    // 1 MiB: 64 samples; 6 MiB (MobileViT case study): 10 by the bytes, but 16 always may
+    assertEquals(64, MemoryBudget.batchSize(1L << 20, 2, 0, max, "test"));
+    assertEquals(16, MemoryBudget.batchSize(6L << 20, 2, 0, max, "test"));
+    // the budget still rules: 192 MiB over 2 copies of 512 KiB is 192 (128 by the bytes), of
+    // 8 MiB 12
     System.setProperty(MemoryBudget.TENSOR_BYTES_PROPERTY, "192m");
-    assertEquals(96, MemoryBudget.batchSize(1L << 20, 2, 0, max, "test"));
+    assertEquals(128, MemoryBudget.batchSize(512L << 10, 2, 0, max, "test"));
     assertEquals(12, MemoryBudget.batchSize(8L << 20, 2, 0, max, "test"));
     System.setProperty(MemoryBudget.TENSOR_BYTES_PROPERTY, "32m");
     assertEquals(16, MemoryBudget.batchSize(1L << 20, 2, 0, max, "test"));
