@@ -131,8 +131,12 @@ public final class BatchPlan {
     for (int g = 0; g < groups.size(); g++) {
       long per = probe.elements() == 0 ? probe.bytes() : (long) Math.ceil((double) probe.bytes() * elements[g] / probe.elements());
       MemoryBudget.check(per, copies, constants, where);
-      batchOf[g] =
-          stacks ? MemoryBudget.batchSize(per, copies, constants, Math.max(1, max), where) : 1;
+      int cap = stacks ? MemoryBudget.batchSize(per, copies, constants, Math.max(1, max), where) : 1;
+      // as many batches as the cap needs, of equal size: no small last batch that pays every
+      // per-call cost (and a first run of its shape) for a few samples
+      int size = groups.get(g).size();
+      int parts = (size + cap - 1) / cap;
+      batchOf[g] = (size + parts - 1) / parts;
       for (int i : groups.get(g)) {
         groupOf[i] = g;
       }

@@ -133,6 +133,29 @@ class BatchPlanTest {
   }
 
   @Test
+  void batchesAreOfEqualSizeWithoutASmallLastOne() throws Exception {
+    OnnxModel m = dynamicWidth();
+    int[] widths = new int[32];
+    Arrays.fill(widths, 8);
+    SampleSet data = samples(tmp.resolve("eq"), m, widths, 9);
+    try (CalibratedModel cal = new CalibratedModel(m, List.of(), List.of())) {
+      MemoryBudget.setMaxBatch(10);
+      // 32 samples, at most 10 per batch: four batches of 8, not 10, 10, 10 and 2
+      assertEquals("[8, 8, 8, 8]", sizes(BatchPlan.of(cal.session(), data, 32, BatchPlan.SWEEP, "test").batches()));
+      assertEquals("[8, 8, 8, 8]", sizes(BatchPlan.of(cal.session(), data, 32, BatchPlan.SWEEP, "test").inOrder()));
+      // 21: three of 7; 20: two of 10
+      assertEquals("[7, 7, 7]", sizes(BatchPlan.of(cal.session(), data, 21, BatchPlan.SWEEP, "test").batches()));
+      assertEquals("[10, 10]", sizes(BatchPlan.of(cal.session(), data, 20, BatchPlan.SWEEP, "test").batches()));
+      MemoryBudget.setMaxBatch(MemoryBudget.MAX_BATCH);
+      assertEquals("[32]", sizes(BatchPlan.of(cal.session(), data, 32, BatchPlan.SWEEP, "test").batches()));
+    }
+  }
+
+  static String sizes(List<BatchPlan.Batch> batches) {
+    return batches.stream().map(BatchPlan.Batch::size).toList().toString();
+  }
+
+  @Test
   void unequalWidthsAreGroupedByShapeAndMatchSingleRunsAndOrt() throws Exception {
     OnnxModel m = dynamicWidth();
     int[] widths = {8, 8, 12, 12, 8, 16, 12, 8};
