@@ -84,20 +84,9 @@ final class Capture {
     return n;
   }
 
-  /**
-   * Every value of {@code a}, row-major. An array that is its whole buffer in C order is read as it
-   * is; any other (a view, other strides) is copied into C order first. The copy matters for
-   * memory, not for the values: inside a run (a hook) it would land in the session's workspace,
-   * which keeps every allocation of the run until the run ends.
-   */
+  /** Every value of {@code a}, row-major ({@link dev.qdebug.engine.Tensors#floats}: no copy inside ND4J when dense). */
   static float[] flat(INDArray a) {
-    boolean whole =
-        a.ordering() == 'c'
-            && !a.isView()
-            && a.offset() == 0
-            && a.data().length() == a.length()
-            && java.util.Arrays.equals(a.stride(), org.nd4j.linalg.factory.Nd4j.getStrides(a.shape(), 'c'));
-    return (whole ? a : a.dup('c')).data().asFloat();
+    return dev.qdebug.engine.Tensors.floats(a);
   }
 
   /** The arrays one after another. */

@@ -31,9 +31,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * node re-run only the graph downstream of what they change, from a float snapshot per batch.
  */
 final class FixTrials {
-  /** Samples per forward pass. */
-  static final int BATCH = 16;
-
   private FixTrials() {}
 
   /** A change to the calibrated model; immutable once built, except its weight cache. */

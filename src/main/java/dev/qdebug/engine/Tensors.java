@@ -11,9 +11,40 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** Conversions between ONNX tensors and ND4J arrays, and between their element types. */
+/**
+ * Conversions between ONNX tensors and ND4J arrays, between their element types, and from arrays to
+ * Java values.
+ */
 public final class Tensors {
   private Tensors() {}
+
+  /**
+   * {@code x} itself when its values lie in c order at the start of its buffer, else a c-ordered
+   * copy.
+   */
+  public static INDArray dense(INDArray x) {
+    boolean contiguous =
+        x.ordering() == 'c'
+            && x.offset() == 0
+            && x.data().offset() == 0
+            && x.data().length() >= x.length()
+            && org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(x);
+    return contiguous ? x : x.dup('c');
+  }
+
+  /**
+   * Every value of {@code x} in c order as Java floats: one copy, read straight from x's memory when
+   * it is {@link #dense}. No ND4J array is allocated then, which matters inside a run (a hook): it
+   * would land in the session's workspace, which keeps every allocation until the run ends.
+   */
+  public static float[] floats(INDArray x) {
+    if (x.dataType() != DataType.FLOAT) {
+      return x.dup('c').data().asFloat();
+    }
+    float[] v = new float[(int) x.length()];
+    dense(x).data().asNioFloat().get(0, v);
+    return v;
+  }
 
   /** The ND4J type that holds ONNX {@code type}. */
   public static DataType dtype(ElemType type) {

@@ -1,11 +1,11 @@
 package dev.qdebug.quant;
 
 import dev.qdebug.DataException;
+import dev.qdebug.engine.Tensors;
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -69,7 +69,7 @@ public final class FakeQuant {
       return applyOnCopy(x, shape, channels, inner, p);
     }
     // straight from x's memory into the result's: no Java-side copies
-    FloatBuffer in = floats(dense(x));
+    FloatBuffer in = floats(Tensors.dense(x));
     INDArray y = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
     FloatBuffer out = floats(y);
     final int ch = channels;
@@ -172,34 +172,9 @@ public final class FakeQuant {
     return largest <= Float.MAX_VALUE ? 0 : 1;
   }
 
-  /**
-   * {@code x} itself when its values lie in c order at the start of its buffer, else a c-ordered
-   * copy.
-   */
-  static INDArray dense(INDArray x) {
-    boolean contiguous =
-        x.ordering() == 'c'
-            && x.offset() == 0
-            && x.data().offset() == 0
-            && x.data().length() >= x.length()
-            && Shape.hasDefaultStridesForShape(x);
-    return contiguous ? x : x.dup('c');
-  }
-
   /** The float values of a {@link #dense} array, read in place. */
   private static FloatBuffer floats(INDArray dense) {
     return dense.data().asNioFloat();
-  }
-
-  /** A copy of {@code x}'s values in c order (one copy, from its memory when it is dense). */
-  static float[] values(INDArray x) {
-    if (x.dataType() != DataType.FLOAT) {
-      return x.dup('c').data().asFloat();
-    }
-    INDArray d = dense(x);
-    float[] v = new float[(int) x.length()];
-    floats(d).get(0, v);
-    return v;
   }
 
   /** The integer codes {@code saturate(rint(x / scale) + zp)} of one value. */

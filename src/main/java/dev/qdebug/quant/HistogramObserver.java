@@ -23,7 +23,7 @@ abstract class HistogramObserver implements Observer {
 
   @Override
   public void observe(INDArray x) {
-    hist.add(FakeQuant.values(x));
+    hist.add(dev.qdebug.engine.Tensors.floats(x));
   }
 
   @Override

@@ -24,7 +24,7 @@ public final class MaxObserver implements Observer {
 
   @Override
   public void observe(INDArray x) {
-    float[] v = FakeQuant.values(x);
+    float[] v = dev.qdebug.engine.Tensors.floats(x);
     int channels = 1;
     int inner = v.length;
     if (axis >= 0) {

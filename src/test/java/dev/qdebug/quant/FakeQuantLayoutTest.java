@@ -61,7 +61,7 @@ class FakeQuantLayoutTest {
               new float[] {g[i]},
               "element " + i);
         }
-        assertArrayEquals(v, FakeQuant.values(x));
+        assertArrayEquals(v, dev.qdebug.engine.Tensors.floats(x));
       }
     }
   }
