@@ -8,8 +8,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Gemm (all opsets): {@code Y = alpha * A' * B' + beta * C} with {@code A'}, {@code B'} optionally
- * transposed and C (optional since opset 11) broadcast to {@code [M, N]}. The product runs on BLAS;
- * integer inputs are computed in double and cast back.
+ * transposed and C (optional since opset 11) broadcast to {@code [M, N]}. The product runs on
+ * ND4J's {@code matmul} op ({@link Products#gemm}); integer inputs are computed in double and
+ * cast back.
  */
 final class Gemm implements Op {
   private final OnnxNode node;
@@ -59,7 +60,7 @@ final class Gemm implements Op {
     long m = a2.size(0);
     long n = b2.size(1);
     if (c == null || beta == 0) {
-      INDArray y = a2.mmul(b2);
+      INDArray y = Products.gemm(a2, b2);
       if (alpha != 1) {
         y.muli(alpha);
       }
@@ -83,16 +84,14 @@ final class Gemm implements Op {
     if (beta != 1) {
       c2 = c2.mul(beta);
     }
-    // BLAS writes a column-major product (mmul's row-major result is a copy of it); adding C
-    // straight into a row-major output does that copy's work: one pass instead of two
-    INDArray y = a2.mmul(b2, 'f');
+    INDArray y = Products.gemm(a2, b2);
     if (alpha != 1) {
       y.muli(alpha);
     }
     if (c2.length() == 1) {
-      y = y.dup('c').addi(c2.getDouble(0));
+      y.addi(c2.getDouble(0));
     } else {
-      y = Broadcast.binary("add", y, c2, work);
+      y = Broadcast.binaryInPlace("add", y, c2);
     }
     return new INDArray[] {y.dataType() == type ? y : y.castTo(type)};
   }

@@ -11,9 +11,11 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * MatMul (all opsets) with numpy semantics: a 1-D operand gets a dimension of 1 prepended (A) or
  * appended (B) that is removed from the result; batch dimensions broadcast. A batched A times a
- * matrix B is one BLAS product over the flattened batch; equal batch dimensions go to ND4J's
- * batched {@code matmul} op, after broadcasting the smaller operand when they differ. Integer
- * inputs are computed in double and cast back.
+ * matrix B is one product over the flattened batch ({@link Products#gemm}); a batch of float
+ * products of a few thousand multiply-adds each (attention heads over a few tokens) runs as one
+ * Java loop ({@link Products#batched}), larger ones go to ND4J's batched {@code matmul} op after
+ * broadcasting the smaller operand when the batch dimensions differ. Integer inputs are computed
+ * in double and cast back.
  */
 final class MatMul implements Op {
   private final OnnxNode node;
@@ -70,7 +72,9 @@ final class MatMul implements Op {
     if (bs.length == 2) {
       // [..., rows, k] x [k, cols]: one product over all batch rows
       INDArray a2 = as.length == 2 ? a : a.reshape('c', Window.product(batch) * rows, k);
-      y = a2.mmul(b);
+      y = Products.gemm(a2, b);
+    } else if (work == DataType.FLOAT && Products.small(rows, k, cols)) {
+      y = Products.batched(a, b, batch, rows, k, cols);
     } else {
       long[] aFull = concat(batch, rows, k);
       long[] bFull = concat(batch, k, cols);

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * The neural-network ops against ONNX Runtime (no graph optimizations) on single-node models with
@@ -636,6 +637,12 @@ class NnOpsOrtTest {
             .in(rand(4, 5, 3).castTo(DataType.DOUBLE))
             .out());
     c.add(new Case("matmul_4d_2d", "MatMul").in(rand(2, 3, 5, 8)).in(rand(8, 4)).out());
+    // batches of small products run as one Java loop (Products.batched), larger ones natively
+    c.add(new Case("matmul_tiny_heads", "MatMul").in(rand(6, 5, 1, 16)).in(rand(6, 5, 16, 1)).out());
+    c.add(new Case("matmul_small_bcast_b", "MatMul").in(rand(3, 2, 4, 16)).in(rand(2, 16, 4)).out());
+    c.add(new Case("matmul_small_bcast_a", "MatMul").in(rand(1, 2, 4, 16)).in(rand(3, 1, 16, 4)).out());
+    c.add(new Case("matmul_large_heads", "MatMul").in(rand(2, 3, 32, 24)).in(rand(2, 3, 24, 32)).out());
+    c.add(new Case("matmul_empty_inner", "MatMul").in(rand(2, 3, 0)).in(rand(2, 0, 4)).out());
     // BatchNormalization
     c.add(
         new Case("bn_4d", "BatchNormalization")
@@ -750,6 +757,21 @@ class NnOpsOrtTest {
     c.add(new Case("matmul_bcast_a_one", "MatMul").in(rand(1, 4, 5)).in(rand(3, 5, 2)).out());
     c.add(new Case("matmul_1d_4d", "MatMul").in(rand(5)).in(rand(2, 3, 5, 6)).out());
     c.add(new Case("matmul_5d", "MatMul").in(rand(2, 2, 3, 7, 9)).in(rand(2, 2, 3, 9, 4)).out());
+    // a scalar exponent of 2 runs as x * x
+    c.add(new Case("pow_square_scalar", "Pow").opset(13).in(rand(3, 4, 5)).in(Nd4j.scalar(2f)).out());
+    c.add(new Case("pow_square_1", "Pow").opset(13).in(rand(2, 6)).in(Nd4j.createFromArray(2f)).out());
+    c.add(
+        new Case("pow_square_higher_rank", "Pow")
+            .opset(13)
+            .in(rand(6))
+            .in(Nd4j.createFromArray(2f).reshape(1, 1))
+            .out());
+    c.add(
+        new Case("pow_exponent_of_higher_rank", "Pow")
+            .opset(13)
+            .in(Transforms.abs(rand(6)))
+            .in(rand(2, 1, 6))
+            .out());
     c.add(
         new Case("matmul_int32_batched", "MatMul")
             .in(rand(2, 3, 4).mul(10).castTo(DataType.INT))
