@@ -213,10 +213,10 @@ public final class NodeSensitivity {
     // scores[c][m][sample] = mean over output tensors of the metric for that sample
     double[][][] scores = new double[cands.size()][metrics.size()][n];
     List<List<String>> variants = cands.stream().map(Candidate::calibrationNodes).toList();
-    List<BatchPlan.Batch> batches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "get-sensitivity-of-nodes").batches();
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, "get-sensitivity-of-nodes");
+    List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) cands.size() * batches.size();
-    long done = 0;
+    long before = 0;
     for (BatchPlan.Batch batch : batches) {
       int count = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
@@ -224,30 +224,37 @@ public final class NodeSensitivity {
       for (String t : outputs) {
         ref.add(perSample(base.get(t), count));
       }
-      for (int c = 0; c < cands.size(); c++) {
-        Map<String, INDArray> got =
-            model.rerun(base, cands.get(c).calibrationNodes(), RunOptions.outputs(outputs));
-        List<float[][]> qs = new ArrayList<>();
-        for (String t : outputs) {
-          qs.add(perSample(got.get(t), count));
-        }
-        for (int m = 0; m < metrics.size(); m++) {
-          for (int s = 0; s < count; s++) {
-            double sum = 0;
-            int valid = 0;
-            for (int k = 0; k < outputs.size(); k++) {
-              float[] q = qs.get(k)[s];
-              double v = metrics.get(m).compute(ref.get(k)[s], q);
-              if (!Double.isNaN(v)) {
-                sum += v;
-                valid++;
+      long start = before;
+      // candidates on both cores: each re-run reads the snapshot and writes its own scores
+      Workers.run(
+          model.session(),
+          sweep.threads(),
+          cands.size(),
+          c -> {
+            Map<String, INDArray> got =
+                model.rerun(base, cands.get(c).calibrationNodes(), RunOptions.outputs(outputs));
+            List<float[][]> qs = new ArrayList<>();
+            for (String t : outputs) {
+              qs.add(perSample(got.get(t), count));
+            }
+            for (int m = 0; m < metrics.size(); m++) {
+              for (int s = 0; s < count; s++) {
+                double sum = 0;
+                int valid = 0;
+                for (int k = 0; k < outputs.size(); k++) {
+                  float[] q = qs.get(k)[s];
+                  double v = metrics.get(m).compute(ref.get(k)[s], q);
+                  if (!Double.isNaN(v)) {
+                    sum += v;
+                    valid++;
+                  }
+                }
+                scores[c][m][batch.sample(s)] = valid == 0 ? Double.NaN : sum / valid;
               }
             }
-            scores[c][m][batch.sample(s)] = valid == 0 ? Double.NaN : sum / valid;
-          }
-        }
-        progress.update("get-sensitivity-of-nodes", ++done, total);
-      }
+          },
+          finished -> progress.update("get-sensitivity-of-nodes", start + finished, total));
+      before += cands.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     return tabulate(cands, metrics, scores, o);

@@ -76,8 +76,14 @@ public final class Session implements AutoCloseable {
   /** Every workspace this session activated (one per thread that ran it). */
   private final List<MemoryWorkspace> workspaces = new CopyOnWriteArrayList<>();
   private final Cleaner.Cleanable release;
-  private int running;
-  private boolean closed;
+  /**
+   * Runs in progress on every thread (a session may run on several threads at once: each has a
+   * workspace of its own), and this thread's nesting (a hook running the session again).
+   */
+  private final java.util.concurrent.atomic.AtomicInteger running =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
+  private volatile boolean closed;
 
   private Session(Plan plan) {
     this.plan = plan;
@@ -245,11 +251,12 @@ public final class Session implements AutoCloseable {
   }
 
   private INDArray[] execute(java.util.function.Supplier<INDArray[]> body) {
-    if (running == 0) {
+    boolean outer = depth.get()[0] == 0;
+    if (outer) {
       MemoryBudget.enforce(); // the hard cap of --max-memory, checked around every run
     }
     INDArray[] values = executeIn(body);
-    if (running == 0) {
+    if (outer) {
       MemoryBudget.enforce();
     }
     return values;
@@ -259,9 +266,11 @@ public final class Session implements AutoCloseable {
     if (workspace == null) {
       return body.get();
     }
-    running++;
+    int[] nested = depth.get();
+    nested[0]++;
+    running.incrementAndGet();
     try {
-      if (running > 1) {
+      if (nested[0] > 1) {
         // re-entered from one of our own hooks: our workspace holds the outer run's tensors
         return Workspaces.outside(() -> detach(body.get()));
       }
@@ -273,8 +282,8 @@ public final class Session implements AutoCloseable {
         return detach(body.get());
       }
     } finally {
-      running--;
-      if (closed && running == 0) {
+      nested[0]--;
+      if (running.decrementAndGet() == 0 && closed) {
         release.clean();
       }
     }
@@ -381,7 +390,7 @@ public final class Session implements AutoCloseable {
    * @return the bytes of the blocks released
    */
   public long releaseWorkspace() {
-    if (running > 0 || closed) {
+    if (depth.get()[0] > 0 || closed) {
       return 0;
     }
     long freed = 0;
@@ -444,7 +453,7 @@ public final class Session implements AutoCloseable {
   public void close() {
     closed = true;
     OPEN.remove(this);
-    if (running == 0) {
+    if (running.get() == 0) {
       release.clean(); // once: later calls (and the cleaner) do nothing
     }
   }

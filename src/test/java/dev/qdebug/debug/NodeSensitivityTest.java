@@ -119,6 +119,41 @@ class NodeSensitivityTest {
   }
 
   @Test
+  void candidatesOnSeveralThreadsScoreExactlyAsOnOne() throws Exception {
+    OnnxModel m = OnnxModel.load(Path.of(getClass().getResource("/models/mnasnet_like_op13.onnx").toURI()));
+    SampleSet d = data(m, 6);
+    try (CalibratedModel cal = Calibrator.calibrate(m, d,
+            Calibrator.Options.defaults().method(CalibrationMethod.MAX), Progress.NONE)) {
+      for (NodeSensitivity.NodeType type : NodeSensitivity.NodeType.values()) {
+        var o = NodeSensitivity.Options.defaults().nodeType(type).dataNum(6)
+            .metrics(List.of(Metric.COSINE_SIMILARITY, Metric.MSE));
+        NodeSensitivity.Result one;
+        NodeSensitivity.Result three;
+        try {
+          System.setProperty(Workers.THREADS_PROPERTY, "1");
+          one = NodeSensitivity.run(cal, d, o, Progress.NONE);
+          System.setProperty(Workers.THREADS_PROPERTY, "3");
+          assertEquals(3, Workers.Sweep.of(cal.session(), d, 6, "test").threads(), "a small model");
+          three = NodeSensitivity.run(cal, d, o, Progress.NONE);
+        } finally {
+          System.clearProperty(Workers.THREADS_PROPERTY);
+        }
+        var a = one.detail();
+        var b = three.detail();
+        assertTrue(a.rowCount() > 2, type + ": candidates " + a.rowCount());
+        assertEquals(a.columnNames(), b.columnNames());
+        assertEquals(a.rowCount(), b.rowCount());
+        for (int c = 0; c < a.columnCount(); c++) {
+          for (int r = 0; r < a.rowCount(); r++) {
+            assertEquals(a.column(c).get(r), b.column(c).get(r),
+                type + ": " + a.column(c).name() + " row " + r);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void wrongNodeNameListsTheClosest() {
     OnnxModel m = twoBranches();
     SampleSet d = data(m, 1);
