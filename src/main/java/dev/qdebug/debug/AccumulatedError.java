@@ -360,44 +360,51 @@ public final class AccumulatedError {
     List<Set<String>> variants = all.stream().map(TestModel::enabled).toList();
     Set<String> keep = new LinkedHashSet<>(model.floatModel().outputs().stream().map(v -> v.name()).toList());
     points.forEach(p -> keep.add(p.tensor()));
-    List<BatchPlan.Batch> batches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "plot-acc-error").batches();
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, "plot-acc-error");
+    List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) all.size() * batches.size();
-    long done = 0;
+    long before = 0;
     for (BatchPlan.Batch batch : batches) {
       int c = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, keep);
-      for (int m = 0; m < all.size(); m++) {
-        // per point, the per-sample metric of the tensor as its node produced it, before any
-        // calibration node on it; a tensor can pass the hook twice (its own calibration node
-        // switched on, then recomputed downstream of another): the last value is the one used.
-        // Only metric values are kept, so memory stays that of one run.
-        double[][] scores = new double[points.size()][];
-        TensorHook score =
-            (tensor, value) -> {
-              List<Integer> ps = pointsOfTensor.get(tensor);
-              if (ps != null) {
-                double[] v = perSample(o.metric(), base.get(tensor), value, c);
-                ps.forEach(p -> scores[p] = v);
+      long start = before;
+      // the test models on both cores for a small model: each writes its own sums
+      Workers.run(
+          model.session(),
+          sweep.threads(),
+          all.size(),
+          m -> {
+            // per point, the per-sample metric of the tensor as its node produced it, before any
+            // calibration node on it; a tensor can pass the hook twice (its own calibration node
+            // switched on, then recomputed downstream of another): the last value is the one
+            // used. Only metric values are kept, so memory stays that of one run.
+            double[][] scores = new double[points.size()][];
+            TensorHook score =
+                (tensor, value) -> {
+                  List<Integer> ps = pointsOfTensor.get(tensor);
+                  if (ps != null) {
+                    double[] v = perSample(o.metric(), base.get(tensor), value, c);
+                    ps.forEach(p -> scores[p] = v);
+                  }
+                  return value;
+                };
+            rerun(model, base, all.get(m).enabled(), score);
+            for (int p = 0; p < points.size(); p++) {
+              double[] v = scores[p];
+              if (v == null) { // not downstream of any change: identical to float
+                INDArray f = base.get(points.get(p).tensor());
+                v = perSample(o.metric(), f, f, c);
               }
-              return value;
-            };
-        rerun(model, base, all.get(m).enabled(), score);
-        for (int p = 0; p < points.size(); p++) {
-          double[] v = scores[p];
-          if (v == null) { // not downstream of any change: identical to float
-            INDArray f = base.get(points.get(p).tensor());
-            v = perSample(o.metric(), f, f, c);
-          }
-          for (double x : v) {
-            if (!Double.isNaN(x)) {
-              sum[m][p] += x;
-              count[m][p]++;
+              for (double x : v) {
+                if (!Double.isNaN(x)) {
+                  sum[m][p] += x;
+                  count[m][p]++;
+                }
+              }
             }
-          }
-        }
-        progress.update("plot-acc-error", ++done, total);
-      }
+          },
+          finished -> progress.update("plot-acc-error", start + finished, total));
+      before += all.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     List<Plot> plots = new ArrayList<>();

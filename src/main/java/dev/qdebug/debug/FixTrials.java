@@ -200,7 +200,10 @@ final class FixTrials {
     }
   }
 
-  /** Sees each sample's result: trial index (-1 for the float model), sample index, cosine, class. */
+  /**
+   * Sees each sample's result: trial index (-1 for the float model), sample index, cosine, class;
+   * called from the trials' threads ({@link Workers}), for each trial and sample once.
+   */
   interface PerSample {
     void accept(int trial, int sample, double cosine, int prediction);
   }
@@ -242,7 +245,8 @@ final class FixTrials {
       mayChange.addAll(c);
       hooks.add(hook(model, t.variant(), t.scope(), shared));
     }
-    for (BatchPlan.Batch batch : BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").batches()) {
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, "diagnose");
+    for (BatchPlan.Batch batch : sweep.batches()) {
       int c = batch.size();
       try (Snapshot base = model.session().snapshot(data.batch(batch.samples()), mayChange, outputs)) {
         List<float[][]> ref = new ArrayList<>();
@@ -259,34 +263,45 @@ final class FixTrials {
           }
         }
         out.samples += c;
-        for (int i = 0; i < trials.size(); i++) {
-          Map<String, INDArray> got =
-              model.session().rerun(base, changed.get(i), RunOptions.outputs(outputs).hook(hooks.get(i)));
-          double[] cosOf = new double[c];
-          for (int k = 0; k < outputs.size(); k++) {
-            float[][] q = PartialModels.perSample(got.get(outputs.get(k)), c);
-            for (int s = 0; s < c; s++) {
-              double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
-              cosOf[s] += x / outputs.size();
-              if (!Double.isNaN(x)) {
-                sum[i] += x;
-                count[i]++;
+        int[] ticked = {0};
+        // trials on both cores for a small model: each writes its own sums and counts
+        Workers.run(
+            model.session(),
+            sweep.threads(),
+            trials.size(),
+            i -> {
+              Map<String, INDArray> got =
+                  model.session().rerun(
+                      base, changed.get(i), RunOptions.outputs(outputs).hook(hooks.get(i)));
+              double[] cosOf = new double[c];
+              for (int k = 0; k < outputs.size(); k++) {
+                float[][] q = PartialModels.perSample(got.get(outputs.get(k)), c);
+                for (int s = 0; s < c; s++) {
+                  double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
+                  cosOf[s] += x / outputs.size();
+                  if (!Double.isNaN(x)) {
+                    sum[i] += x;
+                    count[i]++;
+                  }
+                }
               }
-            }
-          }
-          if (labels != null || perSample != null) {
-            int[] p = argmax(PartialModels.perSample(got.get(outputs.get(0)), c));
-            for (int s = 0; s < c; s++) {
-              if (labels != null && p[s] == labels[batch.sample(s)]) {
-                out.correct[i]++;
+              if (labels != null || perSample != null) {
+                int[] p = argmax(PartialModels.perSample(got.get(outputs.get(0)), c));
+                for (int s = 0; s < c; s++) {
+                  if (labels != null && p[s] == labels[batch.sample(s)]) {
+                    out.correct[i]++;
+                  }
+                  if (perSample != null) {
+                    perSample.accept(i, batch.sample(s), cosOf[s], p[s]);
+                  }
+                }
               }
-              if (perSample != null) {
-                perSample.accept(i, batch.sample(s), cosOf[s], p[s]);
+            },
+            finished -> {
+              for (; ticked[0] < finished; ticked[0]++) {
+                tick.run();
               }
-            }
-          }
-          tick.run();
-        }
+            });
       }
     }
     for (int i = 0; i < trials.size(); i++) {

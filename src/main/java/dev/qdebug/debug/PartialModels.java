@@ -159,10 +159,10 @@ final class PartialModels {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     double[][] sum = new double[variants.size()][outputs.size()];
     int[][] count = new int[variants.size()][outputs.size()];
-    List<BatchPlan.Batch> batches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, task).batches();
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, task);
+    List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) variants.size() * batches.size();
-    long done = 0;
+    long before = 0;
     for (BatchPlan.Batch batch : batches) {
       int c = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
@@ -170,20 +170,28 @@ final class PartialModels {
       for (String t : outputs) {
         ref.add(perSample(base.get(t), c));
       }
-      for (int v = 0; v < variants.size(); v++) {
-        Map<String, INDArray> got = model.rerun(base, variants.get(v), RunOptions.outputs(outputs));
-        for (int k = 0; k < outputs.size(); k++) {
-          float[][] q = perSample(got.get(outputs.get(k)), c);
-          for (int s = 0; s < c; s++) {
-            double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
-            if (!Double.isNaN(x)) {
-              sum[v][k] += x;
-              count[v][k]++;
+      long start = before;
+      // variants on both cores for a small model: each writes its own sums
+      Workers.run(
+          model.session(),
+          sweep.threads(),
+          variants.size(),
+          v -> {
+            Map<String, INDArray> got =
+                model.rerun(base, variants.get(v), RunOptions.outputs(outputs));
+            for (int k = 0; k < outputs.size(); k++) {
+              float[][] q = perSample(got.get(outputs.get(k)), c);
+              for (int s = 0; s < c; s++) {
+                double x = Metric.COSINE_SIMILARITY.compute(ref.get(k)[s], q[s]);
+                if (!Double.isNaN(x)) {
+                  sum[v][k] += x;
+                  count[v][k]++;
+                }
+              }
             }
-          }
-        }
-        progress.update(task, ++done, total);
-      }
+          },
+          finished -> progress.update(task, start + finished, total));
+      before += variants.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     double[] out = new double[variants.size()];
