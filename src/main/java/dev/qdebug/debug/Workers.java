@@ -14,7 +14,7 @@ import java.util.function.IntConsumer;
  * caller's among them. A re-run of a small model keeps about one core busy: ND4J's ops on tensors
  * of a few hundred thousand values parallelize poorly, and the steps between them run on the
  * caller's thread. Two re-runs at once use the second core (measured on the MobileViT case study,
- * 2 cores: see README, "Candidates on both cores").
+ * 2 cores: see README, "Products and candidates on both cores").
  *
  * <p>Each thread runs the session in a workspace of its own ({@link Session}); the extra threads
  * free theirs when the sweep ends. Results do not depend on the number of threads: each task
