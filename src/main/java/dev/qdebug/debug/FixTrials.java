@@ -352,23 +352,34 @@ final class FixTrials {
     int[] pred = new int[n];
     String output = model.floatModel().outputs().get(0).name();
     TensorHook hook = hook(model, v, enabled, shared);
-    for (BatchPlan.Batch batch_ : BatchPlan.of(model.session(), labeled, n, BatchPlan.FORWARD, "diagnose").inOrder()) {
-      int from = batch_.sample(0);
-      int count = batch_.size();
-      INDArray scores =
-          model.session().run(labeled.batch(batch_.samples()), RunOptions.outputs(output).hook(hook)).get(output);
-      float[] s = scores.dup('c').data().asFloat();
-      int classes = (int) (s.length / count);
-      for (int i = 0; i < count; i++) {
-        int best = 0;
-        for (int k = 1; k < classes; k++) {
-          if (s[i * classes + k] > s[i * classes + best]) {
-            best = k;
+    Workers.Sweep pass = Workers.Sweep.of(model.session(), labeled, n, BatchPlan.FORWARD, "diagnose");
+    List<BatchPlan.Batch> batches = pass.plan().inOrder();
+    // batches on both cores for a small model: each writes its own samples' predictions
+    Workers.run(
+        model.session(),
+        pass.threads(),
+        batches.size(),
+        b -> {
+          BatchPlan.Batch batch = batches.get(b);
+          int from = batch.sample(0);
+          int count = batch.size();
+          INDArray scores =
+              model.session()
+                  .run(labeled.batch(batch.samples()), RunOptions.outputs(output).hook(hook))
+                  .get(output);
+          float[] s = scores.dup('c').data().asFloat();
+          int classes = (int) (s.length / count);
+          for (int i = 0; i < count; i++) {
+            int best = 0;
+            for (int k = 1; k < classes; k++) {
+              if (s[i * classes + k] > s[i * classes + best]) {
+                best = k;
+              }
+            }
+            pred[from + i] = best;
           }
-        }
-        pred[from + i] = best;
-      }
-    }
+        },
+        done -> {});
     return pred;
   }
 }

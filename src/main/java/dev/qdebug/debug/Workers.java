@@ -55,15 +55,25 @@ final class Workers {
    * ({@link #SMALL_SAMPLE_BYTES}), each extra thread counted as one more copy of a batch's tensors
    * (its re-run) in the batch plan; one thread otherwise.
    */
-  record Sweep(List<BatchPlan.Batch> batches, int threads) {
+  record Sweep(BatchPlan plan, int threads) {
+    /** A sweep's plan: its copies are {@link BatchPlan#SWEEP}'s. */
     static Sweep of(Session session, SampleSet data, int n, String what) {
-      BatchPlan plan = BatchPlan.of(session, data, n, BatchPlan.SWEEP, what);
+      return of(session, data, n, BatchPlan.SWEEP, what);
+    }
+
+    /** The plan of a pass holding {@code copies} of a batch's tensors on one thread. */
+    static Sweep of(Session session, SampleSet data, int n, int copies, String what) {
+      BatchPlan plan = BatchPlan.of(session, data, n, copies, what);
       int threads = Workers.threads();
       if (threads == 1 || plan.bytesPerSample() > SMALL_SAMPLE_BYTES) {
-        return new Sweep(plan.batches(), 1);
+        return new Sweep(plan, 1);
       }
-      plan = BatchPlan.of(session, data, n, BatchPlan.SWEEP + threads - 1, what);
-      return new Sweep(plan.batches(), threads);
+      return new Sweep(BatchPlan.of(session, data, n, copies + threads - 1, what), threads);
+    }
+
+    /** The batches, grouped by shape. */
+    List<BatchPlan.Batch> batches() {
+      return plan.batches();
     }
   }
 

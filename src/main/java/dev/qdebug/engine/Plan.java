@@ -43,6 +43,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * -D}{@value #FUSE_PROPERTY}{@code =false} turns fusion off for plans compiled afterwards.
  *
  * <p>Tensors are addressed by slot (an int per tensor name) on the hot path.
+ *
+ * <p>A plan may run on several threads at once (a sweep's candidates on both cores): a run keeps
+ * its tensors to itself, the ops' caches are published safely, and the shape-only memos are read
+ * and written under the plan's lock.
  */
 public final class Plan {
   /** One node to execute: its op and the slots it reads and writes. */
@@ -66,9 +70,9 @@ public final class Plan {
   private final int[] outputSlots;
   private int[] lastUse;
   /** Per step: whether its outputs depend only on constants and the shapes Shape/Size read. */
-  private boolean[] shapeOnly;
+  private volatile boolean[] shapeOnly;
   /** Per slot: whether a shape-only step produces it (its value may be reused across runs). */
-  private boolean[] reusedSlot;
+  private volatile boolean[] reusedSlot;
   /** Per step: the last inputs and outputs of a shape-only step. */
   private Memo[] memos;
   /** Per step: whether a shape-only step's output proved too large to keep. */
@@ -428,39 +432,42 @@ public final class Plan {
    * Marks the shape-only steps: Shape and Size, and steps that read only constants and shape-only
    * outputs; a step whose output turned out too large to keep ({@code tooLarge}) is not one.
    */
-  private void findShapeOnlySteps() {
+  private synchronized void findShapeOnlySteps() {
     if (memos == null) {
       memos = new Memo[steps.size()];
       tooLarge = new boolean[steps.size()];
     }
-    shapeOnly = new boolean[steps.size()];
-    reusedSlot = new boolean[names.size()];
+    // built aside, then published: a run on another thread reads one whole pair of arrays
+    boolean[] only = new boolean[steps.size()];
+    boolean[] reused = new boolean[names.size()];
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       if (tooLarge[k]) {
         continue;
       }
       String type = step.node().opType();
-      boolean only = type.equals("Shape") || type.equals("Size");
-      if (!only) {
-        only = true;
+      boolean o = type.equals("Shape") || type.equals("Size");
+      if (!o) {
+        o = true;
         for (int s : step.in()) {
-          only &= s < 0 || constants.containsKey(s) || reusedSlot[s];
+          o &= s < 0 || constants.containsKey(s) || reused[s];
         }
       }
-      shapeOnly[k] = only;
-      if (only) {
+      only[k] = o;
+      if (o) {
         for (int s : step.out()) {
           if (s >= 0) {
-            reusedSlot[s] = true;
+            reused[s] = true;
           }
         }
       }
     }
+    reusedSlot = reused;
+    shapeOnly = only;
   }
 
   /** Runs shape-only step {@code k}, or reuses what it computed last time for the same inputs. */
-  private INDArray[] reuseOrExecute(int k, Step step, INDArray[] in) {
+  private synchronized INDArray[] reuseOrExecute(int k, Step step, INDArray[] in) {
     boolean readsShape = step.node().opType().equals("Shape") || step.node().opType().equals("Size");
     Memo m = memos[k];
     if (m != null && (readsShape ? Arrays.equals(m.shape(), in[0].shape()) : sameArrays(m.inputs(), in))) {
@@ -688,6 +695,8 @@ public final class Plan {
       }
     }
     boolean[] fused = fusedSteps(hook, touched, keep);
+    boolean[] shapeOnly = this.shapeOnly; // one consistent pair for this run
+    boolean[] reusedSlot = this.reusedSlot;
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
@@ -921,11 +930,13 @@ public final class Plan {
         seen.add(c.data());
       }
     }
-    for (Memo m : memos) {
-      if (m != null) {
-        for (INDArray o : m.outputs()) {
-          if (o != null) {
-            seen.add(o.data());
+    synchronized (this) {
+      for (Memo m : memos) {
+        if (m != null) {
+          for (INDArray o : m.outputs()) {
+            if (o != null) {
+              seen.add(o.data());
+            }
           }
         }
       }

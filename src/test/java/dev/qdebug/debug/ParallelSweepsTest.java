@@ -69,6 +69,38 @@ class ParallelSweepsTest {
     }
   }
 
+  /** Top-1 passes (diagnose with labeled data) run their batches on several threads alike. */
+  @Test
+  void diagnoseWithLabeledDataIsTheSameOnThreeThreads() {
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      Diagnose.Options o = Diagnose.Options.defaults().dataset(net.labeled).top(3);
+      Diagnose.Result d1 = on(1, () -> dbg.diagnose(o));
+      Diagnose.Result d3 = on(3, () -> dbg.diagnose(o));
+      assertTrue(d1.metrics().get("fixed")[1] > 0, "a top-1 was measured");
+      d1.metrics().forEach((k, v) -> assertArrayEquals(v, d3.metrics().get(k), k));
+      same(d1.trialTable(), d3.trialTable());
+      same(d1.stepTable(), d3.stepTable());
+      same(d1.samples(), d3.samples());
+      SampleSet labeled = SampleSet.open(net.labeled, dbg.model().floatModel().inputs());
+      FixTrials.Shared shared = new FixTrials.Shared();
+      int[] p1 =
+          on(1, () -> FixTrials.predictions(dbg.model(), new FixTrials.Variant(),
+              dbg.model().enabled(), labeled, 0, shared));
+      System.setProperty(Workers.THREADS_PROPERTY, "3");
+      try {
+        assertEquals(3, Workers.Sweep.of(dbg.model().session(), labeled, 80, 2, "test").threads());
+      } finally {
+        System.clearProperty(Workers.THREADS_PROPERTY);
+      }
+      int[] p3 =
+          on(3, () -> FixTrials.predictions(dbg.model(), new FixTrials.Variant(),
+              dbg.model().enabled(), labeled, 0, shared));
+      assertEquals(80, p1.length);
+      assertArrayEquals(p1, p3);
+    }
+  }
+
   private static <T> T on(int threads, Supplier<T> run) {
     System.setProperty(Workers.THREADS_PROPERTY, String.valueOf(threads));
     try {

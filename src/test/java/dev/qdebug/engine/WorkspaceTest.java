@@ -262,6 +262,46 @@ class WorkspaceTest {
     }
   }
 
+  /**
+   * One session run on three threads at once, each with its own batch size (so the shape
+   * arithmetic a transformer computes from the input's shape differs between them), gives each
+   * thread what a run alone gives.
+   */
+  @Test
+  void runsOnSeveralThreadsAtOnceGiveWhatRunsAloneGive() throws Exception {
+    OnnxModel m = model("mobilevit_like_op17.onnx");
+    long[] batches = {1, 2, 3};
+    List<Map<String, double[]>> want = new java.util.ArrayList<>();
+    try (Session alone = Session.open(m)) {
+      for (long b : batches) {
+        want.add(snapshot(alone.run(feed(m, input(m, b, 7 + b)))));
+      }
+    }
+    try (Session s = Session.open(m)) {
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+      try {
+        List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+        for (int t = 0; t < batches.length; t++) {
+          int k = t;
+          done.add(pool.submit(() -> {
+            for (int r = 0; r < 6; r++) {
+              assertSameValues(
+                  want.get(k), s.run(feed(m, input(m, batches[k], 7 + batches[k]))),
+                  "batch " + batches[k] + " run " + r);
+            }
+            s.releaseWorkspace(); // this thread's block
+            return null;
+          }));
+        }
+        for (java.util.concurrent.Future<?> f : done) {
+          f.get();
+        }
+      } finally {
+        pool.shutdown();
+      }
+    }
+  }
+
   @Test
   void closeReleasesTheWorkspaceAndRefusesRuns() throws Exception {
     OnnxModel m = model("repvgg_like_op13.onnx");
