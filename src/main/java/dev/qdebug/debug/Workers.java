@@ -106,30 +106,32 @@ final class Workers {
           }
         };
     Thread[] extra = new Thread[threads - 1];
-    for (int t = 0; t < extra.length; t++) {
-      extra[t] =
-          new Thread(
-              () -> {
-                try {
-                  loop.run();
-                } catch (Throwable e) {
-                  failure.compareAndSet(null, e);
-                  stop.set(true);
-                } finally {
-                  atEnd.run(); // e.g. this thread's workspace block: the thread ends here
-                }
-              },
-              "qdebug-sweep-" + (t + 1));
-      extra[t].setDaemon(true);
-      extra[t].start();
-    }
     try {
+      for (int t = 0; t < extra.length; t++) {
+        Thread w =
+            new Thread(
+                () -> {
+                  try {
+                    loop.run();
+                  } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                    stop.set(true);
+                  } finally {
+                    atEnd.run(); // e.g. this thread's workspace block: the thread ends here
+                  }
+                },
+                "qdebug-sweep-" + (t + 1));
+        w.setDaemon(true);
+        w.start();
+        extra[t] = w;
+      }
       int i;
       while (!stop.get() && (i = next.getAndIncrement()) < n) {
         task.accept(i);
         progress.accept(done.incrementAndGet());
       }
     } catch (RuntimeException | Error e) {
+      // also a stopped notebook cell (ThreadDeath): the other threads end after their task
       stop.set(true);
       join(extra);
       throw e;
@@ -152,7 +154,7 @@ final class Workers {
   private static void join(Thread[] threads) {
     boolean interrupted = false;
     for (Thread t : threads) {
-      while (t.isAlive()) {
+      while (t != null && t.isAlive()) {
         try {
           t.join();
         } catch (InterruptedException e) {
