@@ -573,8 +573,8 @@ public final class Diagnose {
         acts.computeIfAbsent(a.tensor(), t -> new ActStats(a));
       }
     }
-    List<BatchPlan.Batch> statsBatches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP, "diagnose").inOrder();
+    Workers.Sweep statsPlan = Workers.Sweep.of(model.session(), data, n, "diagnose");
+    List<BatchPlan.Batch> statsBatches = statsPlan.plan().inOrder();
     long batches = statsBatches.size();
     long statsSteps = batches * (infos.size() + 1);
     long[] done = {0};
@@ -602,38 +602,47 @@ public final class Diagnose {
         }
       }
       Map<String, INDArray> full = model.rerun(base, model.enabled(), RunOptions.outputs(outs));
-      for (NodeInfo info : infos) {
-        INDArray yf = base.get(info.output);
-        Map<String, INDArray> local =
-            model.rerun(base, info.calNames(), RunOptions.outputs(info.output));
-        INDArray yq = local.get(info.output);
-        if (yf.dataType() == DataType.FLOAT && yf.rank() >= 2) {
-          if (info.shift == null) {
-            info.shift = new BiasCorrection.Shift(BiasCorrection.channelAxis(info.node, yf.rank()));
-          }
-          info.shift.add(yq, yf);
-        }
-        float[][] f = PartialModels.perSample(yf.castTo(DataType.FLOAT), c);
-        float[][] q = PartialModels.perSample(yq.castTo(DataType.FLOAT), c);
-        float[][] a = PartialModels.perSample(full.get(info.output).castTo(DataType.FLOAT), c);
-        for (int s = 0; s < c; s++) {
-          info.localSum += Metric.COSINE_SIMILARITY.compute(f[s], q[s]);
-          info.accSum += Metric.COSINE_SIMILARITY.compute(f[s], a[s]);
-          info.samples++;
-        }
-        if (info.cleBetween != null) {
-          INDArray between = base.get(info.pair.between());
-          int axis = BiasCorrection.channelAxis(plan.model().node(info.pair.first()), between.rank());
-          float[] inv = new float[info.cleScales.length];
-          for (int i = 0; i < inv.length; i++) {
-            inv[i] = 1f / info.cleScales[i];
-          }
-          for (INDArray part : dev.qdebug.quant.Calibrator.perSample(CrossLayerEqualization.scale(between, axis, inv), c)) {
-            info.cleBetween.observe(part);
-          }
-        }
-        progress.update("diagnose: statistics", ++done[0], statsSteps);
-      }
+      long before = done[0];
+      // the nodes on both cores for a small model: each task touches its own node's statistics,
+      // and sees the batch's samples in order, as a single thread would
+      Workers.run(
+          model.session(),
+          statsPlan.threads(),
+          infos.size(),
+          t -> {
+            NodeInfo info = infos.get(t);
+            INDArray yf = base.get(info.output);
+            Map<String, INDArray> local =
+                model.rerun(base, info.calNames(), RunOptions.outputs(info.output));
+            INDArray yq = local.get(info.output);
+            if (yf.dataType() == DataType.FLOAT && yf.rank() >= 2) {
+              if (info.shift == null) {
+                info.shift = new BiasCorrection.Shift(BiasCorrection.channelAxis(info.node, yf.rank()));
+              }
+              info.shift.add(yq, yf);
+            }
+            float[][] f = PartialModels.perSample(yf.castTo(DataType.FLOAT), c);
+            float[][] q = PartialModels.perSample(yq.castTo(DataType.FLOAT), c);
+            float[][] a = PartialModels.perSample(full.get(info.output).castTo(DataType.FLOAT), c);
+            for (int s = 0; s < c; s++) {
+              info.localSum += Metric.COSINE_SIMILARITY.compute(f[s], q[s]);
+              info.accSum += Metric.COSINE_SIMILARITY.compute(f[s], a[s]);
+              info.samples++;
+            }
+            if (info.cleBetween != null) {
+              INDArray between = base.get(info.pair.between());
+              int axis = BiasCorrection.channelAxis(plan.model().node(info.pair.first()), between.rank());
+              float[] inv = new float[info.cleScales.length];
+              for (int i = 0; i < inv.length; i++) {
+                inv[i] = 1f / info.cleScales[i];
+              }
+              for (INDArray part : dev.qdebug.quant.Calibrator.perSample(CrossLayerEqualization.scale(between, axis, inv), c)) {
+                info.cleBetween.observe(part);
+              }
+            }
+          },
+          finished -> progress.update("diagnose: statistics", before + finished, statsSteps));
+      done[0] = before + infos.size();
       progress.update("diagnose: statistics", ++done[0], statsSteps);
       } // the batch's tensors freed now, not when the garbage collector runs
     }

@@ -61,6 +61,7 @@ class ParallelSweepsTest {
       Diagnose.Result d1 = on(1, () -> Diagnose.run(cal, d, o, Progress.NONE));
       Diagnose.Result d3 = on(3, () -> Diagnose.run(cal, d, o, Progress.NONE));
       assertTrue(d1.trialTable().rowCount() > 0, "diagnose tried fixes");
+      same(d1.causeTable(), d3.causeTable());
       same(d1.trialTable(), d3.trialTable());
       same(d1.stepTable(), d3.stepTable());
       same(d1.summary(), d3.summary());
@@ -79,6 +80,7 @@ class ParallelSweepsTest {
       Diagnose.Result d3 = on(3, () -> dbg.diagnose(o));
       assertTrue(d1.metrics().get("fixed")[1] > 0, "a top-1 was measured");
       d1.metrics().forEach((k, v) -> assertArrayEquals(v, d3.metrics().get(k), k));
+      same(d1.causeTable(), d3.causeTable());
       same(d1.trialTable(), d3.trialTable());
       same(d1.stepTable(), d3.stepTable());
       same(d1.samples(), d3.samples());
