@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
@@ -80,8 +81,7 @@ public final class Session implements AutoCloseable {
    * Runs in progress on every thread (a session may run on several threads at once: each has a
    * workspace of its own), and this thread's nesting (a hook running the session again).
    */
-  private final java.util.concurrent.atomic.AtomicInteger running =
-      new java.util.concurrent.atomic.AtomicInteger();
+  private final AtomicInteger running = new AtomicInteger();
   private final ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
   private volatile boolean closed;
 

@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import dev.qdebug.engine.Tensors;
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -53,7 +54,7 @@ final class Products {
    * Each value sums its k products in order, in float.
    */
   static INDArray batched(INDArray a, INDArray b, long[] batch, long rows, long k, long cols) {
-    long[] shape = java.util.Arrays.copyOf(batch, batch.length + 2);
+    long[] shape = Arrays.copyOf(batch, batch.length + 2);
     shape[batch.length] = rows;
     shape[batch.length + 1] = cols;
     if (a.isEmpty() || b.isEmpty()) {
