@@ -363,15 +363,13 @@ public final class AccumulatedError {
     Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, "plot-acc-error");
     List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) all.size() * batches.size();
-    long before = 0;
-    for (BatchPlan.Batch batch : batches) {
+    for (int b = 0; b < batches.size(); b++) {
+      BatchPlan.Batch batch = batches.get(b);
       int c = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, keep);
-      long start = before;
+      long start = (long) b * all.size();
       // the test models on both cores for a small model: each writes its own sums
-      Workers.run(
-          model.session(),
-          sweep.threads(),
+      sweep.run(
           all.size(),
           m -> {
             // per point, the per-sample metric of the tensor as its node produced it, before any
@@ -404,7 +402,6 @@ public final class AccumulatedError {
             }
           },
           finished -> progress.update("plot-acc-error", start + finished, total));
-      before += all.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     List<Plot> plots = new ArrayList<>();

@@ -4,6 +4,7 @@ import dev.qdebug.Progress;
 import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
 import dev.qdebug.quant.TensorKind;
@@ -174,7 +175,7 @@ public final class CalibrationStats {
     }
 
     void add(INDArray x, int axis) {
-      float[] v = Capture.flat(x);
+      float[] v = Tensors.floats(x);
       float[][] ch = axis >= 0 ? Capture.channels(v, x.shape(), axis) : new float[][] {v};
       for (int c = 0; c < ch.length; c++) {
         for (float f : ch[c]) {

@@ -84,11 +84,6 @@ final class Capture {
     return n;
   }
 
-  /** Every value of {@code a}, row-major ({@link dev.qdebug.engine.Tensors#floats}: no copy inside ND4J when dense). */
-  static float[] flat(INDArray a) {
-    return dev.qdebug.engine.Tensors.floats(a);
-  }
-
   /** The arrays one after another. */
   static float[] concat(List<float[]> parts) {
     int n = 0;

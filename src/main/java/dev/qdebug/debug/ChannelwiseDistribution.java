@@ -4,6 +4,7 @@ import dev.qdebug.Progress;
 import dev.qdebug.UsageException;
 import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
 import dev.qdebug.quant.QuantRule;
@@ -176,7 +177,7 @@ public final class ChannelwiseDistribution {
         perChannel.add(new ArrayList<>());
       }
       for (INDArray p : parts) {
-        float[][] split = Capture.channels(Capture.flat(p), p.shape(), axis);
+        float[][] split = Capture.channels(Tensors.floats(p), p.shape(), axis);
         for (int k = 0; k < ch; k++) {
           perChannel.get(k).add(split[k]);
         }

@@ -577,7 +577,6 @@ public final class Diagnose {
     List<BatchPlan.Batch> statsBatches = statsPlan.plan().inOrder();
     long batches = statsBatches.size();
     long statsSteps = batches * (infos.size() + 1);
-    long[] done = {0};
     List<String> outs = infos.stream().map(i -> i.output).distinct().toList();
     // the snapshot keeps what the re-runs below read and the tensors observed, nothing else
     Set<String> statsChanged = new LinkedHashSet<>();
@@ -590,7 +589,8 @@ public final class Diagnose {
         statsKeep.add(info.pair.between());
       }
     }
-    for (BatchPlan.Batch batch_ : statsBatches) {
+    for (int b = 0; b < statsBatches.size(); b++) {
+      BatchPlan.Batch batch_ = statsBatches.get(b);
       int c = batch_.size();
       try (Snapshot base = model.session().snapshot(data.batch(batch_.samples()), statsChanged, statsKeep)) {
       // observers see one sample at a time, in sample order, as calibration feeds them: what
@@ -602,12 +602,10 @@ public final class Diagnose {
         }
       }
       Map<String, INDArray> full = model.rerun(base, model.enabled(), RunOptions.outputs(outs));
-      long before = done[0];
+      long before = (long) b * (infos.size() + 1);
       // the nodes on both cores for a small model: each task touches its own node's statistics,
       // and sees the batch's samples in order, as a single thread would
-      Workers.run(
-          model.session(),
-          statsPlan.threads(),
+      statsPlan.run(
           infos.size(),
           t -> {
             NodeInfo info = infos.get(t);
@@ -617,7 +615,8 @@ public final class Diagnose {
             INDArray yq = local.get(info.output);
             if (yf.dataType() == DataType.FLOAT && yf.rank() >= 2) {
               if (info.shift == null) {
-                info.shift = new BiasCorrection.Shift(BiasCorrection.channelAxis(info.node, yf.rank()));
+                info.shift =
+                    new BiasCorrection.Shift(BiasCorrection.channelAxis(info.node, yf.rank()));
               }
               info.shift.add(yq, yf);
             }
@@ -631,19 +630,20 @@ public final class Diagnose {
             }
             if (info.cleBetween != null) {
               INDArray between = base.get(info.pair.between());
-              int axis = BiasCorrection.channelAxis(plan.model().node(info.pair.first()), between.rank());
+              int axis =
+                  BiasCorrection.channelAxis(plan.model().node(info.pair.first()), between.rank());
               float[] inv = new float[info.cleScales.length];
               for (int i = 0; i < inv.length; i++) {
                 inv[i] = 1f / info.cleScales[i];
               }
-              for (INDArray part : dev.qdebug.quant.Calibrator.perSample(CrossLayerEqualization.scale(between, axis, inv), c)) {
+              INDArray scaled = CrossLayerEqualization.scale(between, axis, inv);
+              for (INDArray part : dev.qdebug.quant.Calibrator.perSample(scaled, c)) {
                 info.cleBetween.observe(part);
               }
             }
           },
           finished -> progress.update("diagnose: statistics", before + finished, statsSteps));
-      done[0] = before + infos.size();
-      progress.update("diagnose: statistics", ++done[0], statsSteps);
+      progress.update("diagnose: statistics", before + infos.size() + 1, statsSteps);
       } // the batch's tensors freed now, not when the garbage collector runs
     }
 

@@ -5,6 +5,7 @@ import dev.qdebug.UsageException;
 import dev.qdebug.data.BatchPlan;
 import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.onnx.OnnxNode;
 import dev.qdebug.quant.CalibratedModel;
@@ -210,11 +211,11 @@ public final class Distribution {
           Map<String, INDArray> f =
               model.run(in, List.of(), RunOptions.outputs(new ArrayList<>(floatTensors)));
           f.forEach(
-              (k, v) -> floats.computeIfAbsent(k, x -> new ArrayList<>()).add(Capture.flat(v)));
+              (k, v) -> floats.computeIfAbsent(k, x -> new ArrayList<>()).add(Tensors.floats(v)));
         }
         Capture.Values q = Capture.run(model, in, enabled, calTensors);
         for (String t : calTensors) {
-          quants.computeIfAbsent(t, x -> new ArrayList<>()).add(Capture.flat(q.before().get(t)));
+          quants.computeIfAbsent(t, x -> new ArrayList<>()).add(Tensors.floats(q.before().get(t)));
         }
         progress.update("plot-distribution", b + 1, batches);
       }
@@ -244,8 +245,8 @@ public final class Distribution {
         case WEIGHT -> {
           CalibrationNode c = t.cal().get();
           INDArray w = model.session().plan().constant(c.tensor());
-          float[] before = Capture.flat(w);
-          float[] after = Capture.flat(FakeQuant.apply(w, c.params()));
+          float[] before = Tensors.floats(w);
+          float[] after = Tensors.floats(FakeQuant.apply(w, c.params()));
           double cos = Metric.cosine(before, after);
           String file = "weight_" + Capture.fileName(t.name());
           plots.add(

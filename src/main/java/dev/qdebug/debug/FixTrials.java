@@ -265,9 +265,7 @@ final class FixTrials {
         out.samples += c;
         int[] ticked = {0};
         // trials on both cores for a small model: each writes its own sums and counts
-        Workers.run(
-            model.session(),
-            sweep.threads(),
+        sweep.run(
             trials.size(),
             i -> {
               Map<String, INDArray> got =
@@ -355,9 +353,7 @@ final class FixTrials {
     Workers.Sweep pass = Workers.Sweep.of(model.session(), labeled, n, BatchPlan.FORWARD, "diagnose");
     List<BatchPlan.Batch> batches = pass.plan().inOrder();
     // batches on both cores for a small model: each writes its own samples' predictions
-    Workers.run(
-        model.session(),
-        pass.threads(),
+    pass.run(
         batches.size(),
         b -> {
           BatchPlan.Batch batch = batches.get(b);

@@ -7,6 +7,7 @@ import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
@@ -255,8 +256,8 @@ public final class LayerError {
    */
   private static void addPerSample(
       Acc acc, int scope, INDArray a, INDArray b, int per, Optional<QParams> p) {
-    float[] x = Capture.flat(a);
-    float[] y = Capture.flat(b);
+    float[] x = Tensors.floats(a);
+    float[] y = Tensors.floats(b);
     int len = x.length / per;
     for (int s = 0; s < per; s++) {
       acc.add(scope, measures(x, y, s * len, len, a.shape(), p));
@@ -276,8 +277,8 @@ public final class LayerError {
     for (int k = 0; k < outs.size(); k++) {
       String out = outs.get(k);
       INDArray f = base.get(out);
-      float[] x = Capture.flat(f);
-      float[] y = Capture.flat(got.get(out));
+      float[] x = Tensors.floats(f);
+      float[] y = Tensors.floats(got.get(out));
       Optional<QParams> p = model.nodeOfTensor(out).map(CalibrationNode::params);
       int per = x.length % count == 0 && f.rank() > 0 && f.size(0) == count ? count : 1;
       int len = x.length / per;

@@ -216,26 +216,24 @@ public final class NodeSensitivity {
     Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, "get-sensitivity-of-nodes");
     List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) cands.size() * batches.size();
-    long before = 0;
-    for (BatchPlan.Batch batch : batches) {
+    for (int b = 0; b < batches.size(); b++) {
+      BatchPlan.Batch batch = batches.get(b);
       int count = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>(); // per output tensor, per sample
       for (String t : outputs) {
-        ref.add(perSample(base.get(t), count));
+        ref.add(PartialModels.perSample(base.get(t), count));
       }
-      long start = before;
+      long start = (long) b * cands.size();
       // candidates on both cores: each re-run reads the snapshot and writes its own scores
-      Workers.run(
-          model.session(),
-          sweep.threads(),
+      sweep.run(
           cands.size(),
           c -> {
             Map<String, INDArray> got =
                 model.rerun(base, cands.get(c).calibrationNodes(), RunOptions.outputs(outputs));
             List<float[][]> qs = new ArrayList<>();
             for (String t : outputs) {
-              qs.add(perSample(got.get(t), count));
+              qs.add(PartialModels.perSample(got.get(t), count));
             }
             for (int m = 0; m < metrics.size(); m++) {
               for (int s = 0; s < count; s++) {
@@ -254,20 +252,9 @@ public final class NodeSensitivity {
             }
           },
           finished -> progress.update("get-sensitivity-of-nodes", start + finished, total));
-      before += cands.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     return tabulate(cands, metrics, scores, o);
-  }
-
-  static float[][] perSample(INDArray a, int count) {
-    float[] all = a.dup('c').data().asFloat();
-    int per = all.length / count;
-    float[][] out = new float[count][];
-    for (int s = 0; s < count; s++) {
-      out[s] = Arrays.copyOfRange(all, s * per, (s + 1) * per);
-    }
-    return out;
   }
 
   static Result tabulate(List<Candidate> cands, List<Metric> metrics, double[][][] scores, Options o) {

@@ -7,6 +7,7 @@ import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.Plan;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.engine.Snapshot;
+import dev.qdebug.engine.Tensors;
 import dev.qdebug.metrics.Metric;
 import dev.qdebug.quant.CalibratedModel;
 import dev.qdebug.quant.CalibrationNode;
@@ -130,7 +131,7 @@ final class PartialModels {
    * batch (a {@code Shape} output, a scalar) is compared whole: every sample gets all of it.
    */
   static float[][] perSample(INDArray a, int count) {
-    float[] all = Capture.flat(a);
+    float[] all = Tensors.floats(a);
     float[][] out = new float[count][];
     if (a.rank() == 0 || a.size(0) != count) {
       Arrays.fill(out, all);
@@ -162,19 +163,17 @@ final class PartialModels {
     Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, task);
     List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) variants.size() * batches.size();
-    long before = 0;
-    for (BatchPlan.Batch batch : batches) {
+    for (int b = 0; b < batches.size(); b++) {
+      BatchPlan.Batch batch = batches.get(b);
       int c = batch.size();
       Snapshot base = model.floatSnapshot(data.batch(batch.samples()), variants, outputs);
       List<float[][]> ref = new ArrayList<>();
       for (String t : outputs) {
         ref.add(perSample(base.get(t), c));
       }
-      long start = before;
+      long start = (long) b * variants.size();
       // variants on both cores for a small model: each writes its own sums
-      Workers.run(
-          model.session(),
-          sweep.threads(),
+      sweep.run(
           variants.size(),
           v -> {
             Map<String, INDArray> got =
@@ -191,7 +190,6 @@ final class PartialModels {
             }
           },
           finished -> progress.update(task, start + finished, total));
-      before += variants.size();
       base.close(); // its tensors' memory now, not when the garbage collector runs
     }
     double[] out = new double[variants.size()];

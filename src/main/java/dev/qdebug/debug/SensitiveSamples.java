@@ -120,8 +120,8 @@ public final class SensitiveSamples {
       List<float[][]> fs = new ArrayList<>();
       List<float[][]> qs = new ArrayList<>();
       for (String t : outputs) {
-        fs.add(NodeSensitivity.perSample(f.get(t), count));
-        qs.add(NodeSensitivity.perSample(q.get(t), count));
+        fs.add(PartialModels.perSample(f.get(t), count));
+        qs.add(PartialModels.perSample(q.get(t), count));
       }
       for (int s = 0; s < count; s++) {
         for (int k = 0; k < outputs.size(); k++) {

@@ -44,8 +44,8 @@ final class Workers {
 
   /**
    * Tensor bytes of one sample up to which a model counts as small enough for candidates on
-   * several threads: the case studies hold 0.1-7.4 MiB per sample and sweep 1.9-2.3x faster on two
-   * threads; MnasNet 1.0 at 224x224 (41 MiB) 1.0-1.25x, for 1.1 GB more memory, its convolutions
+   * several threads: the case studies hold 0.1-7.4 MiB per sample, and the MobileViT one's sweeps
+   * ran 1.9-2.3x faster on two threads; MnasNet 1.0 at 224x224 (41 MiB) 1.0-1.25x, for 1.1 GB more memory, its convolutions
    * already using both cores.
    */
   static final long SMALL_SAMPLE_BYTES = 16L << 20;
@@ -55,7 +55,7 @@ final class Workers {
    * ({@link #SMALL_SAMPLE_BYTES}), each extra thread counted as one more copy of a batch's tensors
    * (its re-run) in the batch plan; one thread otherwise.
    */
-  record Sweep(BatchPlan plan, int threads) {
+  record Sweep(Session session, BatchPlan plan, int threads) {
     /** A sweep's plan: its copies are {@link BatchPlan#SWEEP}'s. */
     static Sweep of(Session session, SampleSet data, int n, String what) {
       return of(session, data, n, BatchPlan.SWEEP, what);
@@ -66,14 +66,19 @@ final class Workers {
       BatchPlan plan = BatchPlan.of(session, data, n, copies, what);
       int threads = Workers.threads();
       if (threads == 1 || plan.bytesPerSample() > SMALL_SAMPLE_BYTES) {
-        return new Sweep(plan, 1);
+        return new Sweep(session, plan, 1);
       }
-      return new Sweep(BatchPlan.of(session, data, n, copies + threads - 1, what), threads);
+      return new Sweep(session, BatchPlan.of(session, data, n, copies + threads - 1, what), threads);
     }
 
     /** The batches, grouped by shape. */
     List<BatchPlan.Batch> batches() {
       return plan.batches();
+    }
+
+    /** {@link Workers#run} of {@code n} tasks on this sweep's threads. */
+    void run(int n, IntConsumer task, IntConsumer progress) {
+      Workers.run(session, threads, n, task, progress);
     }
   }
 
@@ -83,13 +88,13 @@ final class Workers {
    * caller's own tasks and at the end. Each extra thread frees {@code session}'s workspace block
    * for itself when it ends.
    */
-  static void run(Session session, int threads, int n, IntConsumer task, IntConsumer progress) {
+  private static void run(
+      Session session, int threads, int n, IntConsumer task, IntConsumer progress) {
     run(threads, n, task, progress, session::releaseWorkspace);
   }
 
   /**
-   * As {@link #run(Session, int, int, IntConsumer, IntConsumer)}; each extra thread runs {@code
-   * atEnd} last.
+   * As {@link Sweep#run}, on {@code threads} threads; each extra thread runs {@code atEnd} last.
    */
   static void run(int threads, int n, IntConsumer task, IntConsumer progress, Runnable atEnd) {
     threads = Math.max(1, Math.min(threads, n));

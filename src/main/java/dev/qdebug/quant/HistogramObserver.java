@@ -1,5 +1,6 @@
 package dev.qdebug.quant;
 
+import dev.qdebug.engine.Tensors;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -23,7 +24,7 @@ abstract class HistogramObserver implements Observer {
 
   @Override
   public void observe(INDArray x) {
-    hist.add(dev.qdebug.engine.Tensors.floats(x));
+    hist.add(Tensors.floats(x));
   }
 
   @Override

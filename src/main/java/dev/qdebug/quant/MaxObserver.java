@@ -1,5 +1,6 @@
 package dev.qdebug.quant;
 
+import dev.qdebug.engine.Tensors;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -24,7 +25,7 @@ public final class MaxObserver implements Observer {
 
   @Override
   public void observe(INDArray x) {
-    float[] v = dev.qdebug.engine.Tensors.floats(x);
+    float[] v = Tensors.floats(x);
     int channels = 1;
     int inner = v.length;
     if (axis >= 0) {

@@ -2,6 +2,7 @@ package dev.qdebug.debug;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.qdebug.engine.Tensors;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -9,8 +10,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link Capture#flat}: an array read without a copy gives the same values, in the same
- * order, as a C-order copy of it, whatever its layout.
+ * {@link Tensors#floats}, the reader the analyses use: an array read without a copy gives the
+ * same values, in the same order, as a C-order copy of it, whatever its layout.
  */
 class FlatValuesTest {
   static float[] copied(INDArray a) {
@@ -18,7 +19,7 @@ class FlatValuesTest {
   }
 
   static void same(INDArray a) {
-    assertArrayEquals(copied(a), Capture.flat(a), a.shapeInfoToString());
+    assertArrayEquals(copied(a), Tensors.floats(a), a.shapeInfoToString());
   }
 
   @Test
