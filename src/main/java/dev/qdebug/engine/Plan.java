@@ -53,8 +53,9 @@ public final class Plan {
   public record Step(OnnxNode node, Op op, int[] in, int[] out) {}
 
   /**
-   * System property: {@code true} lets hooked runs use the fused Conv + Relu / Clip steps that skip
-   * no tensor the hook touches (off by default: not bit for bit the steps as written everywhere).
+   * System property: {@code false} keeps hooked runs and re-runs off the fused Conv + Relu / Clip
+   * steps (by default they use them wherever the fused step skips no tensor the hook touches or
+   * the run returns: the clamp is exact, so the result is the steps as written, bit for bit).
    */
   public static final String HOOKED_FUSE_PROPERTY = "qdebug.fuse.hooked";
 
@@ -80,11 +81,14 @@ public final class Plan {
   /** Per step: the fused step that replaces it and the later steps it feeds, or null. */
   private Step[] fusedAt;
   /**
-   * Per step: whether a hooked run may use its fused step (Conv + clamp, and only with {@code
-   * -D}{@value #HOOKED_FUSE_PROPERTY}{@code =true}).
+   * Per step: whether a hooked run or a re-run may use its fused step (Conv + clamp, unless {@code
+   * -D}{@value #HOOKED_FUSE_PROPERTY}{@code =false}).
    */
   private boolean[] hookable;
-  /** Per step with a fused step: the tensors the fused step does not produce. */
+  /**
+   * Per step with a fused step: the tensors a run must neither see nor change for it to use the
+   * fused step (those it does not produce, and constants it read at compile time; -1 for absent).
+   */
   private int[][] hidden;
   /** Per step: the step whose fused step does this one's work, or -1. */
   private int[] partOf;
@@ -226,10 +230,17 @@ public final class Plan {
         if (bounds.isPresent()) {
           boolean relu = act.node().opType().equals("Relu");
           Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
-          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), new int[] {c}, j);
-          // hooked runs (fake quantization) use it only when asked: RerunTest found a fused run
-          // differing from the re-run as written in the last bit of an output
-          hookable[k] = Boolean.getBoolean(HOOKED_FUSE_PROPERTY);
+          // the bounds are the activation's constant inputs, read now: a hook touching one
+          // keeps the pair apart (hidden), as does one touching the conv output
+          int[] skipped = new int[act.in().length];
+          skipped[0] = c;
+          for (int i = 1; i < skipped.length; i++) {
+            skipped[i] = act.in()[i];
+          }
+          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), skipped, j);
+          // Relu / Clip on the conv output in place is the two steps bit for bit: fake-quantized
+          // runs and re-runs use it too (RerunTest, FakeQuantOrtTest compare them)
+          hookable[k] = !"false".equalsIgnoreCase(System.getProperty(HOOKED_FUSE_PROPERTY, "true"));
         }
       } else if (readers[c] == 2) {
         int j1 = readBy.get(c).get(0);
@@ -379,9 +390,9 @@ public final class Plan {
   /**
    * Per step, whether this run uses its fused step: only where no tensor the fused step skips is
    * requested or touched by the hook ({@code touched}, null when the hook touches none); null when
-   * none is used. A hooked run uses none unless {@code -D}{@value #HOOKED_FUSE_PROPERTY}{@code
-   * =true}, then only Conv + clamp ({@link #hookable}): a fake-quantized run's rounding turns a
-   * last-bit difference into a whole quantization step.
+   * none is used. A hooked run uses only Conv + clamp ({@link #hookable}), which is exact: SiLU and
+   * layer norm fused differ from their ops in the last bit, which a fake-quantized run's rounding
+   * would turn into a whole quantization step.
    */
   private boolean[] fusedSteps(TensorHook hook, boolean[] touched, boolean[] keep) {
     boolean[] use = null;
@@ -392,7 +403,7 @@ public final class Plan {
       }
       boolean free = true;
       for (int s : hidden[k]) {
-        free &= !keep[s] && (touched == null || !touched[s]);
+        free &= s < 0 || (!keep[s] && (touched == null || !touched[s]));
       }
       if (free) {
         use = use == null ? new boolean[fusedAt.length] : use;
@@ -745,6 +756,21 @@ public final class Plan {
     return any ? t : null;
   }
 
+  /**
+   * The slots a re-run must not skip: those {@code hook} touches and the {@code changed} ones
+   * (their base values go through the hook whatever it declares); never null.
+   */
+  private boolean[] rerunTouched(TensorHook hook, boolean[] changed) {
+    boolean[] t = touched(hook);
+    if (t == null) {
+      return changed;
+    }
+    for (int s = 0; s < t.length; s++) {
+      t[s] |= changed[s];
+    }
+    return t;
+  }
+
   /** Runs with no hook and keeps the value of every tensor (for {@link #rerun}). */
   INDArray[] runAll(INDArray[] feeds) {
     return runAll(feeds, null);
@@ -845,7 +871,9 @@ public final class Plan {
   /**
    * Re-runs only what depends on the {@code changed} slots: each changed tensor's base value goes
    * through {@code hook}, then only the steps reading a changed (or recomputed) tensor run, their
-   * other inputs taken from {@code base}; their outputs go through {@code hook}.
+   * other inputs taken from {@code base}; those of their outputs the hook touches go through
+   * it. A fused step replaces its steps as in {@link #run} where it skips no changed, touched or
+   * wanted tensor.
    *
    * @param base every tensor's value from {@link #runAll}
    * @return the values of {@code wanted}: recomputed where downstream of a change, else base
@@ -862,6 +890,8 @@ public final class Plan {
     for (int w : wanted) {
       keep[w] = true;
     }
+    boolean[] touched = rerunTouched(hook, changed);
+    boolean[] fused = fusedSteps(hook, touched, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       boolean run = false;
@@ -871,11 +901,16 @@ public final class Plan {
       if (!run) {
         continue;
       }
+      if (fused != null && fused[k]) {
+        // the activation reads only the conv output (and constants, unchanged): it runs exactly
+        // when the conv does, and its output is what the pair would give
+        step = fusedAt[k];
+      }
       INDArray[] out = execute(step, gather(step, s -> dirty[s] ? values[s] : base[s]));
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
-          values[s] = hook.onTensor(names.get(s), out[i]);
+          values[s] = touched[s] ? hook.onTensor(names.get(s), out[i]) : out[i];
           dirty[s] = true;
         }
       }

@@ -134,9 +134,9 @@ class FusionTest {
       // it is called for those tensors only, and replacing one changes what follows as unfused
       TensorHook half = (name, v) -> v.mul(0.5);
       TensorHook onR1 = TensorHook.only(java.util.Set.of("x", "r1"), half);
-      assertEquals(0, s.plan().fusedStepsUsed(onR1, List.of()), "hooked runs: unfused by default");
+      assertEquals(2, s.plan().fusedStepsUsed(onR1, List.of()), "Conv + clamp: exact, fused when hooked");
       TensorHook onC1 = TensorHook.only(java.util.Set.of("c1"), half);
-      assertEquals(0, s.plan().fusedStepsUsed(onC1, List.of()));
+      assertEquals(1, s.plan().fusedStepsUsed(onC1, List.of()), "c1 touched: conv1 + relu1 apart");
       assertEquals(0, s.plan().fusedStepsUsed(TensorHook.NONE, List.of("c1", "c2")));
       assertEquals(2, s.plan().fusedStepsUsed(TensorHook.NONE, List.of()));
       assertEquals(0, s.plan().fusedStepsUsed((name, v) -> v, List.of()), "undeclared: every tensor");
@@ -161,9 +161,9 @@ class FusionTest {
       assertEquals(unfusedRefs[0].get("y"), selective.get("y"));
       assertEquals(unfusedRefs[1].get("z"), selectiveC1.get("z"));
       // a declared hook and its andThen with NONE or an undeclared hook
-      assertEquals(0, s.plan().fusedStepsUsed(onR1.andThen(TensorHook.NONE), List.of()));
-      assertEquals(0, s.plan().fusedStepsUsed(TensorHook.NONE.andThen(TensorHook.NONE), List.of()),
-          "a hooked run, as before, even when the hooks touch nothing");
+      assertEquals(2, s.plan().fusedStepsUsed(onR1.andThen(TensorHook.NONE), List.of()));
+      assertEquals(2, s.plan().fusedStepsUsed(TensorHook.NONE.andThen(TensorHook.NONE), List.of()));
+      assertEquals(1, s.plan().fusedStepsUsed(onR1, List.of("c2")), "c2 requested: that pair apart");
       assertTrue(!unfusedRefs[2].get("z").equals(unfusedRefs[0].get("z")), "the hooks differ");
 
       // requested without a hook: the pair runs unfused and the tensor is the conv's output
@@ -196,6 +196,89 @@ class FusionTest {
     // the same computations in the same order: bit for bit
     assertEquals(reference.get("y"), plain.get("y"));
     assertEquals(reference.get("z"), plain.get("z"));
+  }
+
+  /** A hook that halves {@code tensors}, declares them, and logs every call it gets. */
+  static TensorHook halving(java.util.Set<String> tensors, List<String> calls) {
+    return new TensorHook() {
+      @Override
+      public INDArray onTensor(String tensor, INDArray value) {
+        calls.add(tensor);
+        return tensors.contains(tensor) ? value.mul(0.5) : value;
+      }
+
+      @Override
+      public boolean touches(String tensor) {
+        return tensors.contains(tensor);
+      }
+    };
+  }
+
+  /**
+   * A re-run downstream of a change uses the fused Conv + clamp steps that skip no tensor it
+   * changes, touches or returns, and gives what a full hooked run and the unfused plan give, bit
+   * for bit; a hook touching the Clip's bound keeps that pair apart.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"13:8:16", "13:64:32", "9:64:32"})
+  void reRunsUseTheExactFusedSteps(String setting) {
+    String[] p = setting.split(":");
+    int opset = Integer.parseInt(p[0]);
+    ModelProto proto = model(opset, Integer.parseInt(p[2]));
+    OnnxModel m = OnnxModel.of(proto, "fusion-rerun" + opset);
+    Map<String, INDArray> in = feed(Integer.parseInt(p[1]));
+    java.util.Set<String> onX = java.util.Set.of("x");
+    java.util.Set<String> onR1 = java.util.Set.of("r1");
+    Supplier<Map<String, Map<String, INDArray>>> all =
+        () -> {
+          Map<String, Map<String, INDArray>> r = new HashMap<>();
+          try (Session s = Session.open(m)) {
+            Snapshot base = s.snapshot(in);
+            List<String> calls = new java.util.ArrayList<>();
+            r.put("x", s.rerun(base, onX, RunOptions.hooked(halving(onX, calls))));
+            r.put("r1", s.rerun(base, onR1, RunOptions.hooked(halving(onR1, calls))));
+            r.put("full", s.run(in, RunOptions.hooked(halving(onR1, new java.util.ArrayList<>()))));
+            r.put("c2", s.rerun(base, onR1, RunOptions.hooked(halving(onR1, calls))
+                .withOutputs(List.of("c2", "z"))));
+            assertEquals(List.of("x", "r1", "r1"), calls, "called for the declared tensors only");
+          }
+          return r;
+        };
+    Map<String, Map<String, INDArray>> fused = all.get();
+    Map<String, Map<String, INDArray>> reference = unfused(all);
+    for (String run : List.of("x", "r1", "full")) {
+      for (String t : List.of("y", "z")) {
+        assertEquals(reference.get(run).get(t), fused.get(run).get(t), run + ": " + t);
+      }
+    }
+    assertEquals(fused.get("full").get("z"), fused.get("r1").get("z"), "re-run = full hooked run");
+    assertEquals(reference.get("c2").get("c2"), fused.get("c2").get("c2"), "c2 requested");
+    assertTrue(fused.get("c2").get("c2").minNumber().doubleValue() < 0, "c2 before the clip");
+    assertEquals(reference.get("c2").get("z"), fused.get("c2").get("z"));
+
+    try (Session s = Session.open(m)) {
+      List<String> none = List.of();
+      assertEquals(2, s.plan().fusedStepsUsed(halving(onR1, new java.util.ArrayList<>()), none));
+      if (opset >= 11) {
+        TensorHook onHi = halving(java.util.Set.of("hi"), new java.util.ArrayList<>());
+        assertEquals(1, s.plan().fusedStepsUsed(onHi, none), "a bound touched: clip2 apart");
+        Map<String, INDArray> halvedBound = s.run(in, RunOptions.hooked(onHi));
+        Map<String, INDArray> ref =
+            unfused(() -> {
+              try (Session u = Session.open(m)) {
+                return u.run(in, RunOptions.hooked(onHi));
+              }
+            });
+        assertEquals(ref.get("z"), halvedBound.get("z"), "the halved bound applies");
+      }
+      System.setProperty(Plan.HOOKED_FUSE_PROPERTY, "false");
+      try (Session off = Session.open(m)) {
+        assertEquals(0, off.plan().fusedStepsUsed(halving(onR1, new java.util.ArrayList<>()), none));
+        assertEquals(2, off.plan().fusedStepsUsed(TensorHook.NONE, none));
+      } finally {
+        System.clearProperty(Plan.HOOKED_FUSE_PROPERTY);
+      }
+    }
   }
 
   /** x -> Conv -> c -> Mul(c, Sigmoid(c)) -> y -> Conv -> d -> Mul(Sigmoid(d), d) -> z. */
