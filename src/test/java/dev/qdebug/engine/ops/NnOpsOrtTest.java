@@ -191,6 +191,40 @@ class NnOpsOrtTest {
             .in(rand(24, 16, 1, 1))
             .in(rand(24))
             .out());
+    // 1x1 at 20x20 and more: one matrix product per sample (Conv.pointwise), with and without
+    // bias, batch 3, 1-D, dilation (no effect on a 1x1 kernel), and a strided / padded one
+    c.add(
+        new Case("conv_1x1_pointwise_bias", "Conv")
+            .in(rand(3, 16, 20, 24))
+            .in(rand(24, 16, 1, 1))
+            .in(rand(24))
+            .out());
+    c.add(
+        new Case("conv_1x1_pointwise_nobias", "Conv")
+            .in(rand(2, 40, 32, 32))
+            .in(rand(8, 40, 1, 1))
+            .out());
+    c.add(
+        new Case("conv_1x1_pointwise_1d", "Conv")
+            .in(rand(2, 6, 450))
+            .in(rand(5, 6, 1))
+            .in(rand(5))
+            .ints("dilations", 2)
+            .out());
+    c.add(
+        new Case("conv_1x1_pointwise_dilated", "Conv")
+            .in(rand(1, 6, 21, 21))
+            .in(rand(4, 6, 1, 1))
+            .ints("dilations", 3, 2)
+            .out());
+    c.add(
+        new Case("conv_1x1_strided_padded", "Conv")
+            .in(rand(2, 8, 24, 24))
+            .in(rand(6, 8, 1, 1))
+            .in(rand(6))
+            .ints("strides", 2, 2)
+            .ints("pads", 1, 0, 1, 0)
+            .out());
     c.add(
         new Case("conv_depthwise", "Conv")
             .in(rand(1, 8, 10, 10))
