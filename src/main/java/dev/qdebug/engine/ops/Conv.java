@@ -12,7 +12,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Conv (opsets 1, 11, 22): 1-D and 2-D convolutions run on ND4J's native {@code conv2d} (oneDNN),
- * depthwise ones ({@code group} = input channels) on {@code depthwise_conv2d}, other groupings as
+ * except ungrouped 1x1 ones over many positions (one matrix product per sample), depthwise ones
+ * ({@code group} = input channels) on {@code depthwise_conv2d}, other groupings as
  * one native convolution per group; dilated ones by space-to-batch (this ND4J build's oneDNN
  * rejects dilation); 3-D and higher as im2col and a matrix product.
  *

@@ -225,6 +225,42 @@ class NnOpsOrtTest {
             .ints("strides", 2, 2)
             .ints("pads", 1, 0, 1, 0)
             .out());
+    // depthwise: 5x5 stride 2 with asymmetric pads, a large plane over a batch of 3, multiplier 3
+    // with dilation and strides differing by axis, 1-D
+    c.add(
+        new Case("conv_depthwise_5x5_s2_asym", "Conv")
+            .in(rand(2, 6, 17, 14))
+            .in(rand(6, 1, 5, 5))
+            .in(rand(6))
+            .i("group", 6)
+            .ints("strides", 2, 2)
+            .ints("pads", 2, 1, 1, 2)
+            .out());
+    c.add(
+        new Case("conv_depthwise_large_batch3", "Conv")
+            .in(rand(3, 5, 57, 61))
+            .in(rand(5, 1, 3, 3))
+            .in(rand(5))
+            .i("group", 5)
+            .ints("pads", 1, 1, 1, 1)
+            .out());
+    c.add(
+        new Case("conv_depthwise_mult3_dilated_s3", "Conv")
+            .in(rand(1, 4, 19, 23))
+            .in(rand(12, 1, 3, 2))
+            .i("group", 4)
+            .ints("strides", 3, 2)
+            .ints("dilations", 2, 3)
+            .ints("pads", 0, 2, 3, 1)
+            .out());
+    c.add(
+        new Case("conv_depthwise_1d", "Conv")
+            .in(rand(2, 3, 40))
+            .in(rand(3, 1, 4))
+            .i("group", 3)
+            .ints("strides", 2)
+            .ints("pads", 1, 2)
+            .out());
     c.add(
         new Case("conv_depthwise", "Conv")
             .in(rand(1, 8, 10, 10))
