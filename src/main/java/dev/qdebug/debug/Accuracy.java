@@ -7,7 +7,9 @@ import dev.qdebug.data.SampleSet;
 import dev.qdebug.engine.RunOptions;
 import dev.qdebug.quant.CalibratedModel;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Top-1 accuracy of a model variant on labeled data. */
@@ -19,6 +21,8 @@ public final class Accuracy {
    * calibration nodes {@code enabled} switched on (none: the float model).
    *
    * @param limit use the first {@code limit} samples (0: all)
+   * @throws DataException for the first sample (in order) with a non-finite score or a label
+   *     outside the model's classes
    */
   public static double top1(
       CalibratedModel model,
@@ -33,41 +37,74 @@ public final class Accuracy {
             ? data.labels(declared[1])
             : data.labels();
     int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
-    long correct = 0;
-    int done = 0;
-    for (BatchPlan.Batch batch :
-        BatchPlan.of(model.session(), data, n, BatchPlan.FORWARD, "evaluate").batches()) {
-      int count = batch.size();
-      Map<String, INDArray> out = model.run(data.batch(batch.samples()), enabled, RunOptions.defaults());
-      INDArray scores = out.get(output);
-      if (scores.rank() != 2 || scores.size(0) != count) {
-        throw new DataException(
-            model.floatModel().source() + ": output '" + output + "' has shape "
-                + java.util.Arrays.toString(scores.shape()) + "; top-1 needs [batch, classes]");
-      }
-      float[] v = scores.dup('c').data().asFloat();
-      int classes = (int) scores.size(1);
-      for (int i = 0; i < count; i++) {
-        Capture.requireFinite(
-            java.util.Arrays.copyOfRange(v, i * classes, (i + 1) * classes), data, batch.sample(i), output,
-            enabled.isEmpty() ? "float" : "quantized");
-        int best = 0;
-        for (int c = 1; c < classes; c++) {
-          if (v[i * classes + c] > v[i * classes + best]) {
-            best = c;
+    Workers.Sweep pass = Workers.Sweep.of(model.session(), data, n, BatchPlan.FORWARD, "evaluate");
+    List<BatchPlan.Batch> batches = pass.plan().inOrder();
+    long[] correct = new long[batches.size()];
+    // batches on both cores for a small model; a bad sample (non-finite score, label out of
+    // range) is reported as one thread would: the first in sample order, later batches skipped
+    RuntimeException[] failed = new RuntimeException[batches.size()];
+    AtomicInteger firstFailed = new AtomicInteger(Integer.MAX_VALUE);
+    pass.run(
+        batches.size(),
+        b -> {
+          if (b > firstFailed.get()) {
+            return;
           }
-        }
-        int sample = batch.sample(i);
-        if (labels[sample] >= classes) {
-          throw data.labelError(sample, labels[sample], classes);
-        }
-        if (best == labels[sample]) {
-          correct++;
+          try {
+            correct[b] = correct(model, data, batches.get(b), enabled, output, labels);
+          } catch (RuntimeException e) {
+            failed[b] = e;
+            firstFailed.accumulateAndGet(b, Math::min);
+          }
+        },
+        done -> progress.update("evaluate", (long) done * n / batches.size(), n));
+    long total = 0;
+    for (int b = 0; b < batches.size(); b++) {
+      if (failed[b] != null) {
+        throw failed[b];
+      }
+      total += correct[b];
+    }
+    return (double) total / n;
+  }
+
+  /** How many samples of {@code batch} the variant classifies as labeled. */
+  private static long correct(
+      CalibratedModel model,
+      SampleSet data,
+      BatchPlan.Batch batch,
+      Collection<String> enabled,
+      String output,
+      long[] labels) {
+    int count = batch.size();
+    Map<String, INDArray> out = model.run(data.batch(batch.samples()), enabled, RunOptions.defaults());
+    INDArray scores = out.get(output);
+    if (scores.rank() != 2 || scores.size(0) != count) {
+      throw new DataException(
+          model.floatModel().source() + ": output '" + output + "' has shape "
+              + java.util.Arrays.toString(scores.shape()) + "; top-1 needs [batch, classes]");
+    }
+    float[] v = scores.dup('c').data().asFloat();
+    int classes = (int) scores.size(1);
+    long correct = 0;
+    for (int i = 0; i < count; i++) {
+      Capture.requireFinite(
+          java.util.Arrays.copyOfRange(v, i * classes, (i + 1) * classes), data, batch.sample(i), output,
+          enabled.isEmpty() ? "float" : "quantized");
+      int best = 0;
+      for (int c = 1; c < classes; c++) {
+        if (v[i * classes + c] > v[i * classes + best]) {
+          best = c;
         }
       }
-      done += count;
-      progress.update("evaluate", done, n);
+      int sample = batch.sample(i);
+      if (labels[sample] >= classes) {
+        throw data.labelError(sample, labels[sample], classes);
+      }
+      if (best == labels[sample]) {
+        correct++;
+      }
     }
-    return (double) correct / n;
+    return correct;
   }
 }

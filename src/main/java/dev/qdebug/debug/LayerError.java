@@ -216,37 +216,41 @@ public final class LayerError {
     nodes.forEach(c -> acc.put(c.name(), Acc.create()));
     Set<String> enabled = model.enabled();
     // the snapshot, a full quantized run captured before and after its nodes, and the reruns
-    List<BatchPlan.Batch> batches =
-        BatchPlan.of(model.session(), data, n, BatchPlan.SWEEP + 2, "layer-error").batches();
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, n, BatchPlan.SWEEP + 2, "layer-error");
+    List<BatchPlan.Batch> batches = sweep.batches();
     long total = (long) batches.size() * nodes.size();
-    long done = 0;
-    boolean firstBatch = true;
-    for (BatchPlan.Batch batch : batches) {
+    for (int b = 0; b < batches.size(); b++) {
+      BatchPlan.Batch batch = batches.get(b);
       int count = batch.size();
+      boolean firstBatch = b == 0;
       Map<String, INDArray> in = data.batch(batch.samples());
       Snapshot base = model.floatSnapshot(in, nodes.stream().map(c -> List.of(c.name())).toList(), kept);
       Capture.Values full = Capture.run(model, in, enabled, kept);
-      for (CalibrationNode c : nodes) {
-        Acc a = acc.get(c.name());
-        INDArray t = base.get(c.tensor());
-        boolean weight = c.kind() == TensorKind.WEIGHT;
-        int per = weight ? 1 : count;
-        if (!weight || firstBatch) {
-          INDArray local = FakeQuant.apply(t, c.params());
-          addPerSample(a, 0, t, local, per, Optional.of(c.params()));
-          addPerSample(a, 2, t, full.after().get(c.tensor()), per, Optional.of(c.params()));
-        }
-        List<String> outs = consumerOuts.get(c.name());
-        if (!outs.isEmpty()) {
-          Map<String, INDArray> only =
-              model.rerun(base, List.of(c.name()), RunOptions.outputs(outs));
-          addOutputs(model, a, 1, base, only, outs, count);
-          addOutputs(model, a, 3, base, full.before(), outs, count);
-        }
-        progress.update("layer-error", ++done, total);
-      }
+      long start = (long) b * nodes.size();
+      // nodes on both cores for a small model: each node's measures its own, samples in order
+      sweep.run(
+          nodes.size(),
+          i -> {
+            CalibrationNode c = nodes.get(i);
+            Acc a = acc.get(c.name());
+            INDArray t = base.get(c.tensor());
+            boolean weight = c.kind() == TensorKind.WEIGHT;
+            int per = weight ? 1 : count;
+            if (!weight || firstBatch) {
+              INDArray local = FakeQuant.apply(t, c.params());
+              addPerSample(a, 0, t, local, per, Optional.of(c.params()));
+              addPerSample(a, 2, t, full.after().get(c.tensor()), per, Optional.of(c.params()));
+            }
+            List<String> outs = consumerOuts.get(c.name());
+            if (!outs.isEmpty()) {
+              Map<String, INDArray> only =
+                  model.rerun(base, List.of(c.name()), RunOptions.outputs(outs));
+              addOutputs(model, a, 1, base, only, outs, count);
+              addOutputs(model, a, 3, base, full.before(), outs, count);
+            }
+          },
+          finished -> progress.update("layer-error", start + finished, total));
       base.close(); // its tensors' memory now, not when the garbage collector runs
-      firstBatch = false;
     }
     return tabulate(nodes, consumerNodes, acc, o);
   }

@@ -28,7 +28,7 @@ class ParallelSweepsTest {
   @TempDir Path tmp;
 
   @Test
-  void accumulatedErrorAndDiagnoseAreTheSameOnThreeThreads() throws Exception {
+  void accumulatedErrorLayerErrorAndDiagnoseAreTheSameOnThreeThreads() throws Exception {
     OnnxModel m =
         OnnxModel.load(Path.of(getClass().getResource("/models/mnasnet_like_op13.onnx").toURI()));
     var in = m.inputs().get(0);
@@ -57,6 +57,11 @@ class ParallelSweepsTest {
       for (int p = 0; p < a1.plots().size(); p++) {
         same(a1.plots().get(p).table(), a3.plots().get(p).table());
       }
+      LayerError.Options lo = LayerError.Options.defaults().dataNum(8);
+      Table l1 = on(1, () -> LayerError.run(cal, d, lo, Progress.NONE)).table();
+      Table l3 = on(3, () -> LayerError.run(cal, d, lo, Progress.NONE)).table();
+      assertTrue(l1.rowCount() > 10, "every calibration node measured");
+      same(l1, l3);
       Diagnose.Options o = Diagnose.Options.defaults().dataNum(8);
       Diagnose.Result d1 = on(1, () -> Diagnose.run(cal, d, o, Progress.NONE));
       Diagnose.Result d3 = on(3, () -> Diagnose.run(cal, d, o, Progress.NONE));
@@ -100,6 +105,50 @@ class ParallelSweepsTest {
               dbg.model().enabled(), labeled, 0, shared));
       assertEquals(80, p1.length);
       assertArrayEquals(p1, p3);
+    }
+  }
+
+  /**
+   * Top-1 accuracy runs its batches on several threads: the same fraction, and a bad sample is
+   * reported as one thread reports it, the first in sample order, even when a later batch fails
+   * first.
+   */
+  @Test
+  void accuracyIsTheSameOnThreeThreadsAndNamesTheFirstBadSample() throws Exception {
+    TwoBranch net = TwoBranch.write(tmp, 16, 80);
+    dev.qdebug.engine.MemoryBudget.setMaxBatch(8); // ten batches
+    try (Debugger dbg = Debugger.open(net.calibratedModel, net.calibration)) {
+      CalibratedModel cal = dbg.model();
+      SampleSet labeled = SampleSet.open(net.labeled, cal.floatModel().inputs());
+      java.util.Set<String> all = java.util.Set.copyOf(cal.enabled());
+      double f1 = on(1, () -> Accuracy.top1(cal, labeled, java.util.Set.of(), 0, Progress.NONE));
+      double q1 = on(1, () -> Accuracy.top1(cal, labeled, all, 0, Progress.NONE));
+      java.util.List<Long> seen = new java.util.ArrayList<>();
+      double q3 = on(3, () -> Accuracy.top1(cal, labeled, all, 0, (t, done, total) -> seen.add(done)));
+      assertEquals(1.0, f1, "labeled by the float model");
+      assertEquals(q1, q3);
+      assertEquals(80L, seen.get(seen.size() - 1), "progress reaches every sample");
+      assertEquals(q1, on(3, () -> Accuracy.top1(cal, labeled, all, 0, Progress.NONE)));
+
+      // samples 21 and 75 overflow float32 inside the model
+      float[][] x = net.labeledX.clone();
+      for (int bad : new int[] {21, 75}) {
+        x[bad] = x[bad].clone();
+        java.util.Arrays.fill(x[bad], 3e38f);
+      }
+      Path hostile = tmp.resolve("hostile");
+      Npy.write(hostile.resolve("images.npy"), Nd4j.createFromArray(x));
+      Npy.write(hostile.resolve("labels.npy"), Nd4j.createFromArray(net.labels));
+      SampleSet h = SampleSet.open(hostile, cal.floatModel().inputs());
+      for (int threads : new int[] {1, 3}) {
+        dev.qdebug.DataException e =
+            org.junit.jupiter.api.Assertions.assertThrows(
+                dev.qdebug.DataException.class,
+                () -> on(threads, () -> Accuracy.top1(cal, h, java.util.Set.of(), 0, Progress.NONE)));
+        assertTrue(e.getMessage().contains("sample 21:"), threads + " threads: " + e.getMessage());
+      }
+    } finally {
+      dev.qdebug.engine.MemoryBudget.setMaxBatch(dev.qdebug.engine.MemoryBudget.MAX_BATCH);
     }
   }
 
