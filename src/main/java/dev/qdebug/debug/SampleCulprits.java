@@ -70,8 +70,8 @@ final class SampleCulprits {
     List<String> outputs = model.floatModel().outputs().stream().map(v -> v.name()).toList();
     // stack the chosen samples only as the batch plan allows (graph, memory) and when every
     // sample has one shape; else one at a time
-    dev.qdebug.data.BatchPlan plan =
-        dev.qdebug.data.BatchPlan.of(model.session(), data, data.size(), dev.qdebug.data.BatchPlan.SWEEP, "diagnose");
+    Workers.Sweep sweep = Workers.Sweep.of(model.session(), data, data.size(), "diagnose");
+    dev.qdebug.data.BatchPlan plan = sweep.plan();
     int chunk = plan.stacks() && data.fixedShapes() ? Math.max(1, plan.maxBatch()) : 1;
     for (int from = 0; from < samples.size(); from += chunk) {
       int count = Math.min(chunk, samples.size() - from);
@@ -88,21 +88,23 @@ final class SampleCulprits {
       double[][] score = new double[count][nodes.size()];
       List<String> names = new ArrayList<>(nodes.keySet());
       try (Snapshot base = model.session().snapshot(batch, mayChange, outputs)) {
-      int k = 0;
-      for (String node : names) {
-        Map<String, INDArray> got =
-            model.rerun(base, Set.copyOf(nodes.get(node)), RunOptions.outputs(outputs));
-        for (int s = 0; s < count; s++) {
-          double sum = 0;
-          for (String o : outputs) {
-            float[] f = PartialModels.perSample(base.get(o), count)[s];
-            float[] q = PartialModels.perSample(got.get(o), count)[s];
-            sum += Metric.COSINE_SIMILARITY.compute(f, q);
-          }
-          score[s][k] = sum / outputs.size();
-        }
-        k++;
-      }
+        // nodes on both cores for a small model: each writes its own column of scores
+        sweep.run(
+            names.size(),
+            k -> {
+              Map<String, INDArray> got =
+                  model.rerun(base, Set.copyOf(nodes.get(names.get(k))), RunOptions.outputs(outputs));
+              for (int s = 0; s < count; s++) {
+                double sum = 0;
+                for (String o : outputs) {
+                  float[] f = PartialModels.perSample(base.get(o), count)[s];
+                  float[] q = PartialModels.perSample(got.get(o), count)[s];
+                  sum += Metric.COSINE_SIMILARITY.compute(f, q);
+                }
+                score[s][k] = sum / outputs.size();
+              }
+            },
+            finished -> {});
       } // the batch's tensors freed now, not when the garbage collector runs
       for (int s = 0; s < count; s++) {
         int idx = samples.get(from + s);

@@ -70,6 +70,8 @@ class ParallelSweepsTest {
       same(d1.trialTable(), d3.trialTable());
       same(d1.stepTable(), d3.stepTable());
       same(d1.summary(), d3.summary());
+      assertTrue(d1.samples().rowCount() > 0, "samples explained by their culprits");
+      same(d1.samples(), d3.samples());
       assertEquals(d1.metrics().keySet(), d3.metrics().keySet());
       d1.metrics().forEach((k, v) -> assertArrayEquals(v, d3.metrics().get(k), k));
     }
