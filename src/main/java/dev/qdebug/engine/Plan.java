@@ -721,7 +721,8 @@ public final class Plan {
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
-          values[s] = touched != null && touched[s] ? hook.onTensor(names.get(s), out[i]) : out[i];
+          values[s] =
+              touched != null && touched[s] ? hooked(hook, s, out, i, in, shapeOnly[k]) : out[i];
         }
       }
       for (int s : step.in()) {
@@ -737,6 +738,25 @@ public final class Plan {
       result[i] = reusedSlot[wanted[i]] && v != null ? Workspaces.outside(v::dup) : v;
     }
     return result;
+  }
+
+  /**
+   * {@code hook} applied to output {@code i} of a step that read {@code in}: as owned ({@link
+   * TensorHook#onOwnedTensor}) when the array was made in this run's workspace (not a cached or
+   * memoized array: those live outside it), by a step that is not shape-only, and shares memory
+   * with none of the step's inputs and other outputs.
+   */
+  private INDArray hooked(
+      TensorHook hook, int slot, INDArray[] out, int i, INDArray[] in, boolean shapeOnlyStep) {
+    INDArray y = out[i];
+    boolean owned = !shapeOnlyStep && y != null && !y.isEmpty() && y.isAttached();
+    for (int j = 0; owned && j < in.length; j++) {
+      owned = !Tensors.overlap(y, in[j]);
+    }
+    for (int j = 0; owned && j < out.length; j++) {
+      owned = j == i || !Tensors.overlap(y, out[j]);
+    }
+    return owned ? hook.onOwnedTensor(names.get(slot), y) : hook.onTensor(names.get(slot), y);
   }
 
   /**
@@ -906,11 +926,12 @@ public final class Plan {
         // when the conv does, and its output is what the pair would give
         step = fusedAt[k];
       }
-      INDArray[] out = execute(step, gather(step, s -> dirty[s] ? values[s] : base[s]));
+      INDArray[] in = gather(step, s -> dirty[s] ? values[s] : base[s]);
+      INDArray[] out = execute(step, in);
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
-          values[s] = touched[s] ? hook.onTensor(names.get(s), out[i]) : out[i];
+          values[s] = touched[s] ? hooked(hook, s, out, i, in, shapeOnly[k]) : out[i];
           dirty[s] = true;
         }
       }

@@ -24,6 +24,16 @@ public interface TensorHook {
   INDArray onTensor(String tensor, INDArray value);
 
   /**
+   * {@link #onTensor}, for a value nothing else references: an op's output made during this run
+   * that shares memory with none of the op's inputs and other outputs (not a graph input, a
+   * constant or a view). The hook may overwrite it and return it (fake quantization in place, no
+   * second array); by default it is treated as any other value.
+   */
+  default INDArray onOwnedTensor(String tensor, INDArray value) {
+    return onTensor(tensor, value);
+  }
+
+  /**
    * Whether this hook needs to see {@code tensor} at all (to observe or to replace it). A run
    * calls the hook only for tensors it touches, and may skip computing the others altogether
    * where a fused step does the work of several nodes (see {@link Plan}); the values of the
@@ -60,19 +70,36 @@ public interface TensorHook {
       }
 
       @Override
+      public INDArray onOwnedTensor(String tensor, INDArray value) {
+        return tensors.contains(tensor) ? hook.onOwnedTensor(tensor, value) : value;
+      }
+
+      @Override
       public boolean touches(String tensor) {
         return tensors.contains(tensor) && hook.touches(tensor);
       }
     };
   }
 
-  /** This hook, then {@code next} on what this one returned; touches what either touches. */
+  /**
+   * This hook, then {@code next} on what this one returned; touches what either touches. An owned
+   * value goes to the first of them that touches the tensor as owned; the second sees what the
+   * first returned as an ordinary value.
+   */
   default TensorHook andThen(TensorHook next) {
     TensorHook first = this;
     return new TensorHook() {
       @Override
       public INDArray onTensor(String tensor, INDArray value) {
         return next.onTensor(tensor, first.onTensor(tensor, value));
+      }
+
+      @Override
+      public INDArray onOwnedTensor(String tensor, INDArray value) {
+        if (!first.touches(tensor)) {
+          return next.onOwnedTensor(tensor, value);
+        }
+        return next.onTensor(tensor, first.onOwnedTensor(tensor, value));
       }
 
       @Override

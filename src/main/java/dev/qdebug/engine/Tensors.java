@@ -33,6 +33,25 @@ public final class Tensors {
   }
 
   /**
+   * Whether {@code a} and {@code b} may share memory: their data buffers' native ranges overlap
+   * (views of one array do; a buffer's whole range is compared, so a view of another part of the
+   * same array counts too). False when either is null or holds no values.
+   */
+  public static boolean overlap(INDArray a, INDArray b) {
+    if (a == null || b == null || a.isEmpty() || b.isEmpty()) {
+      return false;
+    }
+    if (a.data() == b.data()) {
+      return true;
+    }
+    long a0 = a.data().address();
+    long b0 = b.data().address();
+    long a1 = a0 + a.data().length() * a.data().getElementSize();
+    long b1 = b0 + b.data().length() * b.data().getElementSize();
+    return a0 < b1 && b0 < a1;
+  }
+
+  /**
    * Every value of {@code x} in c order as Java floats: one copy, read straight from x's memory when
    * it is {@link #dense}. No ND4J array is allocated then, which matters inside a run (a hook): it
    * would land in the session's workspace, which keeps every allocation until the run ends.

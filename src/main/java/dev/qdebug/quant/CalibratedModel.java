@@ -290,25 +290,43 @@ public final class CalibratedModel implements AutoCloseable {
       return TensorHook.NONE;
     }
     // declares the tensors it quantizes: the run calls it for those only, and may use fused
-    // steps wherever they skip none of them
-    return TensorHook.only(active.keySet(), (tensor, value) -> {
-      CalibrationNode n = active.get(tensor);
-      if (n == null) {
-        return value;
-      }
-      if (n.kind() == TensorKind.WEIGHT) {
-        // kept across runs (and sessions): outside the session's workspace
-        return weightCache.computeIfAbsent(
-            n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
-      }
-      INDArray q = FakeQuant.applyIfFinite(value, n.params());
-      if (q == null) {
-        throw Calibrator.nonFinite( // e.g. finite samples that overflow float32 inside the model
-            value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
-            "the input overflows float32 inside the model");
-      }
-      return q;
-    });
+    // steps wherever they skip none of them; an activation the run owns is quantized in place
+    TensorHook quantize =
+        new TensorHook() {
+          @Override
+          public INDArray onTensor(String tensor, INDArray value) {
+            return quantize(active, tensor, value, false);
+          }
+
+          @Override
+          public INDArray onOwnedTensor(String tensor, INDArray value) {
+            return quantize(active, tensor, value, true);
+          }
+        };
+    return TensorHook.only(active.keySet(), quantize);
+  }
+
+  private INDArray quantize(
+      Map<String, CalibrationNode> active, String tensor, INDArray value, boolean owned) {
+    CalibrationNode n = active.get(tensor);
+    if (n == null) {
+      return value;
+    }
+    if (n.kind() == TensorKind.WEIGHT) {
+      // kept across runs (and sessions): outside the session's workspace
+      return weightCache.computeIfAbsent(
+          n, k -> Workspaces.outside(() -> FakeQuant.apply(value, k.params())));
+    }
+    INDArray q =
+        owned
+            ? FakeQuant.applyInPlaceIfFinite(value, n.params())
+            : FakeQuant.applyIfFinite(value, n.params());
+    if (q == null) {
+      throw Calibrator.nonFinite( // e.g. finite samples that overflow float32 inside the model
+          value, tensor, floatModel().source() + ": calibration node '" + n.name() + "': tensor",
+          "the input overflows float32 inside the model");
+    }
+    return q;
   }
 
   /**

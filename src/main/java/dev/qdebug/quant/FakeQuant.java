@@ -32,8 +32,23 @@ public final class FakeQuant {
   public static INDArray applyIfFinite(INDArray x, QParams p) {
     return apply(x, p, true);
   }
+  /**
+   * {@link #applyIfFinite} written over {@code x} itself when its values lie in c order at the start
+   * of its buffer (else into a new array, as {@link #applyIfFinite}): for a value the caller owns
+   * ({@link dev.qdebug.engine.TensorHook#onOwnedTensor}). Null when a value is not finite; {@code
+   * x} then holds partly quantized values, every non-finite one among them as it was (so that the
+   * caller can still say which sample holds it).
+   */
+  public static INDArray applyInPlaceIfFinite(INDArray x, QParams p) {
+    return apply(x, p, true, true);
+  }
+
 
   private static INDArray apply(INDArray x, QParams p, boolean check) {
+    return apply(x, p, check, false);
+  }
+
+  private static INDArray apply(INDArray x, QParams p, boolean check, boolean inPlace) {
     if (x.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
     }
@@ -68,10 +83,11 @@ public final class FakeQuant {
       }
       return applyOnCopy(x, shape, channels, inner, p);
     }
-    // straight from x's memory into the result's: no Java-side copies
-    FloatBuffer in = floats(Tensors.dense(x));
-    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
-    FloatBuffer out = floats(y);
+    // straight from x's memory into the result's (x's own when in place): no Java-side copies
+    INDArray dense = Tensors.dense(x);
+    FloatBuffer in = floats(dense);
+    INDArray y = inPlace && dense == x ? x : Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+    FloatBuffer out = y == x ? in : floats(y);
     final int ch = channels;
     final int len = inner;
     // work items: one per channel block, a per-tensor block cut into chunks of CHUNK values so
@@ -137,8 +153,11 @@ public final class FakeQuant {
     for (int at = from; at < from + n; at += SCRATCH) {
       int len = Math.min(SCRATCH, from + n - at);
       in.get(at, a, 0, len);
-      bad |= quantize(a, len, scale, zp, t.qmin(), t.qmax());
-      out.put(at, a, 0, len);
+      int b = quantize(a, len, scale, zp, t.qmin(), t.qmax());
+      bad |= b;
+      if (b == 0 || out != in) {
+        out.put(at, a, 0, len); // in place, a piece holding a non-finite value stays as it was
+      }
     }
     return bad;
   }
