@@ -395,8 +395,13 @@ public final class Plan {
    * would turn into a whole quantization step.
    */
   private boolean[] fusedSteps(TensorHook hook, boolean[] touched, boolean[] keep) {
+    return fusedSteps(hook != TensorHook.NONE, touched, keep);
+  }
+
+  /** {@link #fusedSteps(TensorHook, boolean[], boolean[])}; {@code exactOnly}: Conv + clamp only. */
+  private boolean[] fusedSteps(boolean exactOnly, boolean[] touched, boolean[] keep) {
     boolean[] use = null;
-    boolean hooked = hook != TensorHook.NONE; // any hook, even one touching nothing
+    boolean hooked = exactOnly; // any hook, even one touching nothing; every re-run
     for (int k = 0; k < fusedAt.length; k++) {
       if (fusedAt[k] == null || (hooked && !hookable[k])) {
         continue;
@@ -911,7 +916,9 @@ public final class Plan {
       keep[w] = true;
     }
     boolean[] touched = rerunTouched(hook, changed);
-    boolean[] fused = fusedSteps(hook, touched, keep);
+    // only Conv + clamp, whose activation reads nothing but the conv output (and constants): the
+    // pair runs or skips together; a layer norm's later steps read its input too
+    boolean[] fused = fusedSteps(true, touched, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       boolean run = false;

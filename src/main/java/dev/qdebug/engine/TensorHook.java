@@ -6,7 +6,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Sees every tensor of a run as it becomes available (graph inputs, then constants, then each
  * node's outputs in execution order) and returns the value the rest of the graph uses: the same
  * array to observe, another of the same shape to replace (fake quantization). A hook must not
- * modify the array it is given.
+ * modify the array it is given, except one given to {@link #onOwnedTensor}.
  *
  * <p><b>Lifetime.</b> The arrays a hook is given, and the arrays it creates during the call, live
  * in the running {@link Session}'s workspace: they are valid only until that run returns, after

@@ -25,10 +25,10 @@ final class DequantizeLinear implements Op {
   private final long axis;
   private final DataType outputType;
 
-  private INDArray scaleSeen;
-  private INDArray zeroPointSeen;
-  private long[] shapeSeen;
-  private QuantArgs.Layout layout;
+  /** The last layout and what it was made for: one immutable value, safe across threads. */
+  private record Cached(INDArray scale, INDArray zeroPoint, long[] shape, QuantArgs.Layout layout) {}
+
+  private volatile Cached cache;
 
   DequantizeLinear(OnnxNode node, int opset) {
     this.node = node;
@@ -95,15 +95,14 @@ final class DequantizeLinear implements Op {
 
   private QuantArgs.Layout layout(
       INDArray scale, INDArray zp, long[] shape, DataType compute, DataType zpCompute) {
-    if (scale != scaleSeen || zp != zeroPointSeen || !Arrays.equals(shape, shapeSeen)) {
-      // kept across runs: outside the session's workspace
-      layout =
-          Workspaces.outside(
-              () -> QuantArgs.layout(node, scale, zp, shape, axis, compute, zpCompute));
-      scaleSeen = scale;
-      zeroPointSeen = zp;
-      shapeSeen = shape;
+    Cached c = cache;
+    if (c != null && c.scale() == scale && c.zeroPoint() == zp && Arrays.equals(c.shape(), shape)) {
+      return c.layout();
     }
-    return layout;
+    // kept across runs: outside the session's workspace
+    QuantArgs.Layout l =
+        Workspaces.outside(() -> QuantArgs.layout(node, scale, zp, shape, axis, compute, zpCompute));
+    cache = new Cached(scale, zp, shape, l);
+    return l;
   }
 }

@@ -19,9 +19,10 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 final class PRelu implements Op {
   private final OnnxNode node;
-  private INDArray slopeSeen;
-  private long[] shapeSeen;
-  private INDArray alpha;
+  /** The last broadcast slope and what it was made for: one immutable value, safe across threads. */
+  private record Cached(INDArray slope, long[] shape, INDArray alpha) {}
+
+  private volatile Cached cache;
 
   PRelu(OnnxNode node, int opset) {
     this.node = node;
@@ -62,19 +63,20 @@ final class PRelu implements Op {
   }
 
   private INDArray alphaFor(INDArray slope, long[] shape) {
-    long[] inner = Arrays.copyOfRange(shape, 1, shape.length);
-    if (slope != slopeSeen || !Arrays.equals(shapeSeen, shape)) {
-      long[] s = slope.shape();
-      INDArray a = slope;
-      if (s.length == shape.length) { // [1, ...]: drop the leading 1
-        a = slope.reshape(Arrays.copyOfRange(s, 1, s.length));
-      }
-      INDArray slopeView = a;
-      // kept across runs: outside the session's workspace
-      alpha = Workspaces.outside(() -> Broadcast.to(slopeView, inner).dup('c'));
-      slopeSeen = slope;
-      shapeSeen = shape;
+    Cached c = cache;
+    if (c != null && c.slope() == slope && Arrays.equals(c.shape(), shape)) {
+      return c.alpha();
     }
+    long[] inner = Arrays.copyOfRange(shape, 1, shape.length);
+    long[] s = slope.shape();
+    INDArray a = slope;
+    if (s.length == shape.length) { // [1, ...]: drop the leading 1
+      a = slope.reshape(Arrays.copyOfRange(s, 1, s.length));
+    }
+    INDArray slopeView = a;
+    // kept across runs: outside the session's workspace
+    INDArray alpha = Workspaces.outside(() -> Broadcast.to(slopeView, inner).dup('c'));
+    cache = new Cached(slope, shape, alpha);
     return alpha;
   }
 }

@@ -32,11 +32,10 @@ final class QuantizeLinear implements Op {
   private final DataType outputType;
   private final DataType precision;
 
-  private INDArray scaleSeen;
-  private INDArray zeroPointSeen;
-  private long[] shapeSeen;
-  private DataType computeSeen;
-  private QuantArgs.Layout layout;
+  /** The last layout and what it was made for: one immutable value, safe across threads. */
+  private record Cached(INDArray scale, INDArray zeroPoint, long[] shape, DataType divType, QuantArgs.Layout layout) {}
+
+  private volatile Cached cache;
 
   QuantizeLinear(OnnxNode node, int opset) {
     this.node = node;
@@ -99,21 +98,15 @@ final class QuantizeLinear implements Op {
 
   private QuantArgs.Layout layout(
       INDArray scale, INDArray zp, long[] shape, DataType divType, DataType compute) {
-    boolean same =
-        scale == scaleSeen
-            && zp == zeroPointSeen
-            && divType == computeSeen
-            && Arrays.equals(shape, shapeSeen);
-    if (!same) {
-      // kept across runs: outside the session's workspace
-      layout =
-          Workspaces.outside(
-              () -> QuantArgs.layout(node, scale, zp, shape, axis, divType, compute));
-      scaleSeen = scale;
-      zeroPointSeen = zp;
-      shapeSeen = shape;
-      computeSeen = divType;
+    Cached c = cache;
+    if (c != null && c.scale() == scale && c.zeroPoint() == zp && c.divType() == divType
+        && Arrays.equals(c.shape(), shape)) {
+      return c.layout();
     }
-    return layout;
+    // kept across runs: outside the session's workspace
+    QuantArgs.Layout l =
+        Workspaces.outside(() -> QuantArgs.layout(node, scale, zp, shape, axis, divType, compute));
+    cache = new Cached(scale, zp, shape, divType, l);
+    return l;
   }
 }
