@@ -169,12 +169,19 @@ final class Conv implements Op {
     long n = x.size(0);
     long c = x.size(1);
     long m = w.size(0);
-    long positions = x.length() / Math.max(1, n * c);
+    long positions = 1;
+    for (int d = 2; d < x.rank(); d++) {
+      positions *= x.size(d);
+    }
     long[] shape = x.shape().clone();
     shape[1] = m;
     INDArray y = Nd4j.createUninitialized(x.dataType(), shape);
     if (y.isEmpty()) {
       return y;
+    }
+    if (c == 0) { // no input channel: the bias alone
+      y.assign(0);
+      return b == null ? y : y.addi(b.reshape(biasShape(m, x.rank())));
     }
     INDArray xs = FlatData.isPlain(x) ? x : x.dup('c');
     INDArray wm = w.reshape('c', m, c);
@@ -199,6 +206,14 @@ final class Conv implements Op {
               .build());
     }
     return y;
+  }
+
+  /** [1, m, 1, ...] for a bias over an output of {@code rank} dimensions. */
+  private static long[] biasShape(long m, int rank) {
+    long[] s = new long[rank];
+    java.util.Arrays.fill(s, 1);
+    s[1] = m;
+    return s;
   }
 
   /**

@@ -218,6 +218,12 @@ class NnOpsOrtTest {
             .ints("dilations", 3, 2)
             .out());
     c.add(
+        new Case("conv_1x1_pointwise_no_input_channel", "Conv")
+            .in(rand(2, 0, 20, 20))
+            .in(rand(3, 0, 1, 1))
+            .in(rand(3))
+            .out());
+    c.add(
         new Case("conv_1x1_strided_padded", "Conv")
             .in(rand(2, 8, 24, 24))
             .in(rand(6, 8, 1, 1))
