@@ -9,7 +9,6 @@ import dev.qdebug.quant.CalibratedModel;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Top-1 accuracy of a model variant on labeled data. */
@@ -41,29 +40,14 @@ public final class Accuracy {
     List<BatchPlan.Batch> batches = pass.plan().inOrder();
     long[] correct = new long[batches.size()];
     // batches on both cores for a small model; a bad sample (non-finite score, label out of
-    // range) is reported as one thread would: the first in sample order, later batches skipped
-    RuntimeException[] failed = new RuntimeException[batches.size()];
-    AtomicInteger firstFailed = new AtomicInteger(Integer.MAX_VALUE);
+    // range) is reported as one thread would: the first in sample order (Workers)
     pass.run(
         batches.size(),
-        b -> {
-          if (b > firstFailed.get()) {
-            return;
-          }
-          try {
-            correct[b] = correct(model, data, batches.get(b), enabled, output, labels);
-          } catch (RuntimeException e) {
-            failed[b] = e;
-            firstFailed.accumulateAndGet(b, Math::min);
-          }
-        },
+        b -> correct[b] = correct(model, data, batches.get(b), enabled, output, labels),
         done -> progress.update("evaluate", (long) done * n / batches.size(), n));
     long total = 0;
-    for (int b = 0; b < batches.size(); b++) {
-      if (failed[b] != null) {
-        throw failed[b];
-      }
-      total += correct[b];
+    for (long c : correct) {
+      total += c;
     }
     return (double) total / n;
   }

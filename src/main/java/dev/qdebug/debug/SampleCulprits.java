@@ -88,18 +88,24 @@ final class SampleCulprits {
       double[][] score = new double[count][nodes.size()];
       List<String> names = new ArrayList<>(nodes.keySet());
       try (Snapshot base = model.session().snapshot(batch, mayChange, outputs)) {
+        List<float[][]> ref = new ArrayList<>(); // per output, per sample: split once
+        for (String o : outputs) {
+          ref.add(PartialModels.perSample(base.get(o), count));
+        }
         // nodes on both cores for a small model: each writes its own column of scores
         sweep.run(
             names.size(),
             k -> {
               Map<String, INDArray> got =
                   model.rerun(base, Set.copyOf(nodes.get(names.get(k))), RunOptions.outputs(outputs));
+              List<float[][]> qs = new ArrayList<>();
+              for (String o : outputs) {
+                qs.add(PartialModels.perSample(got.get(o), count));
+              }
               for (int s = 0; s < count; s++) {
                 double sum = 0;
-                for (String o : outputs) {
-                  float[] f = PartialModels.perSample(base.get(o), count)[s];
-                  float[] q = PartialModels.perSample(got.get(o), count)[s];
-                  sum += Metric.COSINE_SIMILARITY.compute(f, q);
+                for (int o = 0; o < outputs.size(); o++) {
+                  sum += Metric.COSINE_SIMILARITY.compute(ref.get(o)[s], qs.get(o)[s]);
                 }
                 score[s][k] = sum / outputs.size();
               }

@@ -19,8 +19,8 @@ import java.util.function.IntConsumer;
  * <p>Each thread runs the session in a workspace of its own ({@link Session}); the extra threads
  * free theirs when the sweep ends. Results do not depend on the number of threads: each task
  * writes its own cells. Progress is reported on the caller's thread only (a notebook's display
- * belongs to it). The first exception stops the other threads (after their current task) and is
- * rethrown as it was thrown.
+ * belongs to it). A failing task stops the hand-out of tasks (running ones finish); the failure
+ * of the lowest task index is rethrown as it was thrown, as one thread would have thrown it.
  *
  * <p>{@code -D}{@value #THREADS_PROPERTY}{@code =N} sets the number of threads; the default is the
  * number of cores, at most {@value #MAX_DEFAULT}: each thread holds one more re-run's tensors,
@@ -93,20 +93,33 @@ final class Workers {
     run(threads, n, task, progress, session::releaseWorkspace);
   }
 
+  /** A task that failed: its index and what it threw. */
+  private record Failure(int task, Throwable error) {}
+
   /**
-   * As {@link Sweep#run}, on {@code threads} threads; each extra thread runs {@code atEnd} last.
+   * As {@link Sweep#run}, on {@code threads} threads; each extra thread runs {@code atEnd} last. A
+   * failing task stops the hand-out of further tasks; the ones already running finish, and the
+   * failure of the lowest task index is rethrown as it was thrown: what one thread, running the
+   * tasks in order, would have thrown (every task before it was handed out, and ran, first).
    */
   static void run(int threads, int n, IntConsumer task, IntConsumer progress, Runnable atEnd) {
     threads = Math.max(1, Math.min(threads, n));
     AtomicInteger next = new AtomicInteger();
     AtomicInteger done = new AtomicInteger();
     AtomicBoolean stop = new AtomicBoolean();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicReference<Failure> failure = new AtomicReference<>();
     Runnable loop =
         () -> {
           int i;
           while (!stop.get() && (i = next.getAndIncrement()) < n) {
-            task.accept(i);
+            try {
+              task.accept(i);
+            } catch (Throwable e) {
+              Failure f = new Failure(i, e);
+              failure.accumulateAndGet(f, (a, b) -> a == null || b.task() < a.task() ? b : a);
+              stop.set(true);
+              return;
+            }
             done.incrementAndGet();
           }
         };
@@ -118,9 +131,6 @@ final class Workers {
                 () -> {
                   try {
                     loop.run();
-                  } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
-                    stop.set(true);
                   } finally {
                     atEnd.run(); // e.g. this thread's workspace block: the thread ends here
                   }
@@ -132,25 +142,32 @@ final class Workers {
       }
       int i;
       while (!stop.get() && (i = next.getAndIncrement()) < n) {
-        task.accept(i);
+        try {
+          task.accept(i);
+        } catch (RuntimeException e) {
+          Failure f = new Failure(i, e);
+          failure.accumulateAndGet(f, (a, b) -> a == null || b.task() < a.task() ? b : a);
+          stop.set(true);
+          break;
+        }
         progress.accept(done.incrementAndGet());
       }
-    } catch (RuntimeException | Error e) {
+    } catch (Error e) {
       // also a stopped notebook cell (ThreadDeath): the other threads end after their task
       stop.set(true);
       join(extra);
       throw e;
     }
     join(extra);
-    Throwable f = failure.get();
-    if (f instanceof RuntimeException r) {
+    Failure f = failure.get();
+    if (f != null && f.error() instanceof RuntimeException r) {
       throw r;
     }
-    if (f instanceof Error e) {
+    if (f != null && f.error() instanceof Error e) {
       throw e;
     }
     if (f != null) {
-      throw new IllegalStateException(f);
+      throw new IllegalStateException(f.error());
     }
     progress.accept(done.get());
   }

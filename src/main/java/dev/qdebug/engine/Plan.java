@@ -395,15 +395,14 @@ public final class Plan {
    * would turn into a whole quantization step.
    */
   private boolean[] fusedSteps(TensorHook hook, boolean[] touched, boolean[] keep) {
-    return fusedSteps(hook != TensorHook.NONE, touched, keep);
+    return fusedSteps(hook != TensorHook.NONE, touched, keep); // any hook, even one touching nothing
   }
 
   /** {@link #fusedSteps(TensorHook, boolean[], boolean[])}; {@code exactOnly}: Conv + clamp only. */
   private boolean[] fusedSteps(boolean exactOnly, boolean[] touched, boolean[] keep) {
     boolean[] use = null;
-    boolean hooked = exactOnly; // any hook, even one touching nothing; every re-run
     for (int k = 0; k < fusedAt.length; k++) {
-      if (fusedAt[k] == null || (hooked && !hookable[k])) {
+      if (fusedAt[k] == null || (exactOnly && !hookable[k])) {
         continue;
       }
       boolean free = true;

@@ -73,6 +73,31 @@ class WorkersTest {
     assertTrue(started.get() < n, "the sweep stopped early: " + started.get() + " of " + n);
   }
 
+  /** Task 7 fails first in time, task 3 later: task 3's failure is the one rethrown. */
+  @Test
+  void theFailureOfTheLowestTaskIsRethrownWhateverFailedFirst() {
+    IllegalStateException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class,
+            () ->
+                Workers.run(
+                    3,
+                    10,
+                    i -> {
+                      if (i == 3) {
+                        sleep(200);
+                        throw new IllegalStateException("task 3");
+                      }
+                      if (i == 7) {
+                        throw new IllegalStateException("task 7");
+                      }
+                      sleep(20);
+                    },
+                    done -> {},
+                    () -> {}));
+    org.junit.jupiter.api.Assertions.assertEquals("task 3", e.getMessage());
+  }
+
   @Test
   void oneThreadRunsEverythingOnTheCaller() {
     Set<Thread> seen = new HashSet<>();
