@@ -2,6 +2,7 @@ package dev.qdebug.quant;
 
 import dev.qdebug.DataException;
 import dev.qdebug.engine.Tensors;
+import dev.qdebug.engine.ops.ChannelsLast;
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -52,6 +53,16 @@ public final class FakeQuant {
     if (x.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
     }
+    if (!p.perChannel() && ChannelsLast.is(x)) {
+      // element-wise with one scale: the NHWC array behind the view, the result channels-last too
+      INDArray nhwc = ChannelsLast.storage(x);
+      INDArray y = applyDense(nhwc, p, check, inPlace);
+      return y == null ? null : y == nhwc ? x : ChannelsLast.view(y);
+    }
+    return applyDense(x, p, check, inPlace);
+  }
+
+  private static INDArray applyDense(INDArray x, QParams p, boolean check, boolean inPlace) {
     long[] shape = x.shape();
     long length = x.length();
     if (length > Integer.MAX_VALUE) {

@@ -45,9 +45,34 @@ final class Concat implements Op {
     if (in.length == 1) {
       return new INDArray[] {in[0]};
     }
+    if (r == 4 && a == 1 && allChannelsLast(in)) {
+      // along C of channels-last tensors: along the last axis of their NHWC arrays
+      INDArray[] nhwc = new INDArray[in.length];
+      for (int i = 0; i < in.length; i++) {
+        nhwc[i] = ChannelsLast.storage(in[i]);
+      }
+      long[] nhwcShape = {outShape[0], outShape[2], outShape[3], outShape[1]};
+      return new INDArray[] {ChannelsLast.view(join(nhwc, 3, nhwcShape))};
+    }
+    return new INDArray[] {join(in, a, outShape)};
+  }
+
+  private static boolean allChannelsLast(INDArray[] in) {
+    for (INDArray x : in) {
+      if (!ChannelsLast.is(x)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** {@code in}, checked, joined along {@code a} into an array of {@code outShape}. */
+  private static INDArray join(INDArray[] in, int a, long[] outShape) {
+    long[] first = in[0].shape();
+    int r = first.length;
     FlatData out = FlatData.zeros(in[0].dataType(), outShape);
     if (out.length == 0) {
-      return new INDArray[] {out.toArray()};
+      return out.toArray();
     }
     long outer = ShapeArgs.product(first, 0, a);
     long inner = ShapeArgs.product(first, a + 1, r);
@@ -64,6 +89,6 @@ final class Concat implements Op {
       }
       at += row;
     }
-    return new INDArray[] {out.toArray()};
+    return out.toArray();
   }
 }

@@ -21,12 +21,21 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * hook may replace them), so the permuted copy is cached for the identity of the weight array it
  * came from and rebuilt only when a different array arrives. ND4J pads symmetrically: asymmetric
  * padding is applied to the input first.
+ *
+ * <p>In a plan that keeps convolution outputs channels-last ({@link ChannelsLast}, {@link
+ * #channelsLast()}), 2-D outputs are written NHWC behind an NCHW view: 1x1 convolutions as one
+ * matrix product over the batch (or one per sample reading an NCHW input transposed), depthwise
+ * and ungrouped ones on oneDNN in NHWC, which spares the re-layouts around each NCHW call.
  */
 final class Conv implements Op {
   private final OnnxNode node;
   private final Window window;
   private final int group;
+  /** Whether 2-D outputs are written channels-last ({@link ChannelsLast}). */
+  private final boolean channelsLast;
   private volatile Prepared cache;
+  /** The {@code [C, M]} weights of a channels-last 1x1 convolution. */
+  private volatile Prepared transposedCache;
 
   /** Weights in ND4J layout, one per native call, for the weight array {@code source}. */
   private record Prepared(INDArray source, INDArray[] weights) {}
@@ -39,6 +48,19 @@ final class Conv implements Op {
       throw node.error("attribute 'group' is " + g + ", expected at least 1");
     }
     this.group = (int) g;
+    this.channelsLast = false;
+  }
+
+  private Conv(Conv c) {
+    this.node = c.node;
+    this.window = c.window;
+    this.group = c.group;
+    this.channelsLast = true;
+  }
+
+  /** This convolution writing its 2-D outputs channels-last ({@link ChannelsLast}). */
+  Conv channelsLast() {
+    return channelsLast ? this : new Conv(this);
   }
 
   @Override
@@ -106,6 +128,11 @@ final class Conv implements Op {
 
   /** 1-D (as 2-D with height 1) and 2-D convolution on ND4J's native ops. */
   private INDArray native2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
+    return channelsLast && g.rank() == 2 ? channelsLast2d(x, w, b, g) : nchw2d(x, w, b, g);
+  }
+
+  /** {@link #native2d} with an NCHW output. */
+  private INDArray nchw2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
     boolean oneD = g.rank() == 1;
     long n = x.size(0);
     long c = x.size(1);
@@ -137,6 +164,120 @@ final class Conv implements Op {
       y = convolve(x, ws, b, k, s, ph, pw, out);
     }
     return oneD ? y.reshape('c', n, m, out[1]) : y;
+  }
+
+  /**
+   * A 2-D convolution with a channels-last output: ungrouped 1x1 ones (stride 1, unpadded) as matrix
+   * products ({@link #pointwiseChannelsLast}), depthwise and ungrouped ones with symmetric pads and
+   * no dilation on oneDNN in NHWC (the input made channels-last first where it is not); the others
+   * as before, their output copied channels-last.
+   */
+  private INDArray channelsLast2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
+    long[] k = g.kernel();
+    long[] s = g.strides();
+    long[] p = g.pads();
+    long[] out = g.out();
+    boolean floats = x.dataType() == DataType.FLOAT || x.dataType() == DataType.DOUBLE;
+    boolean undilated = g.dilations()[0] == 1 && g.dilations()[1] == 1;
+    boolean symmetric = p[0] == p[2] && p[1] == p[3];
+    boolean depthwise = group > 1 && group == x.size(1);
+    if (!floats || !undilated || !symmetric || x.isEmpty() || x.size(1) == 0
+        || !(group == 1 || depthwise)) {
+      return ChannelsLast.of(plain2d(x, w, b, g));
+    }
+    boolean ones = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0;
+    if (group == 1 && ones) {
+      return pointwiseChannelsLast(x, w, b);
+    }
+    INDArray xs = ChannelsLast.storage(ChannelsLast.of(x));
+    INDArray[] ws = prepared(w, false);
+    long m = w.size(0);
+    INDArray y = Nd4j.createUninitialized(x.dataType(), x.size(0), out[0], out[1], m);
+    int[] iargs = {
+      (int) k[0], (int) k[1], (int) s[0], (int) s[1], (int) p[0], (int) p[1], 1, 1, 0, 1, 0
+    };
+    DynamicCustomOp.DynamicCustomOpsBuilder op =
+        DynamicCustomOp.builder(depthwise ? "depthwise_conv2d" : "conv2d")
+            .addOutputs(y)
+            .addIntegerArguments(iargs);
+    if (b == null) {
+      op.addInputs(xs, ws[0]);
+    } else {
+      op.addInputs(xs, ws[0], b);
+    }
+    Nd4j.exec(op.build());
+    return ChannelsLast.view(y);
+  }
+
+  /** The NCHW path for a tensor that may be channels-last. */
+  private INDArray plain2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
+    return nchw2d(x, w, b, g);
+  }
+
+  /**
+   * An ungrouped 1x1 convolution of stride 1 without padding, written channels-last: {@code
+   * Y[N*H*W, M] = X[N*H*W, C] W[M, C]^T}, one product over the whole batch when the input is
+   * channels-last too, else one per sample reading its [C, H*W] matrix transposed; then the bias
+   * along the last dimension.
+   */
+  private INDArray pointwiseChannelsLast(INDArray x, INDArray w, INDArray b) {
+    long n = x.size(0);
+    long c = x.size(1);
+    long positions = x.size(2) * x.size(3);
+    long m = w.size(0);
+    INDArray wt = transposed(w, x.dataType());
+    INDArray y = Nd4j.createUninitialized(x.dataType(), n, x.size(2), x.size(3), m);
+    if (y.isEmpty()) {
+      return ChannelsLast.view(y);
+    }
+    if (ChannelsLast.is(x)) {
+      INDArray x2 = ChannelsLast.storage(x).reshape('c', n * positions, c);
+      Nd4j.exec(
+          DynamicCustomOp.builder("matmul")
+              .addInputs(x2, wt)
+              .addOutputs(y.reshape('c', n * positions, m))
+              .build());
+    } else {
+      INDArray xs = FlatData.isPlain(x) ? x : x.dup('c');
+      INDArray x3 = xs.reshape('c', n, c, positions);
+      INDArray y3 = y.reshape('c', n, positions, m);
+      for (long i = 0; i < n; i++) {
+        Nd4j.exec(
+            DynamicCustomOp.builder("matmul")
+                .addInputs(x3.slice(i), wt)
+                .addOutputs(y3.slice(i))
+                .addIntegerArguments(1, 0, 0)
+                .build());
+      }
+    }
+    if (b != null) {
+      Nd4j.exec(
+          DynamicCustomOp.builder("biasadd")
+              .addInputs(y, b)
+              .addOutputs(y)
+              .addBooleanArguments(false)
+              .build());
+    }
+    return ChannelsLast.view(y);
+  }
+
+  /** {@code w} as a c-ordered {@code [C, M]} matrix of {@code type}, cached like {@link #prepared}. */
+  private INDArray transposed(INDArray w, DataType type) {
+    Prepared p = transposedCache;
+    if (p != null && p.source() == w && p.weights()[0].dataType() == type) {
+      return p.weights()[0];
+    }
+    java.util.function.Supplier<INDArray> make =
+        () -> {
+          INDArray t = w.reshape('c', w.size(0), w.size(1)).transpose().dup('c');
+          return t.dataType() == type ? t : t.castTo(type);
+        };
+    if (w.isAttached()) {
+      return make.get();
+    }
+    INDArray t = Workspaces.outside(make::get);
+    transposedCache = new Prepared(w, new INDArray[] {t});
+    return t;
   }
 
   /**

@@ -125,6 +125,9 @@ public final class Fusion {
     if (y.isEmpty()) {
       return;
     }
+    if (ChannelsLast.is(y)) {
+      y = ChannelsLast.storage(y); // element-wise: the same values in c order
+    }
     if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_SILU_LENGTH && FlatData.isPlain(y)) {
       FloatBuffer b = y.data().asNioFloat();
       int n = (int) y.length();
@@ -144,6 +147,9 @@ public final class Fusion {
   static void clampInPlace(INDArray y, double lo, double hi, boolean relu) {
     if (y.isEmpty()) {
       return;
+    }
+    if (ChannelsLast.is(y)) {
+      y = ChannelsLast.storage(y); // element-wise: the same values in c order
     }
     if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_LENGTH && FlatData.isPlain(y)) {
       FloatBuffer b = y.data().asNioFloat();

@@ -36,6 +36,12 @@ final class GlobalPool implements Op {
     if (!max && !x.dataType().isFPType()) {
       throw node.error("input X has element type " + x.dataType() + ", expected a float type");
     }
+    if (ChannelsLast.is(x)) {
+      // over H and W of the NHWC array: [N, C] in c order is the [N, C, 1, 1] result
+      INDArray nhwc = ChannelsLast.storage(x);
+      INDArray r = max ? nhwc.max(false, 1, 2) : nhwc.mean(false, 1, 2);
+      return new INDArray[] {r.reshape('c', x.size(0), x.size(1), 1, 1)};
+    }
     int[] dims = new int[x.rank() - 2];
     for (int i = 0; i < dims.length; i++) {
       dims[i] = i + 2;

@@ -32,7 +32,10 @@ final class NnArrays {
 
   /** {@code a} itself when it is a whole c-ordered buffer, else a c-ordered copy. */
   static INDArray dense(INDArray a) {
-    if (a.ordering() == 'c' && !a.isView() && a.data().length() == a.length()) {
+    if (a.ordering() == 'c'
+        && !a.isView()
+        && a.data().length() == a.length()
+        && org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(a)) { // not a permutation
       return a;
     }
     return a.dup('c');

@@ -1,0 +1,121 @@
+package dev.qdebug.engine.ops;
+
+import dev.qdebug.engine.Op;
+import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Channels-last tensors: a 4-D tensor whose shape stays {@code [N, C, H, W]} (what every op, hook
+ * and caller sees) while its values lie in memory as {@code [N, H, W, C]}, the permuted view of a
+ * c-ordered NHWC array (PyTorch's {@code channels_last} memory format). Convolutions of a plan that
+ * uses them write their outputs so, which lets depthwise convolutions run on oneDNN without the
+ * three re-layouts it makes around every NCHW call (input, output buffer, result back; 85 % of
+ * their time) and 1x1 convolutions as one matrix product over the whole batch; element-wise ops
+ * ({@link #elementwise}) keep the layout by running on the NHWC arrays. Any other op reads the
+ * view as the NCHW tensor it is (ND4J follows the strides; some copy it to c order first).
+ */
+public final class ChannelsLast {
+  private ChannelsLast() {}
+
+  /**
+   * Element-wise ops with broadcasting whose result does not depend on how the dimensions are
+   * ordered in memory, only on which values meet: run on permuted inputs, they give the permuted
+   * result.
+   */
+  public static final Set<String> ELEMENTWISE =
+      Set.of(
+          "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Neg",
+          "Abs", "Exp", "Sqrt", "Softplus", "Elu", "Selu", "Mish", "Clip", "PRelu", "Add", "Sub",
+          "Mul", "Div");
+
+  /**
+   * Whether {@code x} is a channels-last 4-D tensor, and not also a c-ordered one (where sizes of 1
+   * make both true, it counts as c-ordered).
+   */
+  public static boolean is(INDArray x) {
+    if (x == null || x.rank() != 4 || x.isEmpty()) {
+      return false;
+    }
+    long[] s = x.shape();
+    long[] st = x.stride();
+    boolean cStrides =
+        (s[3] == 1 || st[3] == 1)
+            && (s[2] == 1 || st[2] == s[3])
+            && (s[1] == 1 || st[1] == s[2] * s[3])
+            && (s[0] == 1 || st[0] == s[1] * s[2] * s[3]);
+    return !cStrides
+        && x.offset() == 0
+        && x.data().offset() == 0
+        && x.data().length() == x.length()
+        && (s[1] == 1 || st[1] == 1)
+        && (s[3] == 1 || st[3] == s[1])
+        && (s[2] == 1 || st[2] == s[1] * s[3])
+        && (s[0] == 1 || st[0] == s[1] * s[2] * s[3]);
+  }
+
+  /** The c-ordered {@code [N, H, W, C]} array behind channels-last {@code x} (a view). */
+  public static INDArray storage(INDArray x) {
+    return x.permute(0, 2, 3, 1);
+  }
+
+  /** The {@code [N, C, H, W]} channels-last view of c-ordered {@code [N, H, W, C]} {@code nhwc}. */
+  public static INDArray view(INDArray nhwc) {
+    return nhwc.permute(0, 3, 1, 2);
+  }
+
+  /** {@code x} when channels-last, else its values copied into a channels-last tensor. */
+  public static INDArray of(INDArray x) {
+    return is(x) ? x : view(x.permute(0, 2, 3, 1).dup('c'));
+  }
+
+  /**
+   * {@code conv} writing channels-last outputs (2-D convolutions; others as before), or {@code
+   * conv} itself when it is not a Conv.
+   */
+  public static Op conv(Op conv) {
+    return conv instanceof Conv c ? c.channelsLast() : conv;
+  }
+
+  /**
+   * {@code op}, an {@link #ELEMENTWISE} op, run on the NHWC arrays when one of its inputs is
+   * channels-last: every input of more than one value is brought to rank 4 (leading ones, as
+   * broadcasting aligns it) and permuted like the channels-last one, the op runs on those, and its
+   * 4-D result comes back as a channels-last view. Otherwise {@code op} as it is.
+   */
+  public static Op elementwise(Op op) {
+    return in -> {
+      boolean any = false;
+      for (INDArray a : in) {
+        any |= is(a);
+      }
+      if (!any) {
+        return op.run(in);
+      }
+      INDArray[] p = new INDArray[in.length];
+      for (int i = 0; i < in.length; i++) {
+        INDArray a = in[i];
+        if (a == null || a.length() <= 1 || a.rank() > 4) {
+          if (a != null && a.rank() > 4) {
+            return op.run(in);
+          }
+          p[i] = a;
+          continue;
+        }
+        if (a.rank() < 4) {
+          long[] s4 = {1, 1, 1, 1};
+          System.arraycopy(a.shape(), 0, s4, 4 - a.rank(), a.rank());
+          a = a.reshape(s4);
+        }
+        p[i] = a.permute(0, 2, 3, 1);
+      }
+      INDArray[] out = op.run(p);
+      for (int i = 0; i < out.length; i++) {
+        if (out[i] == null || out[i].rank() != 4) {
+          return op.run(in); // not the shape broadcasting promised: as the op runs alone
+        }
+        out[i] = view(out[i]);
+      }
+      return out;
+    };
+  }
+}
