@@ -157,7 +157,7 @@ public final class Session implements AutoCloseable {
     INDArray[] values = execute(feeds, wanted, options.hook());
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
-      result.put(names.get(i), values[i]);
+      result.put(names.get(i), cOrdered(values[i]));
     }
     return result;
   }
@@ -237,7 +237,7 @@ public final class Session implements AutoCloseable {
     INDArray[] values = execute(() -> plan.rerun(base.values(), changed, wanted, hook));
     Map<String, INDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < wanted.length; i++) {
-      result.put(names.get(i), values[i]);
+      result.put(names.get(i), cOrdered(values[i]));
     }
     return result;
   }
@@ -287,6 +287,14 @@ public final class Session implements AutoCloseable {
         release.clean();
       }
     }
+  }
+
+  /**
+   * {@code v}, or a c-ordered copy of it when it is channels-last inside ({@link
+   * dev.qdebug.engine.ops.ChannelsLast}): what a run returns reads in NCHW order from its buffer.
+   */
+  private static INDArray cOrdered(INDArray v) {
+    return dev.qdebug.engine.ops.ChannelsLast.is(v) ? Workspaces.outside(() -> v.dup('c')) : v;
   }
 
   /** {@code values} with every workspace array replaced by a copy outside it (once per array). */

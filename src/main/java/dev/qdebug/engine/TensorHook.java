@@ -17,6 +17,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * reused on every run) must be created inside {@link Workspaces#outside}. Reading the value inside
  * the call (statistics, copying to a Java array) and returning a new array need nothing special.
  * A hook may run another session (or this one) from inside the call.
+ *
+ * <p><b>Layout.</b> A value has its ONNX shape, but not always c-ordered strides: convolution
+ * outputs are channels-last ({@link dev.qdebug.engine.ops.ChannelsLast}: NCHW shape over NHWC
+ * memory) and other ops may return views. Read values through INDArray's methods, or {@code
+ * dup('c')} before touching the buffer; what {@link Session#run} returns is c-ordered.
  */
 @FunctionalInterface
 public interface TensorHook {

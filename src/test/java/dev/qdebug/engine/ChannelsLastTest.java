@@ -29,13 +29,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * Plans that keep convolution outputs channels-last ({@link ChannelsLast}): the same values as
  * ONNX Runtime and as the NCHW plan, for every kind of convolution (dense with a stride, depthwise
  * with and without bias, 1x1 reading NCHW and channels-last input, asymmetric pads, grouped,
- * dilated), element-wise ops, Concat with per-channel constants, SiLU, residual adds and a pooled head;
+ * dilated), element-wise ops, Concat with per-channel constants, SiLU, residual adds, max pooling and a pooled head;
  * hooks see NCHW shapes; re-runs give the full run's values; fake quantization in place works on
  * the NHWC memory.
  */
 class ChannelsLastTest {
   static final List<String> TAPS =
-      List.of("stem", "dw1", "act1", "pw1", "scaled", "silu", "dw2", "pw2", "res", "grouped",
+      List.of("stem", "maxpool", "dw1", "act1", "pw1", "scaled", "silu", "dw2", "pw2", "res", "grouped",
           "dilated", "pool", "cat", "logits");
 
   /** A small mobile-style network with every convolution kind the channels-last path handles. */
@@ -61,7 +61,9 @@ class ChannelsLastTest {
         .initializer("wfc", rand(r, 5 * 2 * c), 5, 2 * c)
         .node("Conv", "stem", new String[] {"x", "w0", "b0"}, new String[] {"stem"},
             TestModels.ints("pads", 1, 1, 1, 1), TestModels.ints("strides", 2, 2))
-        .node("Conv", "dw1", new String[] {"stem", "wd1", "bd1"}, new String[] {"dw1"},
+        .node("MaxPool", "maxpool", new String[] {"stem"}, new String[] {"maxpool"},
+            TestModels.ints("kernel_shape", 3, 3), TestModels.ints("pads", 1, 1, 1, 1))
+        .node("Conv", "dw1", new String[] {"maxpool", "wd1", "bd1"}, new String[] {"dw1"},
             TestModels.ints("pads", 1, 1, 1, 1), TestModels.intAttr("group", c))
         .node("Clip", "act1", new String[] {"dw1", "lo", "hi"}, new String[] {"act1"})
         .node("Conv", "pw1", new String[] {"act1", "wp1", "bp1"}, new String[] {"pw1"})
@@ -134,7 +136,7 @@ class ChannelsLastTest {
           }
         });
     try (Session s = Session.open(m)) {
-      assertTrue(s.plan().channelsLast(), "a depthwise convolution: channels-last by default");
+      assertTrue(s.plan().channelsLast());
       Map<String, INDArray> seen = new HashMap<>();
       Map<String, INDArray> hooked =
           s.run(in, RunOptions.hooked((name, v) -> {
@@ -148,6 +150,7 @@ class ChannelsLastTest {
       }
       assertTrue(ChannelsLast.is(seen.get("pw1")), "1x1 output channels-last");
       assertTrue(ChannelsLast.is(seen.get("dw1")), "depthwise output channels-last");
+      assertTrue(ChannelsLast.is(seen.get("maxpool")), "MaxPool keeps the layout");
       assertTrue(ChannelsLast.is(seen.get("silu")), "element-wise ops keep the layout");
       assertTrue(ChannelsLast.is(seen.get("cat")), "so does Concat along C");
       Map<String, INDArray> plain = s.run(in, RunOptions.outputs(TAPS.toArray(String[]::new)));
@@ -169,28 +172,34 @@ class ChannelsLastTest {
   }
 
   @Test
-  void theModeFollowsTheProperty() {
+  void theModeFollowsThePropertyAndRunsReturnCOrderedValues() {
     OnnxModel dense = OnnxModel.of(FusionTest.model(13, 4), "dense");
-    try (Session s = Session.open(dense)) {
-      assertFalse(s.plan().channelsLast(), "no depthwise convolution: NCHW by default");
-    }
     Map<String, INDArray> in = FusionTest.feed(9);
-    Map<String, INDArray> forced =
-        with("true", () -> {
+    Map<String, INDArray> ort = Ort.run(FusionTest.model(13, 4), in, List.of("y", "z"));
+    try (Session s = Session.open(dense)) {
+      assertTrue(s.plan().channelsLast(), "a 2-D convolution: channels-last by default");
+      Map<String, INDArray> out = s.run(in);
+      for (String t : List.of("y", "z")) {
+        assertClose(ort.get(t), out.get(t), "channels-last " + t);
+        assertFalse(ChannelsLast.is(out.get(t)), "returned c-ordered: " + t);
+        assertArrayEquals(
+            out.get(t).dup('c').data().asFloat(), out.get(t).data().asFloat(), "buffer order " + t);
+      }
+    }
+    Map<String, INDArray> nchw =
+        with("false", () -> {
           try (Session s = Session.open(dense)) {
-            assertTrue(s.plan().channelsLast());
+            assertFalse(s.plan().channelsLast());
             return s.run(in);
           }
         });
-    Map<String, INDArray> ort = Ort.run(FusionTest.model(13, 4), in, List.of("y", "z"));
-    assertClose(ort.get("y"), forced.get("y"), "forced channels-last y");
-    assertClose(ort.get("z"), forced.get("z"), "forced channels-last z");
-    with("false", () -> {
-      try (Session s = Session.open(OnnxModel.of(model(), "cl"))) {
-        assertFalse(s.plan().channelsLast());
-      }
-      return null;
-    });
+    assertClose(ort.get("z"), nchw.get("z"), "NCHW z");
+    ModelProto relu =
+        TestModels.oneNode(
+            "Relu", 13, List.of(Nd4j.ones(DataType.FLOAT, 1, 2, 3, 3)), List.of(), List.of(1));
+    try (Session s = Session.open(OnnxModel.of(relu, "relu"))) {
+      assertFalse(s.plan().channelsLast(), "no convolution: nothing to keep channels-last");
+    }
   }
 
   @Test

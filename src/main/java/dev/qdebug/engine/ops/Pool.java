@@ -152,6 +152,18 @@ final class Pool implements Op {
       ph = 0;
       pw = 0;
     }
+    if (!oneD && symmetric && ChannelsLast.is(x)) {
+      // on the NHWC array behind the view, the result channels-last too
+      INDArray y = Nd4j.createUninitialized(x.dataType(), n, out[0], out[1], c);
+      Nd4j.exec(
+          DynamicCustomOp.builder("maxpool2d")
+              .addInputs(ChannelsLast.storage(x))
+              .addOutputs(y)
+              .addIntegerArguments(
+                  (int) k[0], (int) k[1], (int) s[0], (int) s[1], (int) ph, (int) pw, 1, 1, 0, 0, 1)
+              .build());
+      return ChannelsLast.view(y);
+    }
     INDArray y = Nd4j.createUninitialized(x.dataType(), n, c, out[0], out[1]);
     Nd4j.exec(
         DynamicCustomOp.builder("maxpool2d")
