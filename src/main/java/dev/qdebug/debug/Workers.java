@@ -115,9 +115,7 @@ final class Workers {
             try {
               task.accept(i);
             } catch (Throwable e) {
-              Failure f = new Failure(i, e);
-              failure.accumulateAndGet(f, (a, b) -> a == null || b.task() < a.task() ? b : a);
-              stop.set(true);
+              failed(failure, stop, i, e);
               return;
             }
             done.incrementAndGet();
@@ -145,9 +143,7 @@ final class Workers {
         try {
           task.accept(i);
         } catch (RuntimeException e) {
-          Failure f = new Failure(i, e);
-          failure.accumulateAndGet(f, (a, b) -> a == null || b.task() < a.task() ? b : a);
-          stop.set(true);
+          failed(failure, stop, i, e);
           break;
         }
         progress.accept(done.incrementAndGet());
@@ -170,6 +166,14 @@ final class Workers {
       throw new IllegalStateException(f.error());
     }
     progress.accept(done.get());
+  }
+
+  /** Records that task {@code i} threw {@code e} (the lowest index wins) and stops the hand-out. */
+  private static void failed(
+      AtomicReference<Failure> failure, AtomicBoolean stop, int i, Throwable e) {
+    Failure f = new Failure(i, e);
+    failure.accumulateAndGet(f, (x, y) -> x == null || y.task() < x.task() ? y : x);
+    stop.set(true);
   }
 
   /** Waits for {@code threads} to end, even when interrupted (they stop after their task). */
