@@ -110,33 +110,33 @@ and the cause is outliers in every layer, the problem is the bit width, and the 
 quantization-aware training), not a few exceptions.""",
     "mobilevit_s_case_study": """
 **Reading the numbers.** int8 with Horizon's default calibration keeps 99.8% of the float top-1 of this MobileViT,
-so 8 bits need no debugging. int4 per-tensor weights lose about 10% of it (78.90% against 87.70%). The cumulative
+so 8 bits need no debugging. int4 per-tensor weights lose about 10% of it (79.00% against 87.70%). The cumulative
 curves put the blame on the weights (weights-only ends near 0.965, activations-only at 0.9998), and the sensitivity
 ranking points at one node far ahead of the others: the stem convolution (`/net/stem/stem.0/Conv`, output cosine
 about 0.98 when quantized alone, against 0.998 and above for everything else). Its weight box plot shows why: a few
 weights of its 8 filters reach about +-2, while half of the filters stay within +-0.4; one int4 scale for the whole
 tensor (a step of about 2.16 / 7 = 0.31) leaves those filters one or two levels. The automatic search finds that
 the top 3 nodes (the stem and the first two convolutions of the first MobileNetV2 block) in float bring top-1 back
-to 87.40%, 99.7% of float. The diagnosis reads the same evidence and names it: per-tensor weights stretched by a few
+to 87.35%, 99.6% of float. The diagnosis reads the same evidence and names it: per-tensor weights stretched by a few
 channels (largest over median channel range 3.58, 27.8% of the stem's weights rounding to 0), and it calls the next
 nine nodes victims of the stem's error (amplification, pointing upstream at it). Free fixes are enough: per-channel
 weights for the stem (and two convolutions of the second stage), an MSE weight range for one convolution and a
-cross-layer equalization of one pair bring top-1 to 87.15% (99.4% of float) with **no node left in float and none
+cross-layer equalization of one pair bring top-1 to 87.20% (99.4% of float) with **no node left in float and none
 in int16**, against three float nodes for the search. This is the tutorial's pattern: a few early, narrow layers
 carry the error, and the fix is to give that one tensor a scale per channel, not to leave a block in float.""",
     "mnasnet_case_study": """
 **Reading the numbers.** int8 with Horizon's default calibration keeps 99.9% of the float top-1 of this MnasNet,
-so 8 bits need no debugging. int4 weights, even per channel, lose about 12% of it (76.20% against 86.65%). The
+so 8 bits need no debugging. int4 weights, even per channel, lose about 12% of it (76.15% against 86.65%). The
 cumulative curves blame the weights (weights-only ends near 0.983, activations-only at 0.9998). The ranking has one
 clear hot spot: the first depthwise 3x3 convolution (`/net/layers/layers.3/Conv`), whose 32 channels have only 9
 weights each, then the stem (`layers.0`) and the first pointwise convolution (`layers.6`). Leaving that one
-depthwise convolution in float recovers more than half of the loss (76.2% to 82.9%); after that the remaining error
+depthwise convolution in float recovers more than half of the loss (76.15% to 82.95%); after that the remaining error
 is spread thinly over the inverted-residual blocks, and the automatic search needs 16 of the 66 quantized nodes in
 float for 99% (86.00%, 99.3% of float). The diagnosis names a systematic output shift on `layers.3` and `layers.6`
 and calls the seven nodes after them victims of upstream error. No free fix (bias correction, equalization, other
-ranges, per-channel clipping) closes the gap on the whole model, but int16 does, for a few tensors: the depthwise
-`layers.3` (weights and activation), the stem's weights and five weights or activations in the first
-inverted-residual stages, **seven nodes in int16 and none in float**, for 86.25% (99.5% of float), against the
+ranges, per-channel clipping) closes the gap on the whole model, but int16 does, for a few tensors (the depthwise
+`layers.3`'s weights among them, the rest in the first inverted-residual stages): **seven nodes in int16 and
+none in float**, for 85.85% (99.1% of float), against the
 search's 16 nodes in float. A hot spot and a long tail: between RepVGG (no hot spot, fixed by wider weights
 everywhere) and MobileViT (one hot spot, fixed by a scale per channel). The practical reading: keep the early
 depthwise layers at more than 4 bits, and expect int4 weights elsewhere in this network to cost a point or two of top-1.""",

@@ -34,8 +34,6 @@ final class Conv implements Op {
   /** Whether 2-D outputs are written channels-last ({@link ChannelsLast}). */
   private final boolean channelsLast;
   private volatile Prepared cache;
-  /** The {@code [C, M]} weights of a channels-last 1x1 convolution. */
-  private volatile Prepared transposedCache;
 
   /** Weights in ND4J layout, one per native call, for the weight array {@code source}. */
   private record Prepared(INDArray source, INDArray[] weights) {}
@@ -220,12 +218,16 @@ final class Conv implements Op {
    * channels-last too, else one per sample reading its [C, H*W] matrix transposed; then the bias
    * along the last dimension.
    */
-  private INDArray pointwiseChannelsLast(INDArray x, INDArray w, INDArray b) {
+  private static INDArray pointwiseChannelsLast(INDArray x, INDArray w, INDArray b) {
     long n = x.size(0);
     long c = x.size(1);
     long positions = x.size(2) * x.size(3);
     long m = w.size(0);
-    INDArray wt = transposed(w, x.dataType());
+    // W as [M, C], read transposed by the products: no copy of the weights
+    INDArray wm = w.reshape('c', m, c);
+    if (wm.dataType() != x.dataType()) {
+      wm = wm.castTo(x.dataType());
+    }
     INDArray y = Nd4j.createUninitialized(x.dataType(), n, x.size(2), x.size(3), m);
     if (y.isEmpty()) {
       return ChannelsLast.view(y);
@@ -234,8 +236,9 @@ final class Conv implements Op {
       INDArray x2 = ChannelsLast.storage(x).reshape('c', n * positions, c);
       Nd4j.exec(
           DynamicCustomOp.builder("matmul")
-              .addInputs(x2, wt)
+              .addInputs(x2, wm)
               .addOutputs(y.reshape('c', n * positions, m))
+              .addIntegerArguments(0, 1, 0)
               .build());
     } else {
       INDArray xs = FlatData.isPlain(x) ? x : x.dup('c');
@@ -244,9 +247,9 @@ final class Conv implements Op {
       for (long i = 0; i < n; i++) {
         Nd4j.exec(
             DynamicCustomOp.builder("matmul")
-                .addInputs(x3.slice(i), wt)
+                .addInputs(x3.slice(i), wm)
                 .addOutputs(y3.slice(i))
-                .addIntegerArguments(1, 0, 0)
+                .addIntegerArguments(1, 1, 0)
                 .build());
       }
     }
@@ -259,25 +262,6 @@ final class Conv implements Op {
               .build());
     }
     return ChannelsLast.view(y);
-  }
-
-  /** {@code w} as a c-ordered {@code [C, M]} matrix of {@code type}, cached like {@link #prepared}. */
-  private INDArray transposed(INDArray w, DataType type) {
-    Prepared p = transposedCache;
-    if (p != null && p.source() == w && p.weights()[0].dataType() == type) {
-      return p.weights()[0];
-    }
-    java.util.function.Supplier<INDArray> make =
-        () -> {
-          INDArray t = w.reshape('c', w.size(0), w.size(1)).transpose().dup('c');
-          return t.dataType() == type ? t : t.castTo(type);
-        };
-    if (w.isAttached()) {
-      return make.get();
-    }
-    INDArray t = Workspaces.outside(make::get);
-    transposedCache = new Prepared(w, new INDArray[] {t});
-    return t;
   }
 
   /**
