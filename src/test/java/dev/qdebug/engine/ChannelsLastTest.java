@@ -45,20 +45,20 @@ class ChannelsLastTest {
     return TestModels.graph()
         .opset(13)
         .input("x", -1, 3, -1, -1)
-        .initializer("w0", rand(r, c * 3 * 9), c, 3, 3, 3)
-        .initializer("b0", rand(r, c), c)
-        .initializer("wd1", rand(r, c * 9), c, 1, 3, 3)
-        .initializer("bd1", rand(r, c), c)
+        .initializer("w0", FusionTest.rand(r, c * 3 * 9), c, 3, 3, 3)
+        .initializer("b0", FusionTest.rand(r, c), c)
+        .initializer("wd1", FusionTest.rand(r, c * 9), c, 1, 3, 3)
+        .initializer("bd1", FusionTest.rand(r, c), c)
         .initializer("lo", new float[] {0f})
         .initializer("hi", new float[] {6f})
-        .initializer("wp1", rand(r, 2 * c * c), 2 * c, c, 1, 1)
-        .initializer("bp1", rand(r, 2 * c), 2 * c)
-        .initializer("gamma", rand(r, 2 * c), 2 * c, 1, 1)
-        .initializer("wd2", rand(r, 2 * c * 25), 2 * c, 1, 5, 5)
-        .initializer("wp2", rand(r, 2 * c * 2 * c), 2 * c, 2 * c, 1, 1)
-        .initializer("wg", rand(r, 2 * c * c * 9), 2 * c, c, 3, 3)
-        .initializer("wdd", rand(r, 2 * c * 9), 2 * c, 1, 3, 3)
-        .initializer("wfc", rand(r, 5 * 2 * c), 5, 2 * c)
+        .initializer("wp1", FusionTest.rand(r, 2 * c * c), 2 * c, c, 1, 1)
+        .initializer("bp1", FusionTest.rand(r, 2 * c), 2 * c)
+        .initializer("gamma", FusionTest.rand(r, 2 * c), 2 * c, 1, 1)
+        .initializer("wd2", FusionTest.rand(r, 2 * c * 25), 2 * c, 1, 5, 5)
+        .initializer("wp2", FusionTest.rand(r, 2 * c * 2 * c), 2 * c, 2 * c, 1, 1)
+        .initializer("wg", FusionTest.rand(r, 2 * c * c * 9), 2 * c, c, 3, 3)
+        .initializer("wdd", FusionTest.rand(r, 2 * c * 9), 2 * c, 1, 3, 3)
+        .initializer("wfc", FusionTest.rand(r, 5 * 2 * c), 5, 2 * c)
         .node("Conv", "stem", new String[] {"x", "w0", "b0"}, new String[] {"stem"},
             TestModels.ints("pads", 1, 1, 1, 1), TestModels.ints("strides", 2, 2))
         .node("MaxPool", "maxpool", new String[] {"stem"}, new String[] {"maxpool"},
@@ -90,14 +90,6 @@ class ChannelsLastTest {
         .output("logits", -1, 5)
         .output("cat", -1, 4 * c, -1, -1)
         .proto();
-  }
-
-  static float[] rand(Random r, int n) {
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) (r.nextGaussian() * 0.5);
-    }
-    return v;
   }
 
   static Map<String, INDArray> feed() {

@@ -181,7 +181,7 @@ final class Conv implements Op {
     boolean depthwise = group > 1 && group == x.size(1);
     if (!floats || !undilated || !symmetric || x.isEmpty() || x.size(1) == 0
         || !(group == 1 || depthwise)) {
-      return ChannelsLast.of(plain2d(x, w, b, g));
+      return ChannelsLast.of(nchw2d(x, w, b, g));
     }
     boolean ones = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0;
     if (group == 1 && ones) {
@@ -189,27 +189,12 @@ final class Conv implements Op {
     }
     INDArray xs = ChannelsLast.storage(ChannelsLast.of(x));
     INDArray[] ws = prepared(w, false);
-    long m = w.size(0);
-    INDArray y = Nd4j.createUninitialized(x.dataType(), x.size(0), out[0], out[1], m);
     int[] iargs = {
       (int) k[0], (int) k[1], (int) s[0], (int) s[1], (int) p[0], (int) p[1], 1, 1, 0, 1, 0
     };
-    DynamicCustomOp.DynamicCustomOpsBuilder op =
-        DynamicCustomOp.builder(depthwise ? "depthwise_conv2d" : "conv2d")
-            .addOutputs(y)
-            .addIntegerArguments(iargs);
-    if (b == null) {
-      op.addInputs(xs, ws[0]);
-    } else {
-      op.addInputs(xs, ws[0], b);
-    }
-    Nd4j.exec(op.build());
+    long[] nhwc = {x.size(0), out[0], out[1], w.size(0)};
+    INDArray y = exec(depthwise ? "depthwise_conv2d" : "conv2d", xs, ws[0], b, nhwc, iargs);
     return ChannelsLast.view(y);
-  }
-
-  /** The NCHW path for a tensor that may be channels-last. */
-  private INDArray plain2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
-    return nchw2d(x, w, b, g);
   }
 
   /**
@@ -234,33 +219,16 @@ final class Conv implements Op {
     }
     if (ChannelsLast.is(x)) {
       INDArray x2 = ChannelsLast.storage(x).reshape('c', n * positions, c);
-      Nd4j.exec(
-          DynamicCustomOp.builder("matmul")
-              .addInputs(x2, wm)
-              .addOutputs(y.reshape('c', n * positions, m))
-              .addIntegerArguments(0, 1, 0)
-              .build());
+      matmul(x2, wm, y.reshape('c', n * positions, m), 0, 1);
     } else {
       INDArray xs = FlatData.isPlain(x) ? x : x.dup('c');
       INDArray x3 = xs.reshape('c', n, c, positions);
       INDArray y3 = y.reshape('c', n, positions, m);
       for (long i = 0; i < n; i++) {
-        Nd4j.exec(
-            DynamicCustomOp.builder("matmul")
-                .addInputs(x3.slice(i), wm)
-                .addOutputs(y3.slice(i))
-                .addIntegerArguments(1, 1, 0)
-                .build());
+        matmul(x3.slice(i), wm, y3.slice(i), 1, 1);
       }
     }
-    if (b != null) {
-      Nd4j.exec(
-          DynamicCustomOp.builder("biasadd")
-              .addInputs(y, b)
-              .addOutputs(y)
-              .addBooleanArguments(false)
-              .build());
-    }
+    addBias(y, b, false);
     return ChannelsLast.view(y);
   }
 
@@ -316,21 +284,32 @@ final class Conv implements Op {
     INDArray x3 = xs.reshape('c', n, c, positions);
     INDArray y3 = y.reshape('c', n, m, positions);
     for (long i = 0; i < n; i++) {
-      Nd4j.exec(
-          DynamicCustomOp.builder("matmul")
-              .addInputs(wm, x3.slice(i))
-              .addOutputs(y3.slice(i))
-              .build());
+      matmul(wm, x3.slice(i), y3.slice(i), 0, 0);
     }
+    addBias(y, b, true);
+    return y;
+  }
+
+  /** {@code out = op(a) op(b)}, {@code op} transposing where {@code transA} / {@code transB} is 1. */
+  private static void matmul(INDArray a, INDArray b, INDArray out, int transA, int transB) {
+    Nd4j.exec(
+        DynamicCustomOp.builder("matmul")
+            .addInputs(a, b)
+            .addOutputs(out)
+            .addIntegerArguments(transA, transB, 0)
+            .build());
+  }
+
+  /** Adds bias {@code b} (none when null) in place along C: axis 1 when {@code nchw}, else last. */
+  private static void addBias(INDArray y, INDArray b, boolean nchw) {
     if (b != null) {
       Nd4j.exec(
           DynamicCustomOp.builder("biasadd")
               .addInputs(y, b)
               .addOutputs(y)
-              .addBooleanArguments(true)
+              .addBooleanArguments(nchw)
               .build());
     }
-    return y;
   }
 
   /** [1, m, 1, ...] for a bias over an output of {@code rank} dimensions. */
