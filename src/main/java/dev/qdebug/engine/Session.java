@@ -290,11 +290,13 @@ public final class Session implements AutoCloseable {
   }
 
   /**
-   * {@code v}, or a c-ordered copy of it when it is channels-last inside ({@link
-   * dev.qdebug.engine.ops.ChannelsLast}): what a run returns reads in NCHW order from its buffer.
+   * {@code v}, or a c-ordered copy of it when its values do not lie in c order at the start of its
+   * buffer (a channels-last tensor, {@link dev.qdebug.engine.ops.ChannelsLast}, or a view of one
+   * that Reshape or Unsqueeze made without copying): what a run returns reads in order from its
+   * buffer.
    */
   private static INDArray cOrdered(INDArray v) {
-    return dev.qdebug.engine.ops.ChannelsLast.is(v) ? Workspaces.outside(() -> v.dup('c')) : v;
+    return v == null || v.isEmpty() ? v : Workspaces.outside(() -> Tensors.dense(v));
   }
 
   /** {@code values} with every workspace array replaced by a copy outside it (once per array). */

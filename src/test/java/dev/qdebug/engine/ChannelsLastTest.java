@@ -29,14 +29,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * Plans that keep convolution outputs channels-last ({@link ChannelsLast}): the same values as
  * ONNX Runtime and as the NCHW plan, for every kind of convolution (dense with a stride, depthwise
  * with and without bias, 1x1 reading NCHW and channels-last input, asymmetric pads, grouped,
- * dilated), element-wise ops, Concat with per-channel constants, SiLU, residual adds, max pooling and a pooled head;
+ * dilated), element-wise ops, Concat with per-channel constants, SiLU, residual adds, batch normalization, PRelu, max pooling, a Reshape and a pooled head;
  * hooks see NCHW shapes; re-runs give the full run's values; fake quantization in place works on
  * the NHWC memory.
  */
 class ChannelsLastTest {
   static final List<String> TAPS =
-      List.of("stem", "maxpool", "dw1", "act1", "pw1", "scaled", "silu", "dw2", "pw2", "res", "grouped",
-          "dilated", "pool", "cat", "logits");
+      List.of("stem", "maxpool", "dw1", "act1", "pw1", "bn", "prelu", "scaled", "silu", "dw2", "pw2", "res", "grouped",
+          "dilated", "pool", "cat", "rows", "logits");
 
   /** A small mobile-style network with every convolution kind the channels-last path handles. */
   static ModelProto model() {
@@ -67,7 +67,15 @@ class ChannelsLastTest {
             TestModels.ints("pads", 1, 1, 1, 1), TestModels.intAttr("group", c))
         .node("Clip", "act1", new String[] {"dw1", "lo", "hi"}, new String[] {"act1"})
         .node("Conv", "pw1", new String[] {"act1", "wp1", "bp1"}, new String[] {"pw1"})
-        .node("Mul", "scale", new String[] {"pw1", "gamma"}, new String[] {"scaled"})
+        .initializer("bnScale", FusionTest.rand(r, 2 * c), 2 * c)
+        .initializer("bnBias", FusionTest.rand(r, 2 * c), 2 * c)
+        .initializer("bnMean", FusionTest.rand(r, 2 * c), 2 * c)
+        .initializer("bnVar", positive(r, 2 * c), 2 * c)
+        .initializer("slope", FusionTest.rand(r, 2 * c), 2 * c, 1, 1)
+        .node("BatchNormalization", "bn", new String[] {"pw1", "bnScale", "bnBias", "bnMean", "bnVar"},
+            new String[] {"bn"})
+        .node("PRelu", "prelu", new String[] {"bn", "slope"}, new String[] {"prelu"})
+        .node("Mul", "scale", new String[] {"prelu", "gamma"}, new String[] {"scaled"})
         .node("Sigmoid", "sig", new String[] {"scaled"}, new String[] {"sig"})
         .node("Mul", "silu", new String[] {"scaled", "sig"}, new String[] {"silu"})
         // asymmetric pads, stride 2, no bias
@@ -83,13 +91,36 @@ class ChannelsLastTest {
             TestModels.intAttr("group", 2 * c))
         .node("Concat", "cat", new String[] {"dw2", "res"}, new String[] {"cat"},
             TestModels.intAttr("axis", 1))
+        .raw(shape("rowShape", 0, 2 * c, -1))
+        .node("Reshape", "rows", new String[] {"pw2", "rowShape"}, new String[] {"rows"})
         .node("GlobalAveragePool", "pool", new String[] {"dilated"}, new String[] {"pool"})
         .node("Flatten", "flat", new String[] {"pool"}, new String[] {"flat"})
         .node("Gemm", "fc", new String[] {"flat", "wfc"}, new String[] {"logits"},
             TestModels.intAttr("transB", 1))
         .output("logits", -1, 5)
         .output("cat", -1, 4 * c, -1, -1)
+        .output("rows", -1, 2 * c, -1)
         .proto();
+  }
+
+  static dev.qdebug.onnx.proto.OnnxProtos.TensorProto shape(String name, long... v) {
+    var t =
+        dev.qdebug.onnx.proto.OnnxProtos.TensorProto.newBuilder()
+            .setName(name)
+            .setDataType(dev.qdebug.onnx.proto.OnnxProtos.TensorProto.DataType.INT64_VALUE)
+            .addDims(v.length);
+    for (long x : v) {
+      t.addInt64Data(x);
+    }
+    return t.build();
+  }
+
+  static float[] positive(Random r, int n) {
+    float[] v = FusionTest.rand(r, n);
+    for (int i = 0; i < n; i++) {
+      v[i] = Math.abs(v[i]) + 0.1f;
+    }
+    return v;
   }
 
   static Map<String, INDArray> feed() {
@@ -119,7 +150,7 @@ class ChannelsLastTest {
     OnnxModel m = OnnxModel.of(proto, "channels-last");
     Map<String, INDArray> in = feed();
     Map<String, INDArray> ort =
-        Ort.run(Ort.withOutputs(proto, TAPS.subList(0, TAPS.size() - 2)), in, TAPS);
+        Ort.run(Ort.withOutputs(proto, TAPS.subList(0, TAPS.size() - 3)), in, TAPS);
     Map<String, INDArray> nchw =
         with("false", () -> {
           try (Session s = Session.open(m)) {
@@ -148,7 +179,13 @@ class ChannelsLastTest {
       Map<String, INDArray> plain = s.run(in, RunOptions.outputs(TAPS.toArray(String[]::new)));
       for (String t : TAPS) {
         assertClose(ort.get(t), plain.get(t), "requested " + t);
+        // what a run returns reads in order from its buffer (a Reshape of a channels-last
+        // tensor is a strided view until then)
+        assertArrayEquals(
+            plain.get(t).dup('c').data().asFloat(), plain.get(t).data().asFloat(), "buffer order " + t);
       }
+      assertTrue(ChannelsLast.is(seen.get("bn")), "BatchNormalization keeps the layout");
+      assertTrue(ChannelsLast.is(seen.get("prelu")), "PRelu keeps the layout");
       assertEquals(plain.get("logits"), hooked.get("logits"), "hooked = plain, bit for bit");
       assertEquals(plain.get("logits"), s.run(in).get("logits"), "fused = requested, bit for bit");
 

@@ -106,8 +106,18 @@ final class BatchNormalization implements Op {
     return f.dataType() == type ? f : f.castTo(type);
   }
 
-  /** {@code x * a + b} with a and b per channel (axis 1). */
+  /**
+   * {@code x * a + b} with a and b per channel (axis 1); on the NHWC array of a channels-last
+   * {@code x} (channels last there), the result channels-last too.
+   */
   private static INDArray affine(INDArray x, INDArray a, INDArray b) {
+    if (ChannelsLast.is(x)) {
+      INDArray nhwc = ChannelsLast.storage(x);
+      INDArray y = Nd4j.createUninitialized(x.dataType(), nhwc.shape());
+      Nd4j.exec(new BroadcastMulOp(nhwc, a, y, 3));
+      Nd4j.exec(new BroadcastAddOp(y, b, y, 3));
+      return ChannelsLast.view(y);
+    }
     INDArray y = Nd4j.createUninitialized(x.dataType(), x.shape());
     Nd4j.exec(new BroadcastMulOp(x, a, y, 1));
     Nd4j.exec(new BroadcastAddOp(y, b, y, 1));

@@ -29,6 +29,13 @@ public final class ChannelsLast {
           "Mul", "Div");
 
   /**
+   * Inputs of an element-wise op up to this many values that outlive a run keep their permuted view
+   * (constants such as a per-channel slope; a large array could be a snapshot's tensor, which a kept
+   * view would hold on to).
+   */
+  private static final long KEPT_MAX_LENGTH = 1 << 16;
+
+  /**
    * Whether {@code x} is a channels-last 4-D tensor, and not also a c-ordered one (where sizes of 1
    * make both true, it counts as c-ordered).
    */
@@ -83,6 +90,10 @@ public final class ChannelsLast {
    * 4-D result comes back as a channels-last view. Otherwise {@code op} as it is.
    */
   public static Op elementwise(Op op) {
+    // per input: {source, its lifted and permuted view} for arrays that outlive a run (constants):
+    // the same view every run, so ops that cache by the identity of an input (PRelu's slope) hit
+    java.util.concurrent.atomic.AtomicReferenceArray<INDArray[]> kept =
+        new java.util.concurrent.atomic.AtomicReferenceArray<>(8);
     return in -> {
       boolean any = false;
       for (INDArray a : in) {
@@ -94,19 +105,28 @@ public final class ChannelsLast {
       INDArray[] p = new INDArray[in.length];
       for (int i = 0; i < in.length; i++) {
         INDArray a = in[i];
-        if (a == null || a.length() <= 1 || a.rank() > 4) {
+        if (a == null || a.length() == 1 || a.rank() > 4) {
           if (a != null && a.rank() > 4) {
             return op.run(in);
           }
           p[i] = a;
           continue;
         }
+        INDArray[] k = i < kept.length() ? kept.get(i) : null;
+        if (k != null && k[0] == a) {
+          p[i] = k[1];
+          continue;
+        }
+        INDArray a4 = a;
         if (a.rank() < 4) {
           long[] s4 = {1, 1, 1, 1};
           System.arraycopy(a.shape(), 0, s4, 4 - a.rank(), a.rank());
-          a = a.reshape(s4);
+          a4 = a.reshape(s4);
         }
-        p[i] = a.permute(0, 2, 3, 1);
+        p[i] = a4.permute(0, 2, 3, 1);
+        if (!a.isAttached() && a.length() <= KEPT_MAX_LENGTH && i < kept.length()) {
+          kept.set(i, new INDArray[] {a, p[i]});
+        }
       }
       INDArray[] out = op.run(p);
       for (int i = 0; i < out.length; i++) {
