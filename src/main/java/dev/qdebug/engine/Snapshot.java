@@ -39,7 +39,11 @@ public final class Snapshot implements AutoCloseable {
 
   private boolean closed;
 
-  /** The value of {@code tensor} in this run. */
+  /**
+   * The value of {@code tensor} in this run, as the run made it: possibly a strided view (a
+   * convolution's output is channels-last, see {@link TensorHook}); read it through INDArray's
+   * methods, or {@code dup('c')} before touching its buffer.
+   */
   public INDArray get(String tensor) {
     if (closed) {
       throw new IllegalStateException("this Snapshot is closed");
