@@ -182,11 +182,7 @@ public final class Plan {
     if (channelsLast) {
       for (int k = 0; k < steps.size(); k++) {
         Step st = steps.get(k);
-        String type = st.node().opType();
-        Op op =
-            type.equals("Conv")
-                ? ChannelsLast.conv(st.op())
-                : ChannelsLast.ELEMENTWISE.contains(type) ? ChannelsLast.elementwise(st.op()) : st.op();
+        Op op = ChannelsLast.adapt(st.node().opType(), st.op());
         steps.set(k, new Step(st.node(), op, st.in(), st.out()));
       }
     }

@@ -299,7 +299,10 @@ public final class Session implements AutoCloseable {
     return v == null || v.isEmpty() ? v : Workspaces.outside(() -> Tensors.dense(v));
   }
 
-  /** {@code values} with every workspace array replaced by a copy outside it (once per array). */
+  /**
+   * {@code values} with every workspace array replaced by a c-ordered copy outside it (once per
+   * array), so that {@link #cOrdered} copies nothing more for them.
+   */
   private static INDArray[] detach(INDArray[] values) {
     INDArray[] out = values.clone();
     for (int i = 0; i < out.length; i++) {
@@ -307,7 +310,7 @@ public final class Session implements AutoCloseable {
       if (v == null || !v.isAttached()) {
         continue;
       }
-      INDArray d = v.detach();
+      INDArray d = Workspaces.outside(() -> v.dup('c'));
       for (int j = i; j < out.length; j++) {
         if (values[j] == v) {
           out[j] = d;

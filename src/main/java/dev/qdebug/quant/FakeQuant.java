@@ -33,6 +33,7 @@ public final class FakeQuant {
   public static INDArray applyIfFinite(INDArray x, QParams p) {
     return apply(x, p, true);
   }
+
   /**
    * {@link #applyIfFinite} written over {@code x} itself when its values lie in c order at the start
    * of its buffer (else into a new array, as {@link #applyIfFinite}): for a value the caller owns
@@ -44,7 +45,6 @@ public final class FakeQuant {
     return apply(x, p, true, true);
   }
 
-
   private static INDArray apply(INDArray x, QParams p, boolean check) {
     return apply(x, p, check, false);
   }
@@ -53,9 +53,9 @@ public final class FakeQuant {
     if (x.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException("fake quantization needs float32, got " + x.dataType());
     }
-    if (!p.perChannel() && ChannelsLast.is(x)) {
+    INDArray nhwc = p.perChannel() ? x : ChannelsLast.inMemoryOrder(x);
+    if (nhwc != x) {
       // element-wise with one scale: the NHWC array behind the view, the result channels-last too
-      INDArray nhwc = ChannelsLast.storage(x);
       INDArray y = applyDense(nhwc, p, check, inPlace);
       return y == null ? null : y == nhwc ? x : ChannelsLast.view(y);
     }

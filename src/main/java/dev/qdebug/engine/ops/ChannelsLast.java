@@ -22,7 +22,7 @@ public final class ChannelsLast {
    * ordered in memory, only on which values meet: run on permuted inputs, they give the permuted
    * result.
    */
-  public static final Set<String> ELEMENTWISE =
+  private static final Set<String> ELEMENTWISE =
       Set.of(
           "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Neg",
           "Abs", "Exp", "Sqrt", "Softplus", "Elu", "Selu", "Mish", "Clip", "PRelu", "Add", "Sub",
@@ -45,19 +45,35 @@ public final class ChannelsLast {
     }
     long[] s = x.shape();
     long[] st = x.stride();
-    boolean cStrides =
-        (s[3] == 1 || st[3] == 1)
-            && (s[2] == 1 || st[2] == s[3])
-            && (s[1] == 1 || st[1] == s[2] * s[3])
-            && (s[0] == 1 || st[0] == s[1] * s[2] * s[3]);
-    return !cStrides
-        && x.offset() == 0
+    return x.offset() == 0
         && x.data().offset() == 0
         && x.data().length() == x.length()
-        && (s[1] == 1 || st[1] == 1)
-        && (s[3] == 1 || st[3] == s[1])
-        && (s[2] == 1 || st[2] == s[1] * s[3])
-        && (s[0] == 1 || st[0] == s[1] * s[2] * s[3]);
+        && !dense(s, st, 0, 1, 2, 3)
+        && dense(s, st, 0, 2, 3, 1);
+  }
+
+  /**
+   * Whether strides {@code st} lay out shape {@code s} densely with its dimensions in memory in
+   * the order {@code dims} (outermost first); dimensions of size 1 may have any stride.
+   */
+  private static boolean dense(long[] s, long[] st, int... dims) {
+    long step = 1;
+    for (int i = dims.length - 1; i >= 0; i--) {
+      int d = dims[i];
+      if (s[d] != 1 && st[d] != step) {
+        return false;
+      }
+      step *= s[d];
+    }
+    return true;
+  }
+
+  /**
+   * {@code x}, or for a channels-last one its NHWC array: the same values with c-ordered strides,
+   * for element-wise work in place or over the buffer, where the order does not matter.
+   */
+  public static INDArray inMemoryOrder(INDArray x) {
+    return is(x) ? storage(x) : x;
   }
 
   /** The c-ordered {@code [N, H, W, C]} array behind channels-last {@code x} (a view). */
@@ -72,20 +88,25 @@ public final class ChannelsLast {
 
   /** {@code x} when channels-last, else its values copied into a channels-last tensor. */
   public static INDArray of(INDArray x) {
-    return is(x) ? x : view(x.permute(0, 2, 3, 1).dup('c'));
+    return is(x) ? x : view(storage(x).dup('c'));
   }
 
   /**
-   * {@code conv} writing channels-last outputs (2-D convolutions; others as before), or {@code
-   * conv} itself when it is not a Conv.
+   * The op of a node of type {@code opType} for a channels-last plan: a Conv writing channels-last
+   * outputs (2-D convolutions; others as before), an {@link #ELEMENTWISE} op that keeps the layout
+   * ({@link #elementwise}), any other {@code op} as it is.
    */
-  public static Op conv(Op conv) {
-    return conv instanceof Conv c ? c.channelsLast() : conv;
+  public static Op adapt(String opType, Op op) {
+    if (op instanceof Conv c) {
+      return c.channelsLast();
+    }
+    return ELEMENTWISE.contains(opType) ? elementwise(op) : op;
   }
 
   /**
    * {@code op}, an {@link #ELEMENTWISE} op, run on the NHWC arrays when one of its inputs is
-   * channels-last: every input of more than one value is brought to rank 4 (leading ones, as
+   * channels-last (and none has more than 4 dimensions): every input of more than one value is
+   * brought to rank 4 (leading ones, as
    * broadcasting aligns it) and permuted like the channels-last one, the op runs on those, and its
    * 4-D result comes back as a channels-last view. Otherwise {@code op} as it is.
    */
@@ -97,6 +118,9 @@ public final class ChannelsLast {
     return in -> {
       boolean any = false;
       for (INDArray a : in) {
+        if (a != null && a.rank() > 4) {
+          return op.run(in); // beyond NCHW: as the op runs alone
+        }
         any |= is(a);
       }
       if (!any) {
@@ -105,10 +129,7 @@ public final class ChannelsLast {
       INDArray[] p = new INDArray[in.length];
       for (int i = 0; i < in.length; i++) {
         INDArray a = in[i];
-        if (a == null || a.length() == 1 || a.rank() > 4) {
-          if (a != null && a.rank() > 4) {
-            return op.run(in);
-          }
+        if (a == null || a.length() == 1) {
           p[i] = a;
           continue;
         }
@@ -123,17 +144,15 @@ public final class ChannelsLast {
           System.arraycopy(a.shape(), 0, s4, 4 - a.rank(), a.rank());
           a4 = a.reshape(s4);
         }
-        p[i] = a4.permute(0, 2, 3, 1);
+        p[i] = storage(a4);
         if (!a.isAttached() && a.length() <= KEPT_MAX_LENGTH && i < kept.length()) {
           kept.set(i, new INDArray[] {a, p[i]});
         }
       }
+      // broadcasting a rank-4 input gives rank-4 outputs: back to [N, C, H, W]
       INDArray[] out = op.run(p);
       for (int i = 0; i < out.length; i++) {
-        if (out[i] == null || out[i].rank() != 4) {
-          return op.run(in); // not the shape broadcasting promised: as the op runs alone
-        }
-        out[i] = view(out[i]);
+        out[i] = out[i] == null ? null : view(out[i]);
       }
       return out;
     };

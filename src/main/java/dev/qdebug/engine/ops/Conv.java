@@ -208,11 +208,7 @@ final class Conv implements Op {
     long c = x.size(1);
     long positions = x.size(2) * x.size(3);
     long m = w.size(0);
-    // W as [M, C], read transposed by the products: no copy of the weights
-    INDArray wm = w.reshape('c', m, c);
-    if (wm.dataType() != x.dataType()) {
-      wm = wm.castTo(x.dataType());
-    }
+    INDArray wm = matrix(w, x.dataType()); // read transposed by the products: no copy
     INDArray y = Nd4j.createUninitialized(x.dataType(), n, x.size(2), x.size(3), m);
     if (y.isEmpty()) {
       return ChannelsLast.view(y);
@@ -277,10 +273,7 @@ final class Conv implements Op {
       return b == null ? y : y.addi(b.reshape(biasShape(m, x.rank())));
     }
     INDArray xs = FlatData.isPlain(x) ? x : x.dup('c');
-    INDArray wm = w.reshape('c', m, c);
-    if (wm.dataType() != x.dataType()) {
-      wm = wm.castTo(x.dataType());
-    }
+    INDArray wm = matrix(w, x.dataType());
     INDArray x3 = xs.reshape('c', n, c, positions);
     INDArray y3 = y.reshape('c', n, m, positions);
     for (long i = 0; i < n; i++) {
@@ -288,6 +281,12 @@ final class Conv implements Op {
     }
     addBias(y, b, true);
     return y;
+  }
+
+  /** 1x1 weights {@code [M, C, 1, ...]} as the {@code [M, C]} matrix of {@code type}. */
+  private static INDArray matrix(INDArray w, DataType type) {
+    INDArray wm = w.reshape('c', w.size(0), w.size(1));
+    return wm.dataType() == type ? wm : wm.castTo(type);
   }
 
   /** {@code out = op(a) op(b)}, {@code op} transposing where {@code transA} / {@code transB} is 1. */

@@ -125,9 +125,7 @@ public final class Fusion {
     if (y.isEmpty()) {
       return;
     }
-    if (ChannelsLast.is(y)) {
-      y = ChannelsLast.storage(y); // element-wise: the same values in c order
-    }
+    y = ChannelsLast.inMemoryOrder(y); // element-wise: any order of the values will do
     if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_SILU_LENGTH && FlatData.isPlain(y)) {
       FloatBuffer b = y.data().asNioFloat();
       int n = (int) y.length();
@@ -148,9 +146,7 @@ public final class Fusion {
     if (y.isEmpty()) {
       return;
     }
-    if (ChannelsLast.is(y)) {
-      y = ChannelsLast.storage(y); // element-wise: the same values in c order
-    }
+    y = ChannelsLast.inMemoryOrder(y); // element-wise: any order of the values will do
     if (y.dataType() == DataType.FLOAT && y.length() <= JAVA_MAX_LENGTH && FlatData.isPlain(y)) {
       FloatBuffer b = y.data().asNioFloat();
       int n = (int) y.length();
