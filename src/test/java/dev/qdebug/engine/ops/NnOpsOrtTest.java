@@ -191,7 +191,8 @@ class NnOpsOrtTest {
             .in(rand(24, 16, 1, 1))
             .in(rand(24))
             .out());
-    // 1x1 at 20x20 and more: one matrix product per sample (Conv.pointwise), with and without
+    // 1x1 at 20x20 and more: one matrix product per sample in NCHW plans (Conv.pointwise), one
+    // over the batch channels-last (Conv.pointwiseChannelsLast), with and without
     // bias, batch 3, 1-D, dilation (no effect on a 1x1 kernel), and a strided / padded one
     c.add(
         new Case("conv_1x1_pointwise_bias", "Conv")
@@ -859,17 +860,30 @@ class NnOpsOrtTest {
   @TestFactory
   Stream<DynamicTest> againstOnnxRuntime() {
     String filter = System.getProperty("qdebug.cases", "");
+    // a convolution runs channels-last by default; its NCHW paths (Conv.pointwise, oneDNN in NCHW)
+    // run in plans compiled with -Dqdebug.channelsLast=false
     return cases().stream()
         .filter(c -> c.name.contains(filter) || c.op.toLowerCase().contains(filter))
-        .map(c -> DynamicTest.dynamicTest(c.name, () -> check(c)));
+        .flatMap(
+            c ->
+                c.op.equals("Conv")
+                    ? Stream.of(
+                        DynamicTest.dynamicTest(c.name, () -> check(c, true)),
+                        DynamicTest.dynamicTest(c.name + " (NCHW)", () -> check(c, false)))
+                    : Stream.of(DynamicTest.dynamicTest(c.name, () -> check(c, true))));
   }
 
-  private static void check(Case c) {
+  private static void check(Case c, boolean channelsLast) {
     ModelProto proto = c.model();
     Map<String, INDArray> feeds = TestModels.oneNodeFeeds(c.inputs);
     Map<String, INDArray> ours;
+    if (!channelsLast) {
+      System.setProperty(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY, "false");
+    }
     try (Session s = Session.open(OnnxModel.of(proto, c.name))) {
       ours = s.run(feeds);
+    } finally {
+      System.clearProperty(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY);
     }
     Map<String, INDArray> theirs = Ort.run(proto, feeds, c.outputNames());
     for (String name : c.outputNames()) {
