@@ -33,6 +33,10 @@ final class Conv implements Op {
   private final int group;
   /** Whether 2-D outputs are written channels-last ({@link ChannelsLast}). */
   private final boolean channelsLast;
+  /** The oneDNN path of a channels-last convolution ({@link Dnnl}), null without one. */
+  private final Dnnl.Convolution dnnl;
+  /** The clamp fused into this convolution's output, null for none ({@link #clamped}). */
+  private final double[] clamp;
   private volatile Prepared cache;
 
   /** Weights in ND4J layout, one per native call, for the weight array {@code source}. */
@@ -47,18 +51,35 @@ final class Conv implements Op {
     }
     this.group = (int) g;
     this.channelsLast = false;
+    this.dnnl = null;
+    this.clamp = null;
   }
 
-  private Conv(Conv c) {
+  private Conv(Conv c, double[] clamp) {
     this.node = c.node;
     this.window = c.window;
     this.group = c.group;
     this.channelsLast = true;
+    this.clamp = clamp;
+    if (clamp != null) {
+      this.dnnl = c.dnnl.clamped(clamp[0], clamp[1]);
+    } else {
+      this.dnnl = Dnnl.enabled() ? new Dnnl.Convolution() : null;
+    }
   }
 
   /** This convolution writing its 2-D outputs channels-last ({@link ChannelsLast}). */
   Conv channelsLast() {
-    return channelsLast ? this : new Conv(this);
+    return channelsLast ? this : new Conv(this, null);
+  }
+
+  /**
+   * This convolution with its output clamped to [lo, hi] (a Relu or Clip after it) by oneDNN's
+   * post-op: the values of the clamp applied to the output, without a second pass over it. Null
+   * where this convolution has no oneDNN path (not channels-last, or oneDNN off).
+   */
+  Conv clamped(double lo, double hi) {
+    return dnnl == null || clamp != null ? null : new Conv(this, new double[] {lo, hi});
   }
 
   @Override
@@ -126,7 +147,22 @@ final class Conv implements Op {
 
   /** 1-D (as 2-D with height 1) and 2-D convolution on ND4J's native ops. */
   private INDArray native2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
-    return channelsLast && g.rank() == 2 ? channelsLast2d(x, w, b, g) : nchw2d(x, w, b, g);
+    if (!channelsLast || g.rank() != 2) {
+      return nchw2d(x, w, b, g);
+    }
+    if (dnnl != null && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
+        && (b == null || b.dataType() == DataType.FLOAT) && !x.isEmpty() && x.size(1) > 0
+        && w.length() > 0) {
+      INDArray y = dnnl.run(x, w, b, g, group);
+      if (y != null) {
+        return y;
+      }
+    }
+    INDArray y = channelsLast2d(x, w, b, g);
+    if (clamp != null) {
+      Fusion.clampInPlace(y, clamp[0], clamp[1], false);
+    }
+    return y;
   }
 
   /** {@link #native2d} with an NCHW output. */

@@ -87,6 +87,10 @@ public final class Fusion {
    * +inf}), which runs as ND4J's ReLU on large outputs, as the unfused Relu does.
    */
   public static Op convClamp(Op conv, double lo, double hi, boolean relu) {
+    Conv fused = conv instanceof Conv c ? c.clamped(lo, hi) : null;
+    if (fused != null) {
+      return fused; // oneDNN's post-op: the same values, no second pass
+    }
     return in -> {
       INDArray[] out = fresh(conv.run(in), in);
       clampInPlace(out[0], lo, hi, relu);

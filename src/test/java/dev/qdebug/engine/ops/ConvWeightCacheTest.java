@@ -13,11 +13,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Conv caches its weights in ND4J layout for the identity of the incoming weight array: a different
- * array (as a fake-quantizing hook supplies) must be used, the same array reused; and
- * non-contiguous inputs (views from earlier ops) must give the same result as dense ones.
+ * Conv caches its weights in ND4J layout (NCHW plans) or oneDNN's blocked layout (channels-last
+ * plans, {@link Dnnl}) for the identity of the incoming weight array: a different array (as a
+ * fake-quantizing hook supplies) must be used, the same array reused; and non-contiguous inputs
+ * (views from earlier ops) must give the same result as dense ones.
  */
 class ConvWeightCacheTest {
+  private static Conv conv(long group, boolean channelsLast) {
+    Conv c = conv(group);
+    return channelsLast ? c.channelsLast() : c;
+  }
+
   private static Conv conv(long group) {
     NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c");
     n.addAttribute(
@@ -42,12 +48,18 @@ class ConvWeightCacheTest {
 
   @Test
   void newWeightArrayIsUsedAndSameArrayReused() {
+    for (boolean cl : new boolean[] {false, true}) {
+      newWeightArrayIsUsedAndSameArrayReused(cl);
+    }
+  }
+
+  private static void newWeightArrayIsUsedAndSameArrayReused(boolean channelsLast) {
     for (long group : new long[] {1, 2, 4}) {
       Nd4j.getRandom().setSeed(7);
       INDArray x = Nd4j.rand(DataType.FLOAT, 1, 4, 6, 6);
       INDArray w1 = Nd4j.rand(DataType.FLOAT, 8, 4 / group, 3, 3);
       INDArray w2 = w1.mul(-0.5);
-      Conv op = conv(group);
+      Conv op = conv(group, channelsLast);
       INDArray y1 = op.run(new INDArray[] {x, w1})[0];
       INDArray y2 = op.run(new INDArray[] {x, w2})[0];
       assertTrue(close(y2, conv(group).run(new INDArray[] {x, w2})[0]), "group " + group);
@@ -75,10 +87,12 @@ class ConvWeightCacheTest {
                   org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1),
                   org.nd4j.linalg.indexing.NDArrayIndex.all(),
                   org.nd4j.linalg.indexing.NDArrayIndex.all());
-      INDArray viewResult = conv(group).run(new INDArray[] {x, wg})[0];
-      INDArray denseResult = conv(group).run(new INDArray[] {x.dup('c'), wg.dup('c')})[0];
-      assertArrayEquals(denseResult.shape(), viewResult.shape());
-      assertTrue(close(denseResult, viewResult), "group " + group);
+      for (boolean cl : new boolean[] {false, true}) {
+        INDArray viewResult = conv(group, cl).run(new INDArray[] {x, wg})[0];
+        INDArray denseResult = conv(group).run(new INDArray[] {x.dup('c'), wg.dup('c')})[0];
+        assertArrayEquals(denseResult.shape(), viewResult.shape());
+        assertTrue(close(denseResult, viewResult), "group " + group + (cl ? ", channels-last" : ""));
+      }
     }
   }
 }

@@ -860,30 +860,35 @@ class NnOpsOrtTest {
   @TestFactory
   Stream<DynamicTest> againstOnnxRuntime() {
     String filter = System.getProperty("qdebug.cases", "");
-    // a convolution runs channels-last by default; its NCHW paths (Conv.pointwise, oneDNN in NCHW)
-    // run in plans compiled with -Dqdebug.channelsLast=false
+    // a convolution runs channels-last on oneDNN (Dnnl) by default; its other paths run in plans
+    // compiled with -Dqdebug.dnnl=false (channels-last on ND4J's ops: Conv.pointwiseChannelsLast,
+    // depthwise in NHWC) and -Dqdebug.channelsLast=false (Conv.pointwise, oneDNN in NCHW)
     return cases().stream()
         .filter(c -> c.name.contains(filter) || c.op.toLowerCase().contains(filter))
         .flatMap(
             c ->
                 c.op.equals("Conv")
                     ? Stream.of(
-                        DynamicTest.dynamicTest(c.name, () -> check(c, true)),
-                        DynamicTest.dynamicTest(c.name + " (NCHW)", () -> check(c, false)))
-                    : Stream.of(DynamicTest.dynamicTest(c.name, () -> check(c, true))));
+                        DynamicTest.dynamicTest(c.name, () -> check(c, Map.of())),
+                        DynamicTest.dynamicTest(
+                            c.name + " (channels-last on ND4J)",
+                            () -> check(c, Map.of(Dnnl.PROPERTY, "false"))),
+                        DynamicTest.dynamicTest(
+                            c.name + " (NCHW)",
+                            () -> check(c, Map.of(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY, "false"))))
+                    : Stream.of(DynamicTest.dynamicTest(c.name, () -> check(c, Map.of()))));
   }
 
-  private static void check(Case c, boolean channelsLast) {
+  /** Runs case {@code c} in a plan compiled with system properties {@code mode}, and in ORT. */
+  private static void check(Case c, Map<String, String> mode) {
     ModelProto proto = c.model();
     Map<String, INDArray> feeds = TestModels.oneNodeFeeds(c.inputs);
     Map<String, INDArray> ours;
-    if (!channelsLast) {
-      System.setProperty(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY, "false");
-    }
+    mode.forEach(System::setProperty);
     try (Session s = Session.open(OnnxModel.of(proto, c.name))) {
       ours = s.run(feeds);
     } finally {
-      System.clearProperty(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY);
+      mode.keySet().forEach(System::clearProperty);
     }
     Map<String, INDArray> theirs = Ort.run(proto, feeds, c.outputNames());
     for (String name : c.outputNames()) {

@@ -1,0 +1,408 @@
+package dev.qdebug.engine.ops;
+
+import static org.bytedeco.dnnl.global.dnnl.*;
+
+import dev.qdebug.engine.Workspaces;
+import java.lang.ref.Cleaner;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_convolution_desc_t;
+import org.bytedeco.dnnl.dnnl_engine;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_post_ops;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * 2-D float convolutions called on oneDNN directly (the JavaCPP presets of oneDNN 2.5), for what
+ * ND4J's {@code conv2d} cannot keep between calls: each convolution's primitive is created once per
+ * input shape and kept, its weights are re-laid out into the blocked format the primitive wants
+ * once per weight array (ND4J re-lays them out on every call), and an activation that clamps (Relu,
+ * Clip) runs as the primitive's post-op while the output is still in cache, instead of a second
+ * pass over it. Inputs are NCHW or channels-last ({@link ChannelsLast}); outputs are channels-last.
+ *
+ * <p>The post-op gives the values of the convolution followed by the clamp, bit for bit: both
+ * clamp the same float32 accumulator. {@code -D}{@value #PROPERTY}{@code =false} turns this path
+ * off (ND4J's ops run the convolutions as before); so does a machine where the library does not
+ * load, which {@link #unavailable()} explains.
+ */
+final class Dnnl {
+  private Dnnl() {}
+
+  /** System property: {@code false} runs convolutions on ND4J's ops instead. */
+  static final String PROPERTY = "qdebug.dnnl";
+
+  private static final Cleaner CLEANER = Cleaner.create();
+
+  /** The CPU engine, or null when the library did not load. */
+  private static final dnnl_engine ENGINE;
+
+  /** Why the library is not used, or null when it is. */
+  private static final String UNAVAILABLE;
+
+  static {
+    dnnl_engine engine = null;
+    String why = null;
+    try {
+      engine = new dnnl_engine();
+      check(dnnl_engine_create(engine, dnnl_cpu, 0), "engine");
+    } catch (Throwable e) { // UnsatisfiedLinkError on a platform without the native library
+      engine = null;
+      why = "oneDNN did not load: " + e;
+    }
+    ENGINE = engine;
+    UNAVAILABLE = why;
+  }
+
+  /** A stream per thread: oneDNN streams are not for concurrent use. */
+  private static final ThreadLocal<dnnl_stream> STREAM =
+      ThreadLocal.withInitial(
+          () -> {
+            dnnl_stream s = new dnnl_stream();
+            check(dnnl_stream_create(s, ENGINE, dnnl_stream_default_flags), "stream");
+            return s;
+          });
+
+  /** Whether convolutions run here: the library loaded and {@value #PROPERTY} is not false. */
+  static boolean enabled() {
+    return ENGINE != null && !"false".equals(System.getProperty(PROPERTY));
+  }
+
+  /** Why the library is not used, or null when it loaded. */
+  static String unavailable() {
+    return UNAVAILABLE;
+  }
+
+  private static void check(int status, String what) {
+    if (status != dnnl_success) {
+      throw new IllegalStateException("oneDNN " + what + " failed with status " + status);
+    }
+  }
+
+  /** A native address as a JavaCPP pointer (no ownership). */
+  private static final class Address extends Pointer {
+    Address(long a) {
+      address = a;
+    }
+  }
+
+  /** The address of {@code x}'s first value (a dense float array). */
+  private static Pointer address(INDArray x) {
+    return new Address(x.data().address() + x.offset() * x.dataType().width());
+  }
+
+  private static dnnl_memory_desc_t md(long[] dims, int tag) {
+    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+    check(dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag), "memory descriptor");
+    return md;
+  }
+
+  /**
+   * What a convolution primitive is made for: input {@code [n, c, h, w]} (NHWC in memory),
+   * {@code m} output channels of {@code [oh, ow]}, a bias or not, kernel, strides, dilations, pads
+   * (ONNX order: top, left, bottom, right) and groups.
+   */
+  record Shape(
+      long n, long c, long h, long w, long m, long oh, long ow, boolean bias,
+      long kh, long kw, long sh, long sw, long dh, long dw, long pt, long pl, long pb, long pr,
+      int group) {}
+
+  /** Weights {@code source} re-laid out as {@code md} says, in {@code values}. */
+  private record Packed(INDArray source, dnnl_memory_desc_t md, INDArray values) {}
+
+  /**
+   * One convolution node's primitives, one per input shape, and its weights in the layout they
+   * want, for the last weight array seen. Safe for concurrent runs (a sweep's threads).
+   */
+  static final class Convolution {
+    private final double lo;
+    private final double hi;
+    private final boolean clamp;
+    private final Map<Shape, Primitive> primitives = new ConcurrentHashMap<>();
+    /** The packed weights, shared with the same node's {@link #clamped} convolution. */
+    private final AtomicReference<Packed> packed;
+
+    /** A convolution without post-op. */
+    Convolution() {
+      this(false, 0, 0, new AtomicReference<>());
+    }
+
+    private Convolution(boolean clamp, double lo, double hi, AtomicReference<Packed> packed) {
+      this.clamp = clamp;
+      this.lo = lo;
+      this.hi = hi;
+      this.packed = packed;
+    }
+
+    /**
+     * This convolution with its output clamped to [lo, hi] as a post-op; it shares this one's
+     * packed weights (a plan runs the fused step, and the plain one where a hook needs the output
+     * before the clamp).
+     */
+    Convolution clamped(double lo, double hi) {
+      return new Convolution(true, lo, hi, packed);
+    }
+
+    /**
+     * {@code y = conv(x, w) + b}, clamped when this convolution clamps, written channels-last; null
+     * where oneDNN has only its reference implementation for this shape (far slower than ND4J's
+     * path). {@code x} is a float NCHW tensor (made channels-last first where it is not), {@code
+     * w} float {@code [M, C/group, kH, kW]}, {@code b} float {@code [M]} or null; {@code g} the
+     * 2-D geometry.
+     */
+    INDArray run(INDArray x, INDArray w, INDArray b, Window.Geometry g, int group) {
+      long[] k = g.kernel();
+      long[] st = g.strides();
+      long[] d = g.dilations();
+      long[] p = g.pads();
+      long[] out = g.out();
+      long m = w.size(0);
+      Shape shape =
+          new Shape(
+              x.size(0), x.size(1), x.size(2), x.size(3), m, out[0], out[1], b != null,
+              k[0], k[1], st[0], st[1], d[0], d[1], p[0], p[1], p[2], p[3], group);
+      Primitive prim = primitives.computeIfAbsent(shape, s -> new Primitive(s, clamp, lo, hi));
+      if (prim.reference) {
+        return null;
+      }
+      // oneDNN's optimized convolutions want NHWC input with NHWC output (an NCHW input, such as
+      // the image into a first convolution, gets only the reference implementation)
+      INDArray src = ChannelsLast.storage(ChannelsLast.of(x));
+      INDArray weights = weights(prim, w);
+      INDArray bias = b == null ? null : FlatData.isPlain(b) ? b : b.dup('c');
+      INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.size(0), out[0], out[1], m);
+      prim.execute(src, weights, bias, y);
+      return ChannelsLast.view(y);
+    }
+
+    /** {@code w} in the layout {@code p} wants: from the cache when {@code w} is the same array. */
+    private INDArray weights(Primitive p, INDArray w) {
+      Packed k = packed.get();
+      if (k != null && k.source() == w && dnnl_memory_desc_equal(k.md(), p.weights) == 1) {
+        return k.values();
+      }
+      if (w.isAttached()) {
+        // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
+        // workspace and freed with it
+        return p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c'));
+      }
+      INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
+      packed.set(new Packed(w, p.weights, v));
+      return v;
+    }
+  }
+
+  /**
+   * A thread's scratch memory for oneDNN, grown to the largest a primitive asked for and kept
+   * (a few MiB per thread at most on the models measured), 64-byte aligned.
+   */
+  private static final class Scratch {
+    private static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
+    private BytePointer block;
+    private long bytes;
+
+    static Pointer get(long need) {
+      Scratch s = OF_THREAD.get();
+      if (s.bytes < need) {
+        if (s.block != null) {
+          s.block.close();
+        }
+        s.block = new BytePointer(need + 64);
+        s.bytes = need;
+      }
+      long a = s.block.address();
+      return new Address((a + 63) & ~63L);
+    }
+  }
+
+  /** A created convolution primitive, its memory descriptors and its weights' re-layout. */
+  private static final class Primitive {
+    final dnnl_memory_desc_t src;
+    final dnnl_memory_desc_t userWeights;
+    final dnnl_memory_desc_t weights;
+    final dnnl_memory_desc_t bias;
+    final dnnl_memory_desc_t dst;
+    final dnnl_primitive primitive;
+    final dnnl_primitive reorder; // user weights -> weights; null when they are the same
+    final long weightValues;
+    /** The scratch memory the convolution and the weights' re-layout need per execution. */
+    final dnnl_memory_desc_t scratchpad;
+    final dnnl_memory_desc_t reorderScratchpad;
+    /** Whether oneDNN chose its reference implementation (slow: not used). */
+    final boolean reference;
+
+    Primitive(Shape s, boolean clamp, double lo, double hi) {
+      src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
+      int g = s.group();
+      long[] wd =
+          g == 1
+              ? new long[] {s.m(), s.c(), s.kh(), s.kw()}
+              : new long[] {g, s.m() / g, s.c() / g, s.kh(), s.kw()};
+      userWeights = md(wd, g == 1 ? dnnl_oihw : dnnl_goihw);
+      bias = s.bias() ? md(new long[] {s.m()}, dnnl_x) : null;
+      dst = md(new long[] {s.n(), s.m(), s.oh(), s.ow()}, dnnl_nhwc);
+      long[] strides = {s.sh(), s.sw()};
+      long[] dil = {s.dh() - 1, s.dw() - 1};
+      long[] padL = {s.pt(), s.pl()};
+      long[] padR = {s.pb(), s.pr()};
+      dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+      check(
+          dnnl_dilated_convolution_forward_desc_init(
+              desc, dnnl_forward_inference, dnnl_convolution_direct, src,
+              md(wd, dnnl_format_tag_any), bias, dst, strides, dil, padL, padR),
+          "convolution descriptor " + s);
+      dnnl_primitive_attr attr = attributes();
+      dnnl_post_ops ops = null;
+      dnnl_primitive_desc pd = new dnnl_primitive_desc();
+      try {
+        if (clamp) {
+          ops = new dnnl_post_ops();
+          check(dnnl_post_ops_create(ops), "post-ops");
+          check(
+              dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_clip, (float) lo, (float) hi),
+              "clamp post-op");
+          check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+        }
+        check(
+            dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null),
+            "convolution " + s);
+        weights = copy(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+        PointerPointer<BytePointer> impl = new PointerPointer<>(1);
+        check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl), "implementation");
+        reference = impl.getString(0).startsWith("ref");
+        scratchpad = copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+        primitive = new dnnl_primitive();
+        check(dnnl_primitive_create(primitive, pd), "convolution primitive");
+      } finally {
+        if (!pd.isNull()) {
+          dnnl_primitive_desc_destroy(pd);
+        }
+        if (ops != null) {
+          dnnl_post_ops_destroy(ops);
+        }
+        dnnl_primitive_attr_destroy(attr);
+      }
+      weightValues = dnnl_memory_desc_get_size(weights) / Float.BYTES;
+      if (dnnl_memory_desc_equal(userWeights, weights) == 1) {
+        reorder = null;
+        reorderScratchpad = null;
+      } else {
+        dnnl_primitive_desc rpd = new dnnl_primitive_desc();
+        dnnl_primitive_attr rattr = attributes();
+        try {
+          check(
+              dnnl_reorder_primitive_desc_create(rpd, userWeights, ENGINE, weights, ENGINE, rattr),
+              "weight re-layout");
+          reorderScratchpad = copy(dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
+          reorder = new dnnl_primitive();
+          check(dnnl_primitive_create(reorder, rpd), "weight re-layout");
+        } finally {
+          if (!rpd.isNull()) {
+            dnnl_primitive_desc_destroy(rpd);
+          }
+          dnnl_primitive_attr_destroy(rattr);
+        }
+      }
+      dnnl_primitive conv = primitive;
+      dnnl_primitive re = reorder;
+      CLEANER.register(
+          this,
+          () -> {
+            dnnl_primitive_destroy(conv);
+            if (re != null) {
+              dnnl_primitive_destroy(re);
+            }
+          });
+    }
+
+    /**
+     * Attributes with the scratch memory passed at each execution: oneDNN's own (one per
+     * primitive) would be shared by a sweep's threads running the same primitive at once.
+     */
+    private static dnnl_primitive_attr attributes() {
+      dnnl_primitive_attr attr = new dnnl_primitive_attr();
+      check(dnnl_primitive_attr_create(attr), "attributes");
+      check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
+      return attr;
+    }
+
+    /** A copy of {@code md}, which lives in a primitive descriptor destroyed after creation. */
+    private static dnnl_memory_desc_t copy(dnnl_memory_desc_t md) {
+      dnnl_memory_desc_t c = new dnnl_memory_desc_t();
+      Pointer.memcpy(c, md, c.sizeof());
+      return c;
+    }
+
+    /** {@code w} (dense [M, C/group, kH, kW]) in the layout of {@link #weights}, a new array. */
+    INDArray reorderWeights(INDArray w) {
+      if (reorder == null) {
+        return w;
+      }
+      INDArray v = Nd4j.createUninitialized(DataType.FLOAT, Math.max(1, weightValues));
+      execute(reorder, reorderScratchpad, new dnnl_memory_desc_t[] {userWeights, weights},
+          new int[] {DNNL_ARG_FROM, DNNL_ARG_TO}, w, v);
+      return v;
+    }
+
+    /** Runs the convolution: {@code src}, {@code w} (re-laid out), {@code b} (or null) into {@code y}. */
+    void execute(INDArray x, INDArray w, INDArray b, INDArray y) {
+      if (b == null) {
+        execute(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, dst},
+            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, x, w, y);
+      } else {
+        execute(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, bias, dst},
+            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, x, w, b, y);
+      }
+    }
+
+    /**
+     * Executes {@code p} with arrays {@code a} as arguments {@code args} described by {@code mds},
+     * and this thread's scratch memory as {@code scratch} describes it (null: none).
+     */
+    private static void execute(
+        dnnl_primitive p, dnnl_memory_desc_t scratch, dnnl_memory_desc_t[] mds, int[] args,
+        INDArray... a) {
+      long bytes = scratch == null ? 0 : dnnl_memory_desc_get_size(scratch);
+      int n = a.length + (bytes > 0 ? 1 : 0);
+      dnnl_memory[] mem = new dnnl_memory[n];
+      try (dnnl_exec_arg_t list = new dnnl_exec_arg_t(n)) {
+        for (int i = 0; i < a.length; i++) {
+          mem[i] = memory(mds[i], address(a[i]));
+          list.position(i).arg(args[i]).memory(mem[i]);
+        }
+        if (bytes > 0) {
+          mem[n - 1] = memory(scratch, Scratch.get(bytes));
+          list.position(n - 1).arg(DNNL_ARG_SCRATCHPAD).memory(mem[n - 1]);
+        }
+        list.position(0);
+        dnnl_stream s = STREAM.get();
+        check(dnnl_primitive_execute(p, s, n, list), "execution");
+        check(dnnl_stream_wait(s), "execution");
+      } finally {
+        for (dnnl_memory m : mem) {
+          if (m != null && !m.isNull()) {
+            dnnl_memory_destroy(m);
+          }
+        }
+      }
+    }
+
+    private static dnnl_memory memory(dnnl_memory_desc_t md, Pointer at) {
+      dnnl_memory m = new dnnl_memory();
+      check(dnnl_memory_create(m, md, ENGINE, at), "memory");
+      return m;
+    }
+  }
+}

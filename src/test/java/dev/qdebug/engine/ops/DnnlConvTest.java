@@ -1,0 +1,135 @@
+package dev.qdebug.engine.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qdebug.onnx.OnnxNode;
+import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
+import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Convolutions on oneDNN ({@link Dnnl}): the library loads on the project's platform (a plan would
+ * otherwise fall back to ND4J's ops without a word), the fused clamp gives the clamped output bit
+ * for bit, and one convolution run from several threads at once (a sweep's candidates) gives what
+ * it gives on one. Agreement with ONNX Runtime is {@code NnOpsOrtTest}'s and {@code
+ * ChannelsLastTest}'s.
+ */
+class DnnlConvTest {
+  private static AttributeProto ints(String name, long... v) {
+    AttributeProto.Builder a =
+        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+    for (long x : v) {
+      a.addInts(x);
+    }
+    return a.build();
+  }
+
+  /** A channels-last convolution with the given pads, strides and groups. */
+  private static Conv conv(long group, long[] pads, long[] strides) {
+    return nchw(group, pads, strides).channelsLast();
+  }
+
+  /** The same convolution in an NCHW plan. */
+  private static Conv nchw(long group, long[] pads, long[] strides) {
+    NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c");
+    n.addAttribute(ints("pads", pads));
+    n.addAttribute(ints("strides", strides));
+    n.addAttribute(
+        AttributeProto.newBuilder()
+            .setName("group")
+            .setType(AttributeProto.AttributeType.INT)
+            .setI(group));
+    return new Conv(OnnxNode.of(n.build()), 17);
+  }
+
+  private static float[] values(INDArray y) {
+    return y.dup('c').data().asFloat();
+  }
+
+  @Test
+  void oneDnnLoadsOnThisPlatform() {
+    assertNull(Dnnl.unavailable());
+    assertTrue(Dnnl.enabled());
+    assertNull(nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).clamped(0, 6),
+        "an NCHW convolution has no oneDNN path");
+  }
+
+  @Test
+  void clampPostOpGivesTheClampedOutputBitForBit() {
+    Nd4j.getRandom().setSeed(11);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 2, 16, 9, 9);
+    INDArray b = Nd4j.randn(DataType.FLOAT, 24);
+    double[][] bounds = {{0, Double.POSITIVE_INFINITY}, {0, 6}, {-0.5, 0.25}};
+    for (long group : new long[] {1, 16 / 2, 16}) {
+      INDArray w = Nd4j.randn(DataType.FLOAT, group == 16 ? 16 : 24, 16 / group, 3, 3);
+      INDArray[] in = {x, w, group == 16 ? null : b};
+      if (in[2] == null) {
+        in = new INDArray[] {x, w};
+      }
+      for (long[] pads : new long[][] {{1, 1, 1, 1}, {0, 1, 2, 0}}) {
+        Conv plain = conv(group, pads, new long[] {2, 1});
+        for (double[] lh : bounds) {
+          boolean relu = lh[0] == 0 && Double.isInfinite(lh[1]);
+          INDArray want = plain.run(in)[0].dup('c');
+          Fusion.clampInPlace(want, lh[0], lh[1], relu);
+          Conv fused = plain.clamped(lh[0], lh[1]);
+          assertNotNull(fused);
+          INDArray got = fused.run(in)[0];
+          assertTrue(ChannelsLast.is(got), "the output stays channels-last");
+          assertArrayEquals(values(want), values(got),
+              "group " + group + ", clamp " + lh[0] + ".." + lh[1]);
+        }
+      }
+    }
+  }
+
+  @Test
+  void oneConvolutionOnSeveralThreadsGivesItsSingleThreadResults() throws Exception {
+    Nd4j.getRandom().setSeed(12);
+    Conv c = conv(1, new long[] {1, 1, 1, 1}, new long[] {1, 1});
+    INDArray w = Nd4j.randn(DataType.FLOAT, 64, 64, 3, 3);
+    int inputs = 6;
+    List<INDArray> xs = new ArrayList<>();
+    List<float[]> want = new ArrayList<>();
+    for (int i = 0; i < inputs; i++) {
+      xs.add(Nd4j.randn(DataType.FLOAT, 2, 64, 28, 28));
+      want.add(values(c.run(new INDArray[] {xs.get(i), w})[0]));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<Integer>> done = new ArrayList<>();
+      for (int t = 0; t < 3; t++) {
+        int offset = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  int checked = 0;
+                  for (int r = 0; r < 24; r++) {
+                    int i = (r + offset) % inputs;
+                    assertArrayEquals(
+                        want.get(i), values(c.run(new INDArray[] {xs.get(i), w})[0]), "input " + i);
+                    checked++;
+                  }
+                  return checked;
+                }));
+      }
+      for (Future<Integer> f : done) {
+        assertEquals(24, f.get());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+}
