@@ -35,8 +35,8 @@ final class Conv implements Op {
   private final boolean channelsLast;
   /** The oneDNN path of a channels-last convolution ({@link Dnnl}), null without one. */
   private final Dnnl.Convolution dnnl;
-  /** The clamp fused into this convolution's output, null for none ({@link #clamped}). */
-  private final double[] clamp;
+  /** The activation fused into this convolution's output, null for none ({@link #with}). */
+  private final Dnnl.PostOp post;
   private volatile Prepared cache;
 
   /** Weights in ND4J layout, one per native call, for the weight array {@code source}. */
@@ -52,17 +52,17 @@ final class Conv implements Op {
     this.group = (int) g;
     this.channelsLast = false;
     this.dnnl = null;
-    this.clamp = null;
+    this.post = null;
   }
 
-  private Conv(Conv c, double[] clamp) {
+  private Conv(Conv c, Dnnl.PostOp post) {
     this.node = c.node;
     this.window = c.window;
     this.group = c.group;
     this.channelsLast = true;
-    this.clamp = clamp;
-    if (clamp != null) {
-      this.dnnl = c.dnnl.clamped(clamp[0], clamp[1]);
+    this.post = post;
+    if (post != null) {
+      this.dnnl = c.dnnl.with(post);
     } else {
       this.dnnl = Dnnl.enabled() ? new Dnnl.Convolution() : null;
     }
@@ -74,12 +74,12 @@ final class Conv implements Op {
   }
 
   /**
-   * This convolution with its output clamped to [lo, hi] (a Relu or Clip after it) by oneDNN's
-   * post-op: the values of the clamp applied to the output, without a second pass over it. Null
-   * where this convolution has no oneDNN path (not channels-last, or oneDNN off).
+   * This convolution with {@code post} (the activation after it) applied to its output by oneDNN,
+   * without a second pass over it. Null where this convolution has no oneDNN path (not
+   * channels-last, or oneDNN off).
    */
-  Conv clamped(double lo, double hi) {
-    return dnnl == null || clamp != null ? null : new Conv(this, new double[] {lo, hi});
+  Conv with(Dnnl.PostOp post) {
+    return dnnl == null || this.post != null ? null : new Conv(this, post);
   }
 
   @Override
@@ -159,8 +159,8 @@ final class Conv implements Op {
       }
     }
     INDArray y = channelsLast2d(x, w, b, g);
-    if (clamp != null) {
-      Fusion.clampInPlace(y, clamp[0], clamp[1], false);
+    if (post != null) {
+      post.applyInPlace(y);
     }
     return y;
   }

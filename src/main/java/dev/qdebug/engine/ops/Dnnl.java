@@ -29,12 +29,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * 2-D float convolutions called on oneDNN directly (the JavaCPP presets of oneDNN 2.5), for what
  * ND4J's {@code conv2d} cannot keep between calls: each convolution's primitive is created once per
  * input shape and kept, its weights are re-laid out into the blocked format the primitive wants
- * once per weight array (ND4J re-lays them out on every call), and an activation that clamps (Relu,
- * Clip) runs as the primitive's post-op while the output is still in cache, instead of a second
- * pass over it. Inputs are NCHW or channels-last ({@link ChannelsLast}); outputs are channels-last.
+ * once per weight array (ND4J re-lays them out on every call), and the activation of a fused step
+ * (a clamp: Relu, Clip; or SiLU) runs as the primitive's post-op while the output is still in
+ * cache, instead of a second pass over it. Inputs are NCHW or channels-last ({@link
+ * ChannelsLast}); outputs are channels-last.
  *
- * <p>The post-op gives the values of the convolution followed by the clamp, bit for bit: both
- * clamp the same float32 accumulator. {@code -D}{@value #PROPERTY}{@code =false} turns this path
+ * <p>A clamp post-op gives the values of the convolution followed by the clamp, bit for bit: both
+ * clamp the same float32 accumulator (so hooked runs and re-runs use it); SiLU differs from
+ * ND4J's sigmoid in the last bits, as the fused SiLU step always has (plain forwards only). {@code -D}{@value #PROPERTY}{@code =false} turns this path
  * off (ND4J's ops run the convolutions as before); so does a machine where the library does not
  * load, which {@link #unavailable()} explains.
  */
@@ -119,6 +121,29 @@ final class Dnnl {
       long kh, long kw, long sh, long sw, long dh, long dw, long pt, long pl, long pb, long pr,
       int group) {}
 
+  /**
+   * What a convolution applies to its output before writing it: a clamp to [lo, hi] (Relu, Clip),
+   * exact, or SiLU {@code x * sigmoid(x)}, which oneDNN computes with its own exponential (a float
+   * forward's fused step, never a hooked run's).
+   */
+  record PostOp(boolean silu, double lo, double hi) {
+    static PostOp clamp(double lo, double hi) {
+      return new PostOp(false, lo, hi);
+    }
+
+    /** SiLU. */
+    static final PostOp SILU = new PostOp(true, 0, 0);
+
+    /** This post-op applied to {@code y} in place by ND4J's ops (where oneDNN is not used). */
+    void applyInPlace(INDArray y) {
+      if (silu) {
+        Fusion.siluInPlace(y);
+      } else {
+        Fusion.clampInPlace(y, lo, hi, lo == 0 && hi == Double.POSITIVE_INFINITY);
+      }
+    }
+  }
+
   /** Weights {@code source} re-laid out as {@code md} says, in {@code values}. */
   private record Packed(INDArray source, dnnl_memory_desc_t md, INDArray values) {}
 
@@ -127,36 +152,32 @@ final class Dnnl {
    * want, for the last weight array seen. Safe for concurrent runs (a sweep's threads).
    */
   static final class Convolution {
-    private final double lo;
-    private final double hi;
-    private final boolean clamp;
+    private final PostOp post;
     private final Map<Shape, Primitive> primitives = new ConcurrentHashMap<>();
-    /** The packed weights, shared with the same node's {@link #clamped} convolution. */
+    /** The packed weights, shared with the same node's {@link #with} convolutions. */
     private final AtomicReference<Packed> packed;
 
     /** A convolution without post-op. */
     Convolution() {
-      this(false, 0, 0, new AtomicReference<>());
+      this(null, new AtomicReference<>());
     }
 
-    private Convolution(boolean clamp, double lo, double hi, AtomicReference<Packed> packed) {
-      this.clamp = clamp;
-      this.lo = lo;
-      this.hi = hi;
+    private Convolution(PostOp post, AtomicReference<Packed> packed) {
+      this.post = post;
       this.packed = packed;
     }
 
     /**
-     * This convolution with its output clamped to [lo, hi] as a post-op; it shares this one's
-     * packed weights (a plan runs the fused step, and the plain one where a hook needs the output
-     * before the clamp).
+     * This convolution with {@code post} applied to its output; it shares this one's packed
+     * weights (a plan runs the fused step, and the plain one where a hook needs the output before
+     * the activation).
      */
-    Convolution clamped(double lo, double hi) {
-      return new Convolution(true, lo, hi, packed);
+    Convolution with(PostOp post) {
+      return new Convolution(post, packed);
     }
 
     /**
-     * {@code y = conv(x, w) + b}, clamped when this convolution clamps, written channels-last; null
+     * {@code y = conv(x, w) + b}, its post-op applied, written channels-last; null
      * where oneDNN has only its reference implementation for this shape (far slower than ND4J's
      * path). {@code x} is a float NCHW tensor (made channels-last first where it is not), {@code
      * w} float {@code [M, C/group, kH, kW]}, {@code b} float {@code [M]} or null; {@code g} the
@@ -173,7 +194,7 @@ final class Dnnl {
           new Shape(
               x.size(0), x.size(1), x.size(2), x.size(3), m, out[0], out[1], b != null,
               k[0], k[1], st[0], st[1], d[0], d[1], p[0], p[1], p[2], p[3], group);
-      Primitive prim = primitives.computeIfAbsent(shape, s -> new Primitive(s, clamp, lo, hi));
+      Primitive prim = primitives.computeIfAbsent(shape, s -> new Primitive(s, post));
       if (prim.reference) {
         return null;
       }
@@ -243,7 +264,7 @@ final class Dnnl {
     /** Whether oneDNN chose its reference implementation (slow: not used). */
     final boolean reference;
 
-    Primitive(Shape s, boolean clamp, double lo, double hi) {
+    Primitive(Shape s, PostOp post) {
       src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
       int g = s.group();
       long[] wd =
@@ -267,12 +288,15 @@ final class Dnnl {
       dnnl_post_ops ops = null;
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
       try {
-        if (clamp) {
+        if (post != null) {
           ops = new dnnl_post_ops();
           check(dnnl_post_ops_create(ops), "post-ops");
           check(
-              dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_clip, (float) lo, (float) hi),
-              "clamp post-op");
+              post.silu()
+                  ? dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_swish, 1f, 0f)
+                  : dnnl_post_ops_append_eltwise(
+                      ops, 1f, dnnl_eltwise_clip, (float) post.lo(), (float) post.hi()),
+              "post-op");
           check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
         }
         check(

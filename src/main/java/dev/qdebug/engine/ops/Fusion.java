@@ -87,7 +87,7 @@ public final class Fusion {
    * +inf}), which runs as ND4J's ReLU on large outputs, as the unfused Relu does.
    */
   public static Op convClamp(Op conv, double lo, double hi, boolean relu) {
-    Conv fused = conv instanceof Conv c ? c.clamped(lo, hi) : null;
+    Conv fused = conv instanceof Conv c ? c.with(Dnnl.PostOp.clamp(lo, hi)) : null;
     if (fused != null) {
       return fused; // oneDNN's post-op: the same values, no second pass
     }
@@ -100,6 +100,10 @@ public final class Fusion {
 
   /** {@code conv} followed by {@code x * sigmoid(x)} applied to its output in place. */
   public static Op convSilu(Op conv) {
+    Conv fused = conv instanceof Conv c ? c.with(Dnnl.PostOp.SILU) : null;
+    if (fused != null) {
+      return fused; // oneDNN's post-op: no second pass (its exponential differs in the last bits)
+    }
     return in -> {
       INDArray[] out = fresh(conv.run(in), in);
       siluInPlace(out[0]);

@@ -62,7 +62,7 @@ class DnnlConvTest {
   void oneDnnLoadsOnThisPlatform() {
     assertNull(Dnnl.unavailable());
     assertTrue(Dnnl.enabled());
-    assertNull(nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).clamped(0, 6),
+    assertNull(nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).with(Dnnl.PostOp.clamp(0, 6)),
         "an NCHW convolution has no oneDNN path");
   }
 
@@ -84,7 +84,7 @@ class DnnlConvTest {
           boolean relu = lh[0] == 0 && Double.isInfinite(lh[1]);
           INDArray want = plain.run(in)[0].dup('c');
           Fusion.clampInPlace(want, lh[0], lh[1], relu);
-          Conv fused = plain.clamped(lh[0], lh[1]);
+          Conv fused = plain.with(Dnnl.PostOp.clamp(lh[0], lh[1]));
           assertNotNull(fused);
           INDArray got = fused.run(in)[0];
           assertTrue(ChannelsLast.is(got), "the output stays channels-last");
@@ -93,6 +93,22 @@ class DnnlConvTest {
         }
       }
     }
+  }
+
+  @Test
+  void siluPostOpIsTheActivationWithinRounding() {
+    Nd4j.getRandom().setSeed(13);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 2, 8, 11, 11).muli(3);
+    INDArray w = Nd4j.randn(DataType.FLOAT, 12, 8, 3, 3);
+    INDArray b = Nd4j.randn(DataType.FLOAT, 12);
+    Conv plain = conv(1, new long[] {1, 1, 1, 1}, new long[] {1, 1});
+    INDArray want = plain.run(new INDArray[] {x, w, b})[0].dup('c');
+    assertTrue(want.minNumber().doubleValue() < -5, "negative outputs are exercised");
+    Fusion.siluInPlace(want);
+    INDArray got = plain.with(Dnnl.PostOp.SILU).run(new INDArray[] {x, w, b})[0].dup('c');
+    double scale = Math.max(1, want.amaxNumber().doubleValue());
+    double diff = got.sub(want).amaxNumber().doubleValue();
+    assertTrue(diff <= 1e-6 * scale, "fused SiLU differs by " + diff);
   }
 
   @Test
