@@ -24,6 +24,8 @@ import org.bytedeco.javacpp.PointerPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOps;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
  * 2-D float convolutions called on oneDNN directly (the JavaCPP presets of oneDNN 2.5), for what
@@ -194,7 +196,7 @@ final class Dnnl {
           new Shape(
               x.size(0), x.size(1), x.size(2), x.size(3), m, out[0], out[1], b != null,
               k[0], k[1], st[0], st[1], d[0], d[1], p[0], p[1], p[2], p[3], group);
-      Primitive prim = primitives.computeIfAbsent(shape, s -> new Primitive(s, post));
+      Primitive prim = primitives.computeIfAbsent(shape, s -> Threads.create(s, post));
       if (prim.reference) {
         return null;
       }
@@ -248,8 +250,52 @@ final class Dnnl {
     }
   }
 
+  /**
+   * Small convolutions on the calling thread only. oneDNN runs each primitive as OpenMP parallel
+   * regions on all cores, and with {@code OMP_WAIT_POLICY=PASSIVE} (which this project sets: on 2
+   * cores spinning threads slow everything else) each region wakes the sleeping threads first:
+   * about 60 us per call, measured on 2 cores, more than a small convolution's arithmetic (a 1x1
+   * convolution of 64 channels at 28x28 took 130 us on two threads, 83 us on one). A primitive
+   * whose work is below {@value #ONE_THREAD_FLOPS} floating-point operations is created and run
+   * with OpenMP's thread count of the calling thread set to 1 (oneDNN sizes its work split when the
+   * primitive is created), then restored; {@code -Dqdebug.dnnl.oneThreadFlops=N} changes the bound.
+   */
+  static final class Threads {
+    private Threads() {}
+
+    static final long ONE_THREAD_FLOPS = 8_000_000;
+
+    private static final long BOUND = Long.getLong("qdebug.dnnl.oneThreadFlops", ONE_THREAD_FLOPS);
+
+    /** The primitive for {@code s}, on one thread when its work is small. */
+    static Primitive create(Shape s, PostOp post) {
+      long flops = 2 * s.n() * s.oh() * s.ow() * s.m() * (s.c() / s.group()) * s.kh() * s.kw();
+      if (flops >= BOUND) {
+        return new Primitive(s, post, false);
+      }
+      int before = single();
+      try {
+        return new Primitive(s, post, true);
+      } finally {
+        restore(before);
+      }
+    }
+
+    /** Sets the calling thread's OpenMP thread count to 1; returns the count before. */
+    static int single() {
+      NativeOps ops = NativeOpsHolder.getInstance().getDeviceNativeOps();
+      int before = ops.ompGetMaxThreads();
+      ops.setOmpNumThreads(1);
+      return before;
+    }
+
+    static void restore(int before) {
+      NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(before);
+    }
+  }
+
   /** A created convolution primitive, its memory descriptors and its weights' re-layout. */
-  private static final class Primitive {
+  static final class Primitive {
     final dnnl_memory_desc_t src;
     final dnnl_memory_desc_t userWeights;
     final dnnl_memory_desc_t weights;
@@ -264,7 +310,11 @@ final class Dnnl {
     /** Whether oneDNN chose its reference implementation (slow: not used). */
     final boolean reference;
 
-    Primitive(Shape s, PostOp post) {
+    /** Whether this convolution runs on the calling thread only ({@link Threads}). */
+    final boolean oneThread;
+
+    Primitive(Shape s, PostOp post, boolean oneThread) {
+      this.oneThread = oneThread;
       src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
       int g = s.group();
       long[] wd =
@@ -375,58 +425,91 @@ final class Dnnl {
         return w;
       }
       INDArray v = Nd4j.createUninitialized(DataType.FLOAT, Math.max(1, weightValues));
-      execute(reorder, reorderScratchpad, new dnnl_memory_desc_t[] {userWeights, weights},
-          new int[] {DNNL_ARG_FROM, DNNL_ARG_TO}, w, v);
+      reorderCall.get().execute(w, v);
       return v;
     }
 
     /** Runs the convolution: {@code src}, {@code w} (re-laid out), {@code b} (or null) into {@code y}. */
     void execute(INDArray x, INDArray w, INDArray b, INDArray y) {
-      if (b == null) {
-        execute(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, dst},
-            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, x, w, y);
-      } else {
-        execute(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, bias, dst},
-            new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, x, w, b, y);
-      }
-    }
-
-    /**
-     * Executes {@code p} with arrays {@code a} as arguments {@code args} described by {@code mds},
-     * and this thread's scratch memory as {@code scratch} describes it (null: none).
-     */
-    private static void execute(
-        dnnl_primitive p, dnnl_memory_desc_t scratch, dnnl_memory_desc_t[] mds, int[] args,
-        INDArray... a) {
-      long bytes = scratch == null ? 0 : dnnl_memory_desc_get_size(scratch);
-      int n = a.length + (bytes > 0 ? 1 : 0);
-      dnnl_memory[] mem = new dnnl_memory[n];
-      try (dnnl_exec_arg_t list = new dnnl_exec_arg_t(n)) {
-        for (int i = 0; i < a.length; i++) {
-          mem[i] = memory(mds[i], address(a[i]));
-          list.position(i).arg(args[i]).memory(mem[i]);
+      int before = oneThread ? Threads.single() : 0;
+      try {
+        if (b == null) {
+          call.get().execute(x, w, y);
+        } else {
+          call.get().execute(x, w, b, y);
         }
-        if (bytes > 0) {
-          mem[n - 1] = memory(scratch, Scratch.get(bytes));
-          list.position(n - 1).arg(DNNL_ARG_SCRATCHPAD).memory(mem[n - 1]);
-        }
-        list.position(0);
-        dnnl_stream s = STREAM.get();
-        check(dnnl_primitive_execute(p, s, n, list), "execution");
-        check(dnnl_stream_wait(s), "execution");
       } finally {
-        for (dnnl_memory m : mem) {
-          if (m != null && !m.isNull()) {
-            dnnl_memory_destroy(m);
-          }
+        if (oneThread) {
+          Threads.restore(before);
         }
       }
     }
 
-    private static dnnl_memory memory(dnnl_memory_desc_t md, Pointer at) {
-      dnnl_memory m = new dnnl_memory();
-      check(dnnl_memory_create(m, md, ENGINE, at), "memory");
-      return m;
+    /** This thread's argument list for the convolution (and one for the weights' re-layout). */
+    private final ThreadLocal<Call> call = ThreadLocal.withInitial(this::newCall);
+
+    private final ThreadLocal<Call> reorderCall = ThreadLocal.withInitial(this::newReorderCall);
+
+    private Call newCall() {
+      return bias == null
+          ? new Call(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, dst},
+              DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST)
+          : new Call(primitive, scratchpad, new dnnl_memory_desc_t[] {src, weights, bias, dst},
+              DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST);
+    }
+
+    private Call newReorderCall() {
+      return new Call(reorder, reorderScratchpad, new dnnl_memory_desc_t[] {userWeights, weights},
+          DNNL_ARG_FROM, DNNL_ARG_TO);
+    }
+  }
+
+  /**
+   * One thread's executions of one primitive: its memory objects and argument list made once, the
+   * arrays' addresses set at each call (creating them per call cost more than a small
+   * convolution). Destroyed when the thread or the primitive is gone.
+   */
+  private static final class Call {
+    private final dnnl_primitive primitive;
+    private final dnnl_memory[] memory;
+    private final dnnl_exec_arg_t args;
+    private final long scratchBytes;
+
+    Call(dnnl_primitive primitive, dnnl_memory_desc_t scratch, dnnl_memory_desc_t[] mds, int... ids) {
+      this.primitive = primitive;
+      scratchBytes = scratch == null ? 0 : dnnl_memory_desc_get_size(scratch);
+      int n = mds.length + (scratchBytes > 0 ? 1 : 0);
+      memory = new dnnl_memory[n];
+      args = new dnnl_exec_arg_t(n);
+      for (int i = 0; i < n; i++) {
+        memory[i] = new dnnl_memory();
+        check(dnnl_memory_create(memory[i], i < mds.length ? mds[i] : scratch, ENGINE, null), "memory");
+        args.position(i).arg(i < mds.length ? ids[i] : DNNL_ARG_SCRATCHPAD).memory(memory[i]);
+      }
+      args.position(0);
+      dnnl_memory[] m = memory;
+      dnnl_exec_arg_t a = args;
+      CLEANER.register(
+          this,
+          () -> {
+            for (dnnl_memory x : m) {
+              dnnl_memory_destroy(x);
+            }
+            a.close();
+          });
+    }
+
+    /** Executes the primitive with {@code a} as its arguments, in the order they were declared. */
+    void execute(INDArray... a) {
+      for (int i = 0; i < a.length; i++) {
+        check(dnnl_memory_set_data_handle(memory[i], address(a[i])), "memory");
+      }
+      if (scratchBytes > 0) {
+        check(dnnl_memory_set_data_handle(memory[a.length], Scratch.get(scratchBytes)), "memory");
+      }
+      dnnl_stream s = STREAM.get();
+      check(dnnl_primitive_execute(primitive, s, memory.length, args), "execution");
+      check(dnnl_stream_wait(s), "execution");
     }
   }
 }

@@ -96,6 +96,24 @@ class DnnlConvTest {
   }
 
   @Test
+  void smallConvolutionsRunOnTheCallingThreadAndLeaveItsThreadCountAsItWas() {
+    var ops = org.nd4j.nativeblas.NativeOpsHolder.getInstance().getDeviceNativeOps();
+    int threads = ops.ompGetMaxThreads();
+    Dnnl.Shape small = new Dnnl.Shape(1, 8, 6, 6, 8, 6, 6, false, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    Dnnl.Shape large = new Dnnl.Shape(8, 64, 56, 56, 64, 56, 56, false, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    assertTrue(Dnnl.Threads.create(small, null).oneThread);
+    assertEquals(threads, ops.ompGetMaxThreads(), "restored after creating");
+    assertTrue(!Dnnl.Threads.create(large, null).oneThread);
+    Nd4j.getRandom().setSeed(14);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 1, 8, 6, 6);
+    INDArray w = Nd4j.randn(DataType.FLOAT, 8, 8, 3, 3);
+    INDArray y = conv(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).run(new INDArray[] {x, w})[0];
+    assertEquals(threads, ops.ompGetMaxThreads(), "restored after running");
+    INDArray nchw = nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).run(new INDArray[] {x, w})[0];
+    assertTrue(y.equalsWithEps(nchw, 1e-4), "one thread computes the same convolution");
+  }
+
+  @Test
   void siluPostOpIsTheActivationWithinRounding() {
     Nd4j.getRandom().setSeed(13);
     INDArray x = Nd4j.randn(DataType.FLOAT, 2, 8, 11, 11).muli(3);
