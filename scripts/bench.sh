@@ -7,6 +7,8 @@
 set -e
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
-export MAVEN_OPTS="${MAVEN_OPTS:--Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=8G}"
+# no JavaCPP limit, as the command line and the kernel run without --max-memory (a limit costs a
+# read of the resident size at every native allocation, and would also set the batch budget)
+export MAVEN_OPTS="${MAVEN_OPTS:--Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=0}"
 mvn -q -B test-compile exec:java -Dexec.classpathScope=test \
     -Dexec.mainClass=dev.qdebug.bench.ScaleBenchmark -Dexec.args="$*"

@@ -352,8 +352,11 @@ public final class MemoryBudget {
   /**
    * For the command line, before ND4J loads: sets JavaCPP's {@code maxphysicalbytes} to the
    * {@code --max-memory} among {@code args} (when valid and no lower limit is set), so that the
-   * ceiling holds inside forward passes too. JavaCPP reads it once, when its {@code Pointer} class
-   * initialises: later calls change nothing.
+   * ceiling holds inside forward passes too; without {@code --max-memory} (and no limit set by the
+   * user) to 0, no limit, as the notebook kernel does: with a limit JavaCPP reads the process's
+   * resident size at every native allocation, which ND4J makes for every array it creates (3-5 ms
+   * of a 12-17 ms forward of the MobileViT case study at batch 1, measured). JavaCPP reads it
+   * once, when its {@code Pointer} class initialises: later calls change nothing.
    */
   public static void presetPhysicalLimit(String[] args) {
     String given = null;
@@ -365,6 +368,10 @@ public final class MemoryBudget {
       }
     }
     if (given == null) {
+      if (System.getProperty("org.bytedeco.javacpp.maxphysicalbytes") == null
+          && System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+        System.setProperty("org.bytedeco.javacpp.maxphysicalbytes", "0");
+      }
       return;
     }
     long bytes;

@@ -51,7 +51,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * peak heap.
  *
  * <pre>
- * OMP_WAIT_POLICY=PASSIVE MAVEN_OPTS="-Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=8G" \
+ * OMP_WAIT_POLICY=PASSIVE MAVEN_OPTS="-Xmx4g -Dorg.bytedeco.javacpp.maxphysicalbytes=0" \
  *   mvn -q -o test-compile exec:java -Dexec.classpathScope=test \
  *   -Dexec.mainClass=dev.qdebug.bench.ScaleBenchmark -Dexec.args="--quick"
  * </pre>
