@@ -108,7 +108,13 @@ final class Unary implements Op {
   }
 
   static Op sigmoid(OnnxNode node, int opset) {
-    return floatOp(node, legacy(Sigmoid::new));
+    Kernel nd4j = legacy(Sigmoid::new);
+    return floatOp(
+        node,
+        x -> {
+          INDArray y = Dnnl.sigmoid(x); // vectorized; null for what it does not take
+          return y != null ? y : nd4j.apply(x);
+        });
   }
 
   static Op hardSigmoid(OnnxNode node, int opset) {

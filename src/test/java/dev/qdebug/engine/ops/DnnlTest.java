@@ -20,13 +20,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Convolutions on oneDNN ({@link Dnnl}): the library loads on the project's platform (a plan would
- * otherwise fall back to ND4J's ops without a word), the fused clamp gives the clamped output bit
- * for bit, and one convolution run from several threads at once (a sweep's candidates) gives what
- * it gives on one. Agreement with ONNX Runtime is {@code NnOpsOrtTest}'s and {@code
+ * Convolutions and sigmoids on oneDNN ({@link Dnnl}): the library loads on the project's platform (a
+ * plan would otherwise fall back to ND4J's ops without a word), the fused clamp gives the clamped
+ * output bit for bit, one convolution run from several threads at once (a sweep's candidates)
+ * gives what it gives on one, and the sigmoid is ND4J's within rounding. Agreement with ONNX Runtime is {@code NnOpsOrtTest}'s and {@code
  * ChannelsLastTest}'s.
  */
-class DnnlConvTest {
+class DnnlTest {
   private static AttributeProto ints(String name, long... v) {
     AttributeProto.Builder a =
         AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
@@ -127,6 +127,21 @@ class DnnlConvTest {
     double scale = Math.max(1, want.amaxNumber().doubleValue());
     double diff = got.sub(want).amaxNumber().doubleValue();
     assertTrue(diff <= 1e-6 * scale, "fused SiLU differs by " + diff);
+  }
+
+  @Test
+  void sigmoidIsNd4jsWithinRoundingAndLeavesOtherArraysToIt() {
+    Nd4j.getRandom().setSeed(15);
+    for (long n : new long[] {1, 300, 70_000}) { // one thread and two
+      INDArray x = Nd4j.randn(DataType.FLOAT, 2, n).muli(8);
+      INDArray want = org.nd4j.linalg.ops.transforms.Transforms.sigmoid(x, true);
+      INDArray got = Dnnl.sigmoid(x);
+      assertArrayEquals(x.shape(), got.shape());
+      double diff = got.sub(want).amaxNumber().doubleValue();
+      assertTrue(diff <= 2.5e-7, n + " values: " + diff);
+    }
+    assertNull(Dnnl.sigmoid(Nd4j.randn(DataType.DOUBLE, 4)), "doubles stay with ND4J");
+    assertNull(Dnnl.sigmoid(Nd4j.randn(DataType.FLOAT, 4, 4).transpose()), "views stay with ND4J");
   }
 
   @Test
