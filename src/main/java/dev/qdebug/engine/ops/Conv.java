@@ -73,6 +73,11 @@ final class Conv implements Op {
     return channelsLast ? this : new Conv(this, null);
   }
 
+  /** How many weight arrays its oneDNN path re-laid out and kept; -1 without one (tests). */
+  long dnnlPacks() {
+    return dnnl == null ? -1 : dnnl.packs();
+  }
+
   /**
    * This convolution with {@code post} (the activation after it) applied to its output by oneDNN,
    * without a second pass over it. Null where this convolution has no oneDNN path (not
@@ -101,10 +106,19 @@ final class Conv implements Op {
     if (b != null && b.dataType() != x.dataType()) {
       b = b.castTo(x.dataType());
     }
-    if (nd == 1 || nd == 2) {
-      return new INDArray[] {native2d(x, w, b, g)};
+    if (dnnl != null && nd == 2 && x.dataType() == DataType.FLOAT
+        && w.dataType() == DataType.FLOAT && (b == null || b.dataType() == DataType.FLOAT)
+        && !x.isEmpty() && x.size(1) > 0 && w.length() > 0) {
+      INDArray y = dnnl.run(x, w, b, g, group); // with the post-op, if any
+      if (y != null) {
+        return new INDArray[] {y};
+      }
     }
-    return new INDArray[] {im2col(x, w, b, g, group)};
+    INDArray y = nd == 1 || nd == 2 ? native2d(x, w, b, g) : im2col(x, w, b, g, group);
+    if (post != null) {
+      post.applyInPlace(y); // a fresh array: every path above writes a new one
+    }
+    return new INDArray[] {y};
   }
 
   private void check(INDArray x, INDArray w, INDArray b) {
@@ -147,22 +161,7 @@ final class Conv implements Op {
 
   /** 1-D (as 2-D with height 1) and 2-D convolution on ND4J's native ops. */
   private INDArray native2d(INDArray x, INDArray w, INDArray b, Window.Geometry g) {
-    if (!channelsLast || g.rank() != 2) {
-      return nchw2d(x, w, b, g);
-    }
-    if (dnnl != null && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
-        && (b == null || b.dataType() == DataType.FLOAT) && !x.isEmpty() && x.size(1) > 0
-        && w.length() > 0) {
-      INDArray y = dnnl.run(x, w, b, g, group);
-      if (y != null) {
-        return y;
-      }
-    }
-    INDArray y = channelsLast2d(x, w, b, g);
-    if (post != null) {
-      post.applyInPlace(y);
-    }
-    return y;
+    return channelsLast && g.rank() == 2 ? channelsLast2d(x, w, b, g) : nchw2d(x, w, b, g);
   }
 
   /** {@link #native2d} with an NCHW output. */

@@ -4,6 +4,7 @@ import static org.bytedeco.dnnl.global.dnnl.*;
 
 import dev.qdebug.engine.Workspaces;
 import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
@@ -38,10 +39,14 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * ChannelsLast}); outputs are channels-last.
  *
  * <p>A clamp post-op gives the values of the convolution followed by the clamp, bit for bit: both
- * clamp the same float32 accumulator (so hooked runs and re-runs use it); SiLU differs from
- * ND4J's sigmoid in the last bits, as the fused SiLU step always has (plain forwards only). {@code -D}{@value #PROPERTY}{@code =false} turns this path
- * off (ND4J's ops run the convolutions as before); so does a machine where the library does not
- * load, which {@link #unavailable()} explains.
+ * clamp the same float32 accumulator (so hooked runs and re-runs use it), except that a NaN comes
+ * out as the lower bound (oneDNN clamps with max/min instructions; a NaN needs a NaN or an
+ * infinity of both signs in a convolution's inputs, which the data checks refuse). SiLU differs
+ * from ND4J's sigmoid in the last bits, as the fused SiLU step always has (plain forwards only).
+ * {@code -D}{@value #PROPERTY}{@code =false} turns this path off (ND4J's ops run the convolutions
+ * as before); so does a machine where the library does not load, which {@link #unavailable()}
+ * explains. A shape oneDNN cannot take, or takes with its reference implementation only, runs on
+ * ND4J's ops too.
  */
 final class Dnnl {
   private Dnnl() {}
@@ -71,14 +76,21 @@ final class Dnnl {
     UNAVAILABLE = why;
   }
 
-  /** A stream per thread: oneDNN streams are not for concurrent use. */
-  private static final ThreadLocal<dnnl_stream> STREAM =
-      ThreadLocal.withInitial(
-          () -> {
-            dnnl_stream s = new dnnl_stream();
-            check(dnnl_stream_create(s, ENGINE, dnnl_stream_default_flags), "stream");
-            return s;
-          });
+  /**
+   * A stream per thread (oneDNN streams are not for concurrent use), destroyed once its thread is
+   * gone (a sweep's threads live for one sweep).
+   */
+  private static final ThreadLocal<Stream> STREAM = ThreadLocal.withInitial(Stream::new);
+
+  private static final class Stream {
+    final dnnl_stream stream = new dnnl_stream();
+
+    Stream() {
+      check(dnnl_stream_create(stream, ENGINE, dnnl_stream_default_flags), "stream");
+      dnnl_stream s = stream;
+      CLEANER.register(this, () -> dnnl_stream_destroy(s));
+    }
+  }
 
   /** Whether convolutions run here: the library loaded and {@value #PROPERTY} is not false. */
   static boolean enabled() {
@@ -129,20 +141,21 @@ final class Dnnl {
    * exact, or SiLU {@code x * sigmoid(x)}, which oneDNN computes with its own exponential (a float
    * forward's fused step, never a hooked run's).
    */
-  record PostOp(boolean silu, double lo, double hi) {
-    static PostOp clamp(double lo, double hi) {
-      return new PostOp(false, lo, hi);
+  record PostOp(boolean silu, double lo, double hi, boolean relu) {
+    /** A clamp to [lo, hi]; {@code relu}: the node is a Relu (ND4J's ReLU where oneDNN is off). */
+    static PostOp clamp(double lo, double hi, boolean relu) {
+      return new PostOp(false, lo, hi, relu);
     }
 
     /** SiLU. */
-    static final PostOp SILU = new PostOp(true, 0, 0);
+    static final PostOp SILU = new PostOp(true, 0, 0, false);
 
     /** This post-op applied to {@code y} in place by ND4J's ops (where oneDNN is not used). */
     void applyInPlace(INDArray y) {
       if (silu) {
         Fusion.siluInPlace(y);
       } else {
-        Fusion.clampInPlace(y, lo, hi, lo == 0 && hi == Double.POSITIVE_INFINITY);
+        Fusion.clampInPlace(y, lo, hi, relu);
       }
     }
   }
@@ -159,6 +172,7 @@ final class Dnnl {
     private final Map<Shape, Primitive> primitives = new ConcurrentHashMap<>();
     /** The packed weights, shared with the same node's {@link #with} convolutions. */
     private final AtomicReference<Packed> packed;
+    private final java.util.concurrent.atomic.AtomicLong packs = new java.util.concurrent.atomic.AtomicLong();
 
     /** A convolution without post-op. */
     Convolution() {
@@ -198,7 +212,7 @@ final class Dnnl {
               x.size(0), x.size(1), x.size(2), x.size(3), m, out[0], out[1], b != null,
               k[0], k[1], st[0], st[1], d[0], d[1], p[0], p[1], p[2], p[3], group);
       Primitive prim = primitives.computeIfAbsent(shape, s -> Threads.create(s, post));
-      if (prim.reference) {
+      if (prim == Primitive.NONE) {
         return null;
       }
       // oneDNN's optimized convolutions want NHWC input with NHWC output (an NCHW input, such as
@@ -224,7 +238,13 @@ final class Dnnl {
       }
       INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
       packed.set(new Packed(w, p.weights, v));
+      packs.incrementAndGet();
       return v;
+    }
+
+    /** How many times weights were re-laid out and kept (for tests: a cache hit adds none). */
+    long packs() {
+      return packs.get();
     }
   }
 
@@ -359,17 +379,23 @@ final class Dnnl {
 
     private static final long BOUND = Long.getLong("qdebug.dnnl.oneThreadFlops", ONE_THREAD_FLOPS);
 
-    /** The primitive for {@code s}, on one thread when its work is small. */
+    /**
+     * The primitive for {@code s}, on one thread when its work is small; {@link Primitive#NONE}
+     * when oneDNN cannot make one, or only its reference implementation.
+     */
     static Primitive create(Shape s, PostOp post) {
       long flops = 2 * s.n() * s.oh() * s.ow() * s.m() * (s.c() / s.group()) * s.kh() * s.kw();
-      if (flops >= BOUND) {
-        return new Primitive(s, post, false);
-      }
-      int before = single();
+      boolean one = flops < BOUND;
+      int before = one ? single() : 0;
       try {
-        return new Primitive(s, post, true);
+        Primitive p = new Primitive(s, post, one);
+        return p.primitive == null ? Primitive.NONE : p;
+      } catch (IllegalStateException e) {
+        return Primitive.NONE; // e.g. unimplemented for this shape: ND4J's ops run it
       } finally {
-        restore(before);
+        if (one) {
+          restore(before);
+        }
       }
     }
 
@@ -399,12 +425,25 @@ final class Dnnl {
     /** The scratch memory the convolution and the weights' re-layout need per execution. */
     final dnnl_memory_desc_t scratchpad;
     final dnnl_memory_desc_t reorderScratchpad;
-    /** Whether oneDNN chose its reference implementation (slow: not used). */
-    final boolean reference;
-
     /** Whether this convolution runs on the calling thread only ({@link Threads}). */
     final boolean oneThread;
 
+    /** What {@link Threads#create} gives where ND4J's ops must run the convolution. */
+    static final Primitive NONE = new Primitive();
+
+    private Primitive() {
+      src = userWeights = weights = bias = dst = scratchpad = reorderScratchpad = null;
+      primitive = reorder = null;
+      weightValues = 0;
+      oneThread = false;
+    }
+
+    /**
+     * The primitive for {@code s}; its {@link #primitive} is null where oneDNN offers only its
+     * reference implementation (far slower than ND4J's path).
+     *
+     * @throws IllegalStateException where oneDNN cannot make it
+     */
     Primitive(Shape s, PostOp post, boolean oneThread) {
       this.oneThread = oneThread;
       src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
@@ -429,6 +468,8 @@ final class Dnnl {
       dnnl_primitive_attr attr = attributes();
       dnnl_post_ops ops = null;
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
+      dnnl_primitive conv = null;
+      boolean reference;
       try {
         if (post != null) {
           ops = new dnnl_post_ops();
@@ -449,8 +490,10 @@ final class Dnnl {
         check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl), "implementation");
         reference = impl.getString(0).startsWith("ref");
         scratchpad = copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-        primitive = new dnnl_primitive();
-        check(dnnl_primitive_create(primitive, pd), "convolution primitive");
+        if (!reference) {
+          conv = new dnnl_primitive();
+          check(dnnl_primitive_create(conv, pd), "convolution primitive");
+        }
       } finally {
         if (!pd.isNull()) {
           dnnl_primitive_desc_destroy(pd);
@@ -461,19 +504,21 @@ final class Dnnl {
         dnnl_primitive_attr_destroy(attr);
       }
       weightValues = dnnl_memory_desc_get_size(weights) / Float.BYTES;
-      if (dnnl_memory_desc_equal(userWeights, weights) == 1) {
-        reorder = null;
-        reorderScratchpad = null;
-      } else {
+      dnnl_primitive re = null;
+      dnnl_memory_desc_t reScratch = null;
+      if (!reference && dnnl_memory_desc_equal(userWeights, weights) != 1) {
         dnnl_primitive_desc rpd = new dnnl_primitive_desc();
         dnnl_primitive_attr rattr = attributes();
         try {
           check(
               dnnl_reorder_primitive_desc_create(rpd, userWeights, ENGINE, weights, ENGINE, rattr),
               "weight re-layout");
-          reorderScratchpad = copy(dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
-          reorder = new dnnl_primitive();
-          check(dnnl_primitive_create(reorder, rpd), "weight re-layout");
+          reScratch = copy(dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
+          re = new dnnl_primitive();
+          check(dnnl_primitive_create(re, rpd), "weight re-layout");
+        } catch (RuntimeException e) {
+          dnnl_primitive_destroy(conv); // not yet owned by a cleaner
+          throw e;
         } finally {
           if (!rpd.isNull()) {
             dnnl_primitive_desc_destroy(rpd);
@@ -481,16 +526,21 @@ final class Dnnl {
           dnnl_primitive_attr_destroy(rattr);
         }
       }
-      dnnl_primitive conv = primitive;
-      dnnl_primitive re = reorder;
-      CLEANER.register(
-          this,
-          () -> {
-            dnnl_primitive_destroy(conv);
-            if (re != null) {
-              dnnl_primitive_destroy(re);
-            }
-          });
+      primitive = conv;
+      reorder = re;
+      reorderScratchpad = reScratch;
+      if (conv != null) {
+        dnnl_primitive c = conv;
+        dnnl_primitive r = re;
+        CLEANER.register(
+            this,
+            () -> {
+              dnnl_primitive_destroy(c);
+              if (r != null) {
+                dnnl_primitive_destroy(r);
+              }
+            });
+      }
     }
 
     /**
@@ -599,9 +649,12 @@ final class Dnnl {
       if (scratchBytes > 0) {
         check(dnnl_memory_set_data_handle(memory[a.length], Scratch.get(scratchBytes)), "memory");
       }
-      dnnl_stream s = STREAM.get();
+      dnnl_stream s = STREAM.get().stream;
       check(dnnl_primitive_execute(primitive, s, memory.length, args), "execution");
       check(dnnl_stream_wait(s), "execution");
+      // oneDNN holds only the addresses: the arrays (and ND4J's memory under them, freed when an
+      // array outside a workspace is collected) must stay reachable until it is done
+      Reference.reachabilityFence(a);
     }
   }
 }

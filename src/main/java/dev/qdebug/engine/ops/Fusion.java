@@ -87,7 +87,7 @@ public final class Fusion {
    * +inf}), which runs as ND4J's ReLU on large outputs, as the unfused Relu does.
    */
   public static Op convClamp(Op conv, double lo, double hi, boolean relu) {
-    Conv fused = conv instanceof Conv c ? c.with(Dnnl.PostOp.clamp(lo, hi)) : null;
+    Conv fused = conv instanceof Conv c ? c.with(Dnnl.PostOp.clamp(lo, hi, relu)) : null;
     if (fused != null) {
       return fused; // oneDNN's post-op: the same values, no second pass
     }

@@ -1,6 +1,7 @@
 package dev.qdebug.engine.ops;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,8 +65,14 @@ class ConvWeightCacheTest {
       INDArray y2 = op.run(new INDArray[] {x, w2})[0];
       assertTrue(close(y2, conv(group).run(new INDArray[] {x, w2})[0]), "group " + group);
       assertTrue(close(y2, y1.mul(-0.5)), "group " + group);
+      long packs = op.dnnlPacks();
       INDArray y1again = op.run(new INDArray[] {x, w1})[0];
       assertTrue(close(y1, y1again), "group " + group);
+      if (channelsLast) { // oneDNN's packed weights: w1 again is packed again (one slot), then kept
+        assertEquals(packs + 1, op.dnnlPacks(), "group " + group);
+        op.run(new INDArray[] {x, w1});
+        assertEquals(packs + 1, op.dnnlPacks(), "the same array is not packed again");
+      }
       assertFalse(close(y1, y2));
     }
   }

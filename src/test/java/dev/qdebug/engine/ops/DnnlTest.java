@@ -62,7 +62,7 @@ class DnnlTest {
   void oneDnnLoadsOnThisPlatform() {
     assertNull(Dnnl.unavailable());
     assertTrue(Dnnl.enabled());
-    assertNull(nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).with(Dnnl.PostOp.clamp(0, 6)),
+    assertNull(nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).with(Dnnl.PostOp.clamp(0, 6, false)),
         "an NCHW convolution has no oneDNN path");
   }
 
@@ -84,7 +84,7 @@ class DnnlTest {
           boolean relu = lh[0] == 0 && Double.isInfinite(lh[1]);
           INDArray want = plain.run(in)[0].dup('c');
           Fusion.clampInPlace(want, lh[0], lh[1], relu);
-          Conv fused = plain.with(Dnnl.PostOp.clamp(lh[0], lh[1]));
+          Conv fused = plain.with(Dnnl.PostOp.clamp(lh[0], lh[1], relu));
           assertNotNull(fused);
           INDArray got = fused.run(in)[0];
           assertTrue(ChannelsLast.is(got), "the output stays channels-last");
@@ -111,6 +111,26 @@ class DnnlTest {
     assertEquals(threads, ops.ompGetMaxThreads(), "restored after running");
     INDArray nchw = nchw(1, new long[] {1, 1, 1, 1}, new long[] {1, 1}).run(new INDArray[] {x, w})[0];
     assertTrue(y.equalsWithEps(nchw, 1e-4), "one thread computes the same convolution");
+  }
+
+  @Test
+  void aFusedActivationIsAppliedOnEveryPathOfAChannelsLastConvolution() {
+    // 1-D (and 3-D) convolutions of a channels-last plan do not run on oneDNN: the fused
+    // activation is applied after ND4J's convolution
+    NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c1");
+    n.addAttribute(ints("pads", 1, 1));
+    Conv plain = new Conv(OnnxNode.of(n.build()), 17).channelsLast();
+    Nd4j.getRandom().setSeed(16);
+    INDArray[] in = {Nd4j.randn(DataType.FLOAT, 2, 4, 9), Nd4j.randn(DataType.FLOAT, 6, 4, 3)};
+    INDArray want = plain.run(in)[0].dup('c');
+    assertTrue(want.minNumber().doubleValue() < 0);
+    Fusion.clampInPlace(want, 0, 6, false);
+    INDArray got = plain.with(Dnnl.PostOp.clamp(0, 6, false)).run(in)[0];
+    assertArrayEquals(values(want), values(got));
+    INDArray silu = plain.with(Dnnl.PostOp.SILU).run(in)[0].dup('c');
+    INDArray s = plain.run(in)[0].dup('c');
+    Fusion.siluInPlace(s);
+    assertArrayEquals(values(s), values(silu));
   }
 
   @Test
