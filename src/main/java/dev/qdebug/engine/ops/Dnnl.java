@@ -160,6 +160,9 @@ final class Dnnl {
     }
   }
 
+  /** How many weight arrays a convolution keeps re-laid out ({@link Convolution}). */
+  static final int KEPT_WEIGHTS = 2;
+
   /** Weights {@code source} re-laid out as {@code md} says, in {@code values}. */
   private record Packed(INDArray source, dnnl_memory_desc_t md, INDArray values) {}
 
@@ -170,16 +173,20 @@ final class Dnnl {
   static final class Convolution {
     private final PostOp post;
     private final Map<Shape, Primitive> primitives = new ConcurrentHashMap<>();
-    /** The packed weights, shared with the same node's {@link #with} convolutions. */
-    private final AtomicReference<Packed> packed;
+    /**
+     * The packed weights of the last {@value #KEPT_WEIGHTS} weight arrays seen, most recent first,
+     * shared with the same node's {@link #with} convolutions: a sweep alternates the float weights
+     * with a candidate's fake-quantized ones, which one slot would re-lay out on every re-run.
+     */
+    private final AtomicReference<Packed[]> packed;
     private final java.util.concurrent.atomic.AtomicLong packs = new java.util.concurrent.atomic.AtomicLong();
 
     /** A convolution without post-op. */
     Convolution() {
-      this(null, new AtomicReference<>());
+      this(null, new AtomicReference<>(new Packed[0]));
     }
 
-    private Convolution(PostOp post, AtomicReference<Packed> packed) {
+    private Convolution(PostOp post, AtomicReference<Packed[]> packed) {
       this.post = post;
       this.packed = packed;
     }
@@ -227,9 +234,14 @@ final class Dnnl {
 
     /** {@code w} in the layout {@code p} wants: from the cache when {@code w} is the same array. */
     private INDArray weights(Primitive p, INDArray w) {
-      Packed k = packed.get();
-      if (k != null && k.source() == w && dnnl_memory_desc_equal(k.md(), p.weights) == 1) {
-        return k.values();
+      Packed[] kept = packed.get();
+      for (Packed k : kept) {
+        if (k.source() == w && dnnl_memory_desc_equal(k.md(), p.weights) == 1) {
+          if (k != kept[0]) {
+            packed.compareAndSet(kept, new Packed[] {k, kept[0]}); // a cache: a lost race is fine
+          }
+          return k.values();
+        }
       }
       if (w.isAttached()) {
         // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
@@ -237,7 +249,8 @@ final class Dnnl {
         return p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c'));
       }
       INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
-      packed.set(new Packed(w, p.weights, v));
+      Packed made = new Packed(w, p.weights, v);
+      packed.set(kept.length == 0 ? new Packed[] {made} : new Packed[] {made, kept[0]});
       packs.incrementAndGet();
       return v;
     }

@@ -68,10 +68,16 @@ class ConvWeightCacheTest {
       long packs = op.dnnlPacks();
       INDArray y1again = op.run(new INDArray[] {x, w1})[0];
       assertTrue(close(y1, y1again), "group " + group);
-      if (channelsLast) { // oneDNN's packed weights: w1 again is packed again (one slot), then kept
-        assertEquals(packs + 1, op.dnnlPacks(), "group " + group);
+      if (channelsLast) { // oneDNN's packed weights: the last two arrays are kept
+        assertEquals(packs, op.dnnlPacks(), "w1 is kept beside w2, group " + group);
+        INDArray w3 = w1.mul(2);
+        INDArray y3 = op.run(new INDArray[] {x, w3})[0];
+        assertTrue(close(y3, y1.mul(2)), "group " + group);
+        assertEquals(packs + 1, op.dnnlPacks(), "w3 is packed, w2 (least recent) dropped");
         op.run(new INDArray[] {x, w1});
-        assertEquals(packs + 1, op.dnnlPacks(), "the same array is not packed again");
+        assertEquals(packs + 1, op.dnnlPacks(), "w1 is still kept");
+        assertTrue(close(y2, op.run(new INDArray[] {x, w2})[0]), "group " + group);
+        assertEquals(packs + 2, op.dnnlPacks(), "w2 is packed again");
       }
       assertFalse(close(y1, y2));
     }
