@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qdebug.TestModels;
 import dev.qdebug.onnx.OnnxNode;
-import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
 import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -27,19 +27,8 @@ class ConvWeightCacheTest {
 
   private static Conv conv(long group) {
     NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c");
-    n.addAttribute(
-        AttributeProto.newBuilder()
-            .setName("pads")
-            .setType(AttributeProto.AttributeType.INTS)
-            .addInts(1)
-            .addInts(1)
-            .addInts(1)
-            .addInts(1));
-    n.addAttribute(
-        AttributeProto.newBuilder()
-            .setName("group")
-            .setType(AttributeProto.AttributeType.INT)
-            .setI(group));
+    n.addAttribute(TestModels.ints("pads", 1, 1, 1, 1));
+    n.addAttribute(TestModels.intAttr("group", group));
     return new Conv(OnnxNode.of(n.build()), 17);
   }
 

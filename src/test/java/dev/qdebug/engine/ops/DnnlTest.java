@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static dev.qdebug.TestModels.intAttr;
+import static dev.qdebug.TestModels.ints;
+
 import dev.qdebug.onnx.OnnxNode;
-import dev.qdebug.onnx.proto.OnnxProtos.AttributeProto;
 import dev.qdebug.onnx.proto.OnnxProtos.NodeProto;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,19 +25,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * Convolutions and sigmoids on oneDNN ({@link Dnnl}): the library loads on the project's platform (a
  * plan would otherwise fall back to ND4J's ops without a word), the fused clamp gives the clamped
  * output bit for bit, one convolution run from several threads at once (a sweep's candidates)
- * gives what it gives on one, and the sigmoid is ND4J's within rounding. Agreement with ONNX Runtime is {@code NnOpsOrtTest}'s and {@code
- * ChannelsLastTest}'s.
+ * gives what it gives on one, and the sigmoid is ND4J's within rounding. Agreement with ONNX
+ * Runtime is {@code NnOpsOrtTest}'s and {@code ChannelsLastTest}'s.
  */
 class DnnlTest {
-  private static AttributeProto ints(String name, long... v) {
-    AttributeProto.Builder a =
-        AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
-    for (long x : v) {
-      a.addInts(x);
-    }
-    return a.build();
-  }
-
   /** A channels-last convolution with the given pads, strides and groups. */
   private static Conv conv(long group, long[] pads, long[] strides) {
     return nchw(group, pads, strides).channelsLast();
@@ -46,11 +39,7 @@ class DnnlTest {
     NodeProto.Builder n = NodeProto.newBuilder().setOpType("Conv").setName("c");
     n.addAttribute(ints("pads", pads));
     n.addAttribute(ints("strides", strides));
-    n.addAttribute(
-        AttributeProto.newBuilder()
-            .setName("group")
-            .setType(AttributeProto.AttributeType.INT)
-            .setI(group));
+    n.addAttribute(intAttr("group", group));
     return new Conv(OnnxNode.of(n.build()), 17);
   }
 
