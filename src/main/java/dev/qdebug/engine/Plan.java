@@ -254,6 +254,15 @@ public final class Plan {
     for (int s : outputSlots) {
       readers[s] += 3; // a graph output is always seen
     }
+    int[] producedAt = new int[names.size()]; // the step computing each slot; -1: given
+    Arrays.fill(producedAt, -1);
+    for (int k = 0; k < steps.size(); k++) {
+      for (int o : steps.get(k).out()) {
+        if (o >= 0) {
+          producedAt[o] = k;
+        }
+      }
+    }
     for (int k = 0; k < steps.size(); k++) {
       Step conv = steps.get(k);
       if (!conv.node().opType().equals("Conv") || shapeOnly[k] || conv.out().length != 1) {
@@ -266,6 +275,10 @@ public final class Plan {
       if (readers[c] == 1) {
         int j = readBy.get(c).get(0);
         Step act = steps.get(j);
+        if (act.node().opType().equals("Add") && !shapeOnly[j]) {
+          fuseResidual(k, j, opset, readers, readBy, producedAt);
+          continue;
+        }
         if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
           continue;
         }
@@ -312,6 +325,66 @@ public final class Plan {
         fuseLayerNorm(k, readers, readBy);
       }
     }
+  }
+
+  /**
+   * Conv step {@code k} whose output only Add step {@code j} reads, with a residual tensor computed
+   * before the convolution (not a constant: a broadcast bias stays apart), and the clamping
+   * activation that alone reads the sum, if any: one step over the conv's inputs and the residual
+   * ({@link Fusion#convAdd}), exact like Conv + clamp, so hooked runs and re-runs use it too.
+   */
+  private void fuseResidual(
+      int k, int j, int opset, int[] readers, List<List<Integer>> readBy, int[] producedAt) {
+    Step conv = steps.get(k);
+    Step add = steps.get(j);
+    int c = conv.out()[0];
+    if (add.in().length != 2 || add.out().length != 1 || add.out()[0] < 0) {
+      return;
+    }
+    boolean convFirst = add.in()[0] == c;
+    int r = convFirst ? add.in()[1] : add.in()[0];
+    if (r < 0 || r == c || constants.containsKey(r) || producedAt[r] >= k) {
+      return;
+    }
+    int z = add.out()[0];
+    Step act = null;
+    double[] bounds = null;
+    if (readers[z] == 1) {
+      int j2 = readBy.get(z).get(0);
+      Step a = steps.get(j2);
+      if (!shapeOnly[j2] && a.in().length > 0 && a.in()[0] == z && a.out().length == 1) {
+        INDArray[] known = new INDArray[a.in().length];
+        for (int i = 1; i < known.length; i++) {
+          known[i] = a.in()[i] < 0 ? null : constants.get(a.in()[i]);
+        }
+        java.util.Optional<double[]> b = Fusion.clampBounds(a.node(), opset, known);
+        if (b.isPresent()) {
+          act = a;
+          bounds = b.get();
+        }
+      }
+    }
+    Op op =
+        Fusion.convAdd(
+            conv.op(), add.op(), convFirst, bounds,
+            act != null && act.node().opType().equals("Relu"));
+    if (op == null) {
+      return;
+    }
+    int[] in = Arrays.copyOf(conv.in(), conv.in().length + 1);
+    in[in.length - 1] = r;
+    if (act == null) {
+      fuse(k, new Step(conv.node(), op, in, add.out()), new int[] {c}, j);
+    } else {
+      int[] skipped = new int[act.in().length + 1];
+      skipped[0] = c;
+      skipped[1] = z;
+      for (int i = 1; i < act.in().length; i++) {
+        skipped[i + 1] = act.in()[i];
+      }
+      fuse(k, new Step(conv.node(), op, in, act.out()), skipped, j, steps.indexOf(act));
+    }
+    hookable[k] = !"false".equalsIgnoreCase(System.getProperty(HOOKED_FUSE_PROPERTY, "true"));
   }
 
   /**
@@ -762,7 +835,13 @@ public final class Plan {
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
       if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
-        continue; // done by the fused step that produced this step's output
+        // done by the fused step that produced this step's output, which read its inputs then
+        for (int s : step.in()) {
+          if (s >= 0 && lastUse[s] == k && !keep[s]) {
+            values[s] = null;
+          }
+        }
+        continue;
       }
       if (fused != null && fused[k]) {
         step = fusedAt[k];
@@ -962,11 +1041,16 @@ public final class Plan {
       keep[w] = true;
     }
     boolean[] touched = rerunTouched(hook, changed);
-    // only Conv + clamp, whose activation reads nothing but the conv output (and constants): the
-    // pair runs or skips together; a layer norm's later steps read its input too
+    // only the exact ones (Conv + clamp, Conv + residual Add + clamp): a layer norm's later steps
+    // read its input too
     boolean[] fused = fusedSteps(true, touched, keep);
     for (int k = 0; k < steps.size(); k++) {
       Step step = steps.get(k);
+      if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
+        // done by its fused step, which ran if this step would have: a residual Add reads a
+        // tensor besides the conv output, and that tensor is an input of the fused step too
+        continue;
+      }
       boolean run = false;
       for (int s : step.in()) {
         run |= s >= 0 && dirty[s];

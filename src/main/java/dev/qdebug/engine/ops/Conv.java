@@ -73,6 +73,37 @@ final class Conv implements Op {
     return channelsLast ? this : new Conv(this, null);
   }
 
+  /**
+   * This convolution with its output added to a residual tensor of its shape and then {@code act}
+   * (null: none) applied, by oneDNN's sum and eltwise post-ops ({@link #runSum}); null where it has
+   * no oneDNN path.
+   */
+  Conv withSum(Dnnl.PostOp act) {
+    return dnnl == null || this.post != null ? null : new Conv(this, Dnnl.PostOp.sum(act));
+  }
+
+  /**
+   * For a {@link #withSum} convolution: {@code conv(in) + residual}, activated, channels-last; null
+   * where oneDNN does not run it (the caller runs the unfused ops).
+   */
+  INDArray runSum(INDArray[] in, INDArray residual) {
+    INDArray x = in[0];
+    INDArray w = in[1];
+    INDArray b = in.length > 2 ? in[2] : null;
+    check(x, w, b);
+    if (x.rank() != 4 || x.dataType() != DataType.FLOAT || w.dataType() != DataType.FLOAT
+        || (b != null && b.dataType() != DataType.FLOAT) || x.isEmpty() || x.size(1) == 0
+        || w.length() == 0) {
+      return null;
+    }
+    Window.Geometry g =
+        window.geometry(Window.spatial(x.shape()), Window.spatial(w.shape()), false);
+    if (!Arrays.equals(g.kernel(), Window.spatial(w.shape()))) {
+      return null; // the unfused convolution reports it
+    }
+    return dnnl.run(x, w, b, g, group, residual);
+  }
+
   /** How many weight arrays its oneDNN path re-laid out and kept; -1 without one (tests). */
   long dnnlPacks() {
     return dnnl == null ? -1 : dnnl.packs();

@@ -141,20 +141,30 @@ final class Dnnl {
    * exact, or SiLU {@code x * sigmoid(x)}, which oneDNN computes with its own exponential (a float
    * forward's fused step, never a hooked run's).
    */
-  record PostOp(boolean silu, double lo, double hi, boolean relu) {
+  record PostOp(boolean sum, boolean silu, boolean clamp, double lo, double hi, boolean relu) {
     /** A clamp to [lo, hi]; {@code relu}: the node is a Relu (ND4J's ReLU where oneDNN is off). */
     static PostOp clamp(double lo, double hi, boolean relu) {
-      return new PostOp(false, lo, hi, relu);
+      return new PostOp(false, false, true, lo, hi, relu);
     }
 
     /** SiLU. */
-    static final PostOp SILU = new PostOp(true, 0, 0, false);
+    static final PostOp SILU = new PostOp(false, true, false, 0, 0, false);
 
-    /** This post-op applied to {@code y} in place by ND4J's ops (where oneDNN is not used). */
+    /**
+     * The output added to a tensor of its shape (a residual Add: the destination holds that
+     * tensor before the convolution adds to it, exact), then {@code act} (null: none).
+     */
+    static PostOp sum(PostOp act) {
+      return act == null
+          ? new PostOp(true, false, false, 0, 0, false)
+          : new PostOp(true, act.silu, act.clamp, act.lo, act.hi, act.relu);
+    }
+
+    /** The activation applied to {@code y} in place by ND4J's ops (where oneDNN is not used). */
     void applyInPlace(INDArray y) {
       if (silu) {
         Fusion.siluInPlace(y);
-      } else {
+      } else if (clamp) {
         Fusion.clampInPlace(y, lo, hi, relu);
       }
     }
@@ -208,6 +218,16 @@ final class Dnnl {
      * 2-D geometry.
      */
     INDArray run(INDArray x, INDArray w, INDArray b, Window.Geometry g, int group) {
+      return run(x, w, b, g, group, null);
+    }
+
+    /**
+     * As {@link #run(INDArray, INDArray, INDArray, Window.Geometry, int)}, the output added to
+     * {@code residual} (a convolution whose post-op sums); null also where {@code residual} is not
+     * a float tensor of the output's shape.
+     */
+    INDArray run(
+        INDArray x, INDArray w, INDArray b, Window.Geometry g, int group, INDArray residual) {
       long[] k = g.kernel();
       long[] st = g.strides();
       long[] d = g.dilations();
@@ -228,6 +248,18 @@ final class Dnnl {
       INDArray weights = weights(prim, w);
       INDArray bias = b == null ? null : FlatData.isPlain(b) ? b : b.dup('c');
       INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.size(0), out[0], out[1], m);
+      if (post != null && post.sum()) {
+        // the destination starts as the residual, in NHWC order; the post-op adds the output
+        if (residual == null || residual.dataType() != DataType.FLOAT
+            || !java.util.Arrays.equals(residual.shape(), new long[] {x.size(0), m, out[0], out[1]})) {
+          return null;
+        }
+        if (ChannelsLast.is(residual)) {
+          y.assign(ChannelsLast.storage(residual));
+        } else {
+          ChannelsLast.view(y).assign(residual);
+        }
+      }
       prim.execute(src, weights, bias, y);
       return ChannelsLast.view(y);
     }
@@ -487,12 +519,17 @@ final class Dnnl {
         if (post != null) {
           ops = new dnnl_post_ops();
           check(dnnl_post_ops_create(ops), "post-ops");
-          check(
-              post.silu()
-                  ? dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_swish, 1f, 0f)
-                  : dnnl_post_ops_append_eltwise(
-                      ops, 1f, dnnl_eltwise_clip, (float) post.lo(), (float) post.hi()),
-              "post-op");
+          if (post.sum()) {
+            check(dnnl_post_ops_append_sum(ops, 1f), "sum post-op");
+          }
+          if (post.silu()) {
+            check(dnnl_post_ops_append_eltwise(ops, 1f, dnnl_eltwise_swish, 1f, 0f), "post-op");
+          } else if (post.clamp()) {
+            check(
+                dnnl_post_ops_append_eltwise(
+                    ops, 1f, dnnl_eltwise_clip, (float) post.lo(), (float) post.hi()),
+                "post-op");
+          }
           check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
         }
         check(

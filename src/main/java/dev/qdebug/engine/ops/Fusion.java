@@ -98,6 +98,37 @@ public final class Fusion {
     };
   }
 
+  /**
+   * {@code conv} followed by {@code add} of its output and a residual tensor (the step's last
+   * input; {@code convFirst}: the conv output is the Add's first input), then a clamp to the
+   * {@code bounds} (null: none; {@code relu}: a Relu node): oneDNN's sum and clip post-ops over a
+   * destination that holds the residual, bit for bit the three ops (float additions commute);
+   * where oneDNN does not run it, the ops one after the other. Null where the convolution has no
+   * oneDNN path (the plan does not fuse).
+   */
+  public static Op convAdd(Op conv, Op add, boolean convFirst, double[] bounds, boolean relu) {
+    Dnnl.PostOp act = bounds == null ? null : Dnnl.PostOp.clamp(bounds[0], bounds[1], relu);
+    Conv fused = conv instanceof Conv c ? c.withSum(act) : null;
+    if (fused == null) {
+      return null;
+    }
+    return in -> {
+      INDArray r = in[in.length - 1];
+      INDArray[] convIn = java.util.Arrays.copyOf(in, in.length - 1);
+      INDArray y = fused.runSum(convIn, r);
+      if (y != null) {
+        return new INDArray[] {y};
+      }
+      INDArray c = conv.run(convIn)[0];
+      INDArray[] sumIn = convFirst ? new INDArray[] {c, r} : new INDArray[] {r, c};
+      INDArray[] z = fresh(add.run(sumIn), sumIn);
+      if (bounds != null) {
+        clampInPlace(z[0], bounds[0], bounds[1], relu);
+      }
+      return z;
+    };
+  }
+
   /** {@code conv} followed by {@code x * sigmoid(x)} applied to its output in place. */
   public static Op convSilu(Op conv) {
     Conv fused = conv instanceof Conv c ? c.with(Dnnl.PostOp.SILU) : null;
