@@ -91,9 +91,7 @@ final class Conv implements Op {
     INDArray w = in[1];
     INDArray b = in.length > 2 ? in[2] : null;
     check(x, w, b);
-    if (x.rank() != 4 || x.dataType() != DataType.FLOAT || w.dataType() != DataType.FLOAT
-        || (b != null && b.dataType() != DataType.FLOAT) || x.isEmpty() || x.size(1) == 0
-        || w.length() == 0) {
+    if (!onDnnl(x, w, b)) {
       return null;
     }
     Window.Geometry g =
@@ -102,6 +100,13 @@ final class Conv implements Op {
       return null; // the unfused convolution reports it
     }
     return dnnl.run(x, w, b, g, group, residual);
+  }
+
+  /** Whether oneDNN runs this convolution: it has the path, a non-empty float 2-D one. */
+  private boolean onDnnl(INDArray x, INDArray w, INDArray b) {
+    return dnnl != null && x.rank() == 4 && x.dataType() == DataType.FLOAT
+        && w.dataType() == DataType.FLOAT && (b == null || b.dataType() == DataType.FLOAT)
+        && !x.isEmpty() && x.size(1) > 0 && w.length() > 0;
   }
 
   /** How many weight arrays its oneDNN path re-laid out and kept; -1 without one (tests). */
@@ -137,9 +142,7 @@ final class Conv implements Op {
     if (b != null && b.dataType() != x.dataType()) {
       b = b.castTo(x.dataType());
     }
-    if (dnnl != null && nd == 2 && x.dataType() == DataType.FLOAT
-        && w.dataType() == DataType.FLOAT && (b == null || b.dataType() == DataType.FLOAT)
-        && !x.isEmpty() && x.size(1) > 0 && w.length() > 0) {
+    if (onDnnl(x, w, b)) {
       INDArray y = dnnl.run(x, w, b, g, group); // with the post-op, if any
       if (y != null) {
         return new INDArray[] {y};

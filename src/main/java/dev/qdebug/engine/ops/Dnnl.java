@@ -247,13 +247,14 @@ final class Dnnl {
       INDArray src = ChannelsLast.storage(ChannelsLast.of(x));
       INDArray weights = weights(prim, w);
       INDArray bias = b == null ? null : FlatData.isPlain(b) ? b : b.dup('c');
+      boolean sum = post != null && post.sum();
+      if (sum && (residual == null || residual.dataType() != DataType.FLOAT
+          || !java.util.Arrays.equals(residual.shape(), new long[] {x.size(0), m, out[0], out[1]}))) {
+        return null;
+      }
       INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.size(0), out[0], out[1], m);
-      if (post != null && post.sum()) {
+      if (sum) {
         // the destination starts as the residual, in NHWC order; the post-op adds the output
-        if (residual == null || residual.dataType() != DataType.FLOAT
-            || !java.util.Arrays.equals(residual.shape(), new long[] {x.size(0), m, out[0], out[1]})) {
-          return null;
-        }
         if (ChannelsLast.is(residual)) {
           y.assign(ChannelsLast.storage(residual));
         } else {
@@ -396,14 +397,7 @@ final class Dnnl {
     }
 
     void run(INDArray x, INDArray y) {
-      int before = oneThread ? Threads.single() : 0;
-      try {
-        call.get().execute(x, y);
-      } finally {
-        if (oneThread) {
-          Threads.restore(before);
-        }
-      }
+      Threads.on(oneThread, () -> call.get().execute(x, y));
     }
   }
 
@@ -431,16 +425,26 @@ final class Dnnl {
     static Primitive create(Shape s, PostOp post) {
       long flops = 2 * s.n() * s.oh() * s.ow() * s.m() * (s.c() / s.group()) * s.kh() * s.kw();
       boolean one = flops < BOUND;
-      int before = one ? single() : 0;
+      Primitive[] made = new Primitive[1];
       try {
-        Primitive p = new Primitive(s, post, one);
-        return p.primitive == null ? Primitive.NONE : p;
+        on(one, () -> made[0] = new Primitive(s, post, one));
       } catch (IllegalStateException e) {
         return Primitive.NONE; // e.g. unimplemented for this shape: ND4J's ops run it
+      }
+      return made[0].primitive == null ? Primitive.NONE : made[0];
+    }
+
+    /** Runs {@code body} with the calling thread's OpenMP count at 1 when {@code one}, restored. */
+    static void on(boolean one, Runnable body) {
+      if (!one) {
+        body.run();
+        return;
+      }
+      int before = single();
+      try {
+        body.run();
       } finally {
-        if (one) {
-          restore(before);
-        }
+        restore(before);
       }
     }
 
@@ -623,18 +627,15 @@ final class Dnnl {
 
     /** Runs the convolution: {@code src}, {@code w} (re-laid out), {@code b} (or null) into {@code y}. */
     void execute(INDArray x, INDArray w, INDArray b, INDArray y) {
-      int before = oneThread ? Threads.single() : 0;
-      try {
-        if (b == null) {
-          call.get().execute(x, w, y);
-        } else {
-          call.get().execute(x, w, b, y);
-        }
-      } finally {
-        if (oneThread) {
-          Threads.restore(before);
-        }
-      }
+      Threads.on(
+          oneThread,
+          () -> {
+            if (b == null) {
+              call.get().execute(x, w, y);
+            } else {
+              call.get().execute(x, w, b, y);
+            }
+          });
     }
 
     /** This thread's argument list for the convolution (and one for the weights' re-layout). */
