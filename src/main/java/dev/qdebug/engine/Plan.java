@@ -996,7 +996,8 @@ public final class Plan {
     for (int w : wanted) {
       keep[w] = true;
     }
-    for (Step step : steps) {
+    for (int k = 0; k < steps.size(); k++) {
+      Step step = steps.get(k);
       boolean run = false;
       for (int s : step.in()) {
         run |= s >= 0 && dirty[s];
@@ -1007,6 +1008,16 @@ public final class Plan {
       for (int s : step.in()) {
         if (s >= 0) {
           keep[s] = true;
+        }
+      }
+      // a fused step a re-run may use in place of this one (a residual Add's convolution, whose
+      // own inputs need not be downstream of the change) reads all of its inputs from the snapshot
+      int head = fusedAt[k] != null ? k : partOf[k];
+      if (head >= 0) {
+        for (int s : fusedAt[head].in()) {
+          if (s >= 0) {
+            keep[s] = true;
+          }
         }
       }
       for (int s : step.out()) {
@@ -1051,17 +1062,18 @@ public final class Plan {
         // tensor besides the conv output, and that tensor is an input of the fused step too
         continue;
       }
+      if (fused != null && fused[k]) {
+        // the fused step runs when any of its inputs changed: the conv's, or a residual Add's
+        // other operand (a weight sweep's change upstream of that operand only); the activation
+        // reads only the sum (and constants, unchanged)
+        step = fusedAt[k];
+      }
       boolean run = false;
       for (int s : step.in()) {
         run |= s >= 0 && dirty[s];
       }
       if (!run) {
         continue;
-      }
-      if (fused != null && fused[k]) {
-        // the activation reads only the conv output (and constants, unchanged): it runs exactly
-        // when the conv does, and its output is what the pair would give
-        step = fusedAt[k];
       }
       INDArray[] in = gather(step, s -> dirty[s] ? values[s] : base[s]);
       INDArray[] out = execute(step, in);

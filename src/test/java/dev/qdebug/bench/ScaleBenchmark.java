@@ -63,7 +63,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * default: the four full-size models and the case-study models), {@code --no-ort-loop} (skip the
  * slow ORT loop), {@code --steps a,b} (of float, fake-quant, sweeps, diagnose; default all; the
  * diagnose row is for the case-study models only), {@code --diagnose-eval N} (test images for
- * diagnose's top-1, default 2000 as in the notebooks).
+ * diagnose's top-1, default 2000 as in the notebooks), {@code --scores DIR} (each sweep's
+ * per-candidate scores, both sides, as {@code MODEL_TYPE_scores.csv}).
  *
  * <p>The full-size models are built at run time with random weights ({@link BenchModels}):
  * ResNet-50, RepVGG-B2 (deploy form) and MnasNet 1.0 at 224x224, MobileViT-S at 256x256.
@@ -142,6 +143,7 @@ public final class ScaleBenchmark {
     boolean ortLoop = true;
     EnumSet<Step> steps = EnumSet.allOf(Step.class);
     int diagnoseEval = 2000;
+    Path scoresDir = null;
     List<String> models = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -159,6 +161,7 @@ public final class ScaleBenchmark {
           }
         }
         case "--diagnose-eval" -> diagnoseEval = Integer.parseInt(args[++i]);
+        case "--scores" -> scoresDir = Path.of(args[++i]);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -203,7 +206,7 @@ public final class ScaleBenchmark {
           file = Path.of(name);
         }
         if (steps.contains(Step.FLOAT) || steps.contains(Step.FAKE_QUANT) || steps.contains(Step.SWEEPS)) {
-          bench(file, samples, ortLoop, steps, tmp, rows);
+          bench(file, samples, ortLoop, steps, tmp, scoresDir, rows);
         }
         if (steps.contains(Step.DIAGNOSE) && Harder.of(file) != null && !file.startsWith(tmp)) {
           diagnose(file, Harder.of(file), diagnoseEval, rows);
@@ -265,7 +268,8 @@ public final class ScaleBenchmark {
     }
   }
 
-  static void bench(Path file, int samples, boolean ortLoop, EnumSet<Step> steps, Path tmp, List<String> rows)
+  static void bench(
+      Path file, int samples, boolean ortLoop, EnumSet<Step> steps, Path tmp, Path scoresDir, List<String> rows)
       throws Exception {
     String label = file.getFileName().toString();
     OnnxModel model = OnnxModel.load(file);
@@ -346,9 +350,16 @@ public final class ScaleBenchmark {
         String agree = "";
         if (ortLoop) {
           long o0 = System.nanoTime();
-          List<String> ortRanking = ortLoop(env, cm, file, data, samples, NodeSensitivity.candidates(cm, o), tmp);
+          Map<String, Double> ortScores = ortLoop(env, cm, file, data, samples, NodeSensitivity.candidates(cm, o), tmp);
           ortS = (System.nanoTime() - o0) / 1e9;
-          agree = agreement(res[0].ranking(), ortRanking);
+          Map<String, Double> ourScores = new LinkedHashMap<>();
+          for (String c : res[0].ranking()) {
+            ourScores.put(c, res[0].score(c, Metric.COSINE_SIMILARITY));
+          }
+          agree = agreement(ourScores, ortScores);
+          if (scoresDir != null) {
+            writeScores(scoresDir.resolve(label.replace(".onnx", "") + "_" + type.label() + "_scores.csv"), ourScores, ortScores);
+          }
         }
         rows.add(
             row(label, "sweep " + type.label() + " x" + NodeSensitivity.candidates(cm, o).size() + ", " + samples + " samples (s)", oursS, ortS, agree, mem));
@@ -356,8 +367,12 @@ public final class ScaleBenchmark {
     }
   }
 
-  /** The plain ORT loop: per candidate a QDQ file with only its nodes, each sample run alone. */
-  static List<String> ortLoop(
+  /**
+   * The plain ORT loop: per candidate a QDQ file with only its nodes, each sample run alone.
+   *
+   * @return each candidate's mean cosine similarity, in candidate order
+   */
+  static Map<String, Double> ortLoop(
       OrtEnvironment env,
       CalibratedModel cm,
       Path floatFile,
@@ -387,9 +402,26 @@ public final class ScaleBenchmark {
       }
       score.put(c.name(), sum / n);
     }
-    List<String> ranking = new ArrayList<>(score.keySet());
-    ranking.sort(Comparator.comparingDouble(score::get));
-    return ranking;
+    return score;
+  }
+
+  /** Per candidate both sides' scores and ranks, most sensitive (by qdebug) first. */
+  static void writeScores(Path file, Map<String, Double> ours, Map<String, Double> ort) throws Exception {
+    List<String> ortRanking = ranking(ort);
+    StringBuilder sb = new StringBuilder("candidate,qdebug,ort,difference,qdebug_rank,ort_rank\n");
+    int rank = 0;
+    for (String c : ranking(ours)) {
+      sb.append(String.format(Locale.ROOT, "%s,%.9f,%.9f,%.3e,%d,%d%n", c, ours.get(c), ort.get(c), ours.get(c) - ort.get(c), ++rank, ortRanking.indexOf(c) + 1));
+    }
+    Files.createDirectories(file.getParent());
+    Files.writeString(file, sb.toString());
+  }
+
+  /** Candidate names, lowest score (most sensitive) first. */
+  static List<String> ranking(Map<String, Double> scores) {
+    List<String> r = new ArrayList<>(scores.keySet());
+    r.sort(Comparator.comparingDouble(scores::get));
+    return r;
   }
 
   static float[] runFirst(OrtEnvironment env, OrtSession s, String input, Map<String, INDArray> feed) throws Exception {
@@ -424,19 +456,49 @@ public final class ScaleBenchmark {
     }
   }
 
-  /** Same top 5 (as sets, and in order) and Spearman's rank correlation. */
-  static String agreement(List<String> ours, List<String> ort) {
-    int k = Math.min(5, ours.size());
-    boolean sameOrder = ours.subList(0, k).equals(ort.subList(0, k));
-    boolean sameSet = new java.util.HashSet<>(ours.subList(0, k)).equals(new java.util.HashSet<>(ort.subList(0, k)));
+  /**
+   * Same top 5 (as sets, and in order), Spearman's rank correlation, and the pairs the two sides
+   * order differently although both sides' scores are further apart than the engines differ on
+   * any one candidate ({@code eps}, the largest |qdebug - ORT| score): pairs closer than that have
+   * no order the two engines' arithmetic can settle, the others are real disagreements.
+   */
+  static String agreement(Map<String, Double> ours, Map<String, Double> ort) {
+    List<String> a = ranking(ours);
+    List<String> b = ranking(ort);
+    int k = Math.min(5, a.size());
+    boolean sameOrder = a.subList(0, k).equals(b.subList(0, k));
+    boolean sameSet = new java.util.HashSet<>(a.subList(0, k)).equals(new java.util.HashSet<>(b.subList(0, k)));
     double d2 = 0;
-    for (int i = 0; i < ours.size(); i++) {
-      double d = i - ort.indexOf(ours.get(i));
+    for (int i = 0; i < a.size(); i++) {
+      double d = i - b.indexOf(a.get(i));
       d2 += d * d;
     }
-    int n = ours.size();
+    int n = a.size();
     double rho = n < 2 ? 1 : 1 - 6 * d2 / ((double) n * (n * n - 1));
-    return String.format(Locale.ROOT, "top-%d %s, rho %.3f", k, sameOrder ? "same order" : sameSet ? "same set" : "differs", rho);
+    double eps = 0;
+    for (String c : a) {
+      eps = Math.max(eps, Math.abs(ours.get(c) - ort.get(c)));
+    }
+    int swapped = 0;
+    int real = 0;
+    for (int i = 0; i < n; i++) {
+      for (int j = i + 1; j < n; j++) {
+        String x = a.get(i);
+        String y = a.get(j);
+        double dOurs = ours.get(y) - ours.get(x);
+        double dOrt = ort.get(y) - ort.get(x);
+        if (Math.signum(dOurs) * Math.signum(dOrt) < 0) {
+          swapped++;
+          if (Math.abs(dOurs) > eps && Math.abs(dOrt) > eps) {
+            real++;
+          }
+        }
+      }
+    }
+    return String.format(
+        Locale.ROOT,
+        "top-%d %s, rho %.3f, %d pairs swapped, %d of them apart by more than the engines differ (%.1e)",
+        k, sameOrder ? "same order" : sameSet ? "same set" : "differs", rho, swapped, real, eps);
   }
 
   static OrtSession.SessionOptions options(OrtSession.SessionOptions.OptLevel level) throws Exception {

@@ -25,8 +25,10 @@ import org.nd4j.linalg.factory.Nd4j;
 class ResidualFusionTest {
   /**
    * x -> conv1 -> Relu -> r1; conv2(r1) -> c2; s = r1 + c2 -> Relu -> y (fused with conv2);
-   * conv3(y) -> c3; z = c3 + y (fused, no activation); conv4(y) -> c4, conv5(y) -> c5, w = c4 + c5
-   * (conv5 fuses, the residual c4 computed before it; conv4 does not: its residual comes later).
+   * conv3(y) -> c3; z = c3 + y (fused, no activation); conv6(conv4(y)) -> c4, conv5(y) -> c5, w =
+   * c4 + c5: the plan runs conv5 before conv6 (ready first), so conv6 fuses with the residual c5
+   * and conv5 does not (its residual comes later), as a ResNet block's last convolution fuses with
+   * its downsampling shortcut.
    */
   static ModelProto model() {
     Random r = new Random(5);
@@ -40,6 +42,7 @@ class ResidualFusionTest {
         .initializer("w3", FusionTest.rand(r, ch * ch), ch, ch, 1, 1)
         .initializer("w4", FusionTest.rand(r, ch * ch * 9), ch, ch, 3, 3)
         .initializer("w5", FusionTest.rand(r, ch * ch), ch, ch, 1, 1)
+        .initializer("w6", FusionTest.rand(r, ch * ch), ch, ch, 1, 1)
         .node("Conv", "conv1", new String[] {"x", "w1"}, new String[] {"c1"},
             TestModels.ints("pads", 1, 1, 1, 1))
         .node("Relu", "relu1", new String[] {"c1"}, new String[] {"r1"})
@@ -49,8 +52,9 @@ class ResidualFusionTest {
         .node("Relu", "relu2", new String[] {"s"}, new String[] {"y"})
         .node("Conv", "conv3", new String[] {"y", "w3"}, new String[] {"c3"})
         .node("Add", "add3", new String[] {"c3", "y"}, new String[] {"z"})
-        .node("Conv", "conv4", new String[] {"y", "w4"}, new String[] {"c4"},
+        .node("Conv", "conv4", new String[] {"y", "w4"}, new String[] {"c4a"},
             TestModels.ints("pads", 1, 1, 1, 1))
+        .node("Conv", "conv6", new String[] {"c4a", "w6"}, new String[] {"c4"})
         .node("Conv", "conv5", new String[] {"y", "w5"}, new String[] {"c5"})
         .node("Add", "add5", new String[] {"c4", "c5"}, new String[] {"w"})
         .output("z", -1, 16, -1, -1)
@@ -65,6 +69,37 @@ class ResidualFusionTest {
   private static void assertSame(Map<String, INDArray> want, Map<String, INDArray> got, String what) {
     for (String t : want.keySet()) {
       assertArrayEquals(values(want.get(t)), values(got.get(t)), what + ": " + t);
+    }
+  }
+
+  /**
+   * A re-run from a changed weight (a weight sweep's candidates) gives the unfused values: a fused
+   * step re-runs where its convolution's inputs changed, and where only the residual did (w5: the
+   * residual c5 of conv6's fused step; this once left the output unchanged, ResNet-50's
+   * downsampling convolutions scoring 1.0 in the weight sweep), and a trimmed snapshot then keeps
+   * the fused step's inputs (from w5 nothing else reads c4a).
+   */
+  @Test
+  void rerunsFromAFusedConvolutionsWeightUseTheChangedWeight() {
+    OnnxModel m = OnnxModel.of(model(), "residual");
+    Map<String, INDArray> in = FusionTest.feed(12);
+    for (String w : List.of("w2", "w3", "w4", "w5", "w6")) {
+      TensorHook half = TensorHook.only(Set.of(w), (name, v) -> v.mul(0.5));
+      Map<String, INDArray> want;
+      try (Session u = FusionTest.unfused(() -> Session.open(m))) {
+        want = u.run(in, RunOptions.hooked(half));
+      }
+      try (Session s = Session.open(m)) {
+        assertSame(want, s.run(in, RunOptions.hooked(half)), "hook on " + w);
+        try (Snapshot base = s.snapshot(in)) {
+          assertSame(want, s.rerun(base, List.of(w), RunOptions.hooked(half)), "re-run from " + w);
+        }
+        // a sweep's snapshot keeps only what re-runs from the candidates read: the fused step's
+        // own inputs too, where only its residual is downstream of the change
+        try (Snapshot base = s.snapshot(in, List.of(w), List.of("z", "w"))) {
+          assertSame(want, s.rerun(base, List.of(w), RunOptions.hooked(half)), "re-run from " + w + ", trimmed snapshot");
+        }
+      }
     }
   }
 
@@ -90,7 +125,7 @@ class ResidualFusionTest {
     }
     Map<String, INDArray> ort = Ort.run(proto, in, List.of("z", "w"));
     try (Session s = Session.open(m)) {
-      assertEquals(4, s.plan().fusedSteps(), "conv1+relu1, conv2+add2+relu2, conv3+add3, conv5+add5");
+      assertEquals(4, s.plan().fusedSteps(), "conv1+relu1, conv2+add2+relu2, conv3+add3, conv6+add5");
       Map<String, INDArray> plain = s.run(in);
       assertSame(plainRef, plain, "plain run");
       for (String t : List.of("z", "w")) {
