@@ -100,6 +100,9 @@ public final class Plan {
   /** Per step: the step whose fused step does this one's work, or -1. */
   private int[] partOf;
 
+  /** Where {@link #run} adds each step's nanoseconds, or null ({@link #timeSteps}). */
+  private volatile long[] stepTimes;
+
   /**
    * What a shape-only step computed: for Shape/Size the shape it read, else its input arrays
    * (compared by identity: constants and other memos' outputs are the same arrays every run).
@@ -812,6 +815,7 @@ public final class Plan {
    * @return the values of {@code wanted}, in order
    */
   INDArray[] run(INDArray[] feeds, int[] wanted, TensorHook hook) {
+    long[] times = stepTimes;
     INDArray[] values = new INDArray[names.size()];
     boolean[] keep = new boolean[names.size()];
     for (int w : wanted) {
@@ -846,8 +850,12 @@ public final class Plan {
       if (fused != null && fused[k]) {
         step = fusedAt[k];
       }
+      long t0 = times == null ? 0 : System.nanoTime();
       INDArray[] in = gather(step, s -> values[s]);
       INDArray[] out = shapeOnly[k] ? reuseOrExecute(k, step, in) : execute(step, in);
+      if (times != null) {
+        times[k] += System.nanoTime() - t0;
+      }
       for (int i = 0; i < step.out().length && i < out.length; i++) {
         int s = step.out()[i];
         if (s >= 0) {
@@ -1268,6 +1276,30 @@ public final class Plan {
   }
 
   /** The steps that run per forward pass (constant nodes are folded away). */
+  /**
+   * Times the steps of the runs that follow ({@link Session#run}, not re-runs): each run adds the
+   * nanoseconds of step {@code k} of {@link #steps()} to {@code into[k]} (a fused step's time at
+   * its first step, as {@link #stepRunAs} names it; hooks not counted); null stops. For
+   * profiling, one run at a time.
+   */
+  public void timeSteps(long[] into) {
+    if (into != null && into.length != steps.size()) {
+      throw new IllegalArgumentException("timeSteps needs one slot per step (" + steps.size() + "), got " + into.length);
+    }
+    stepTimes = into;
+  }
+
+  /**
+   * The step that a plain run executes at index {@code k}: the fused step starting there, null
+   * for a step a fused one does, else step {@code k} itself.
+   */
+  public Step stepRunAs(int k) {
+    if (partOf[k] >= 0) {
+      return null;
+    }
+    return fusedAt[k] != null ? fusedAt[k] : steps.get(k);
+  }
+
   public List<Step> steps() {
     return Collections.unmodifiableList(steps);
   }

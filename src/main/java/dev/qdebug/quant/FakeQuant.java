@@ -177,27 +177,26 @@ public final class FakeQuant {
   private static final float ROUNDER = 12582912f;
 
   /**
-   * |v| beyond this is clamped before rounding: every code lies within 2^16 of 0, so such a value
-   * saturates either way.
-   */
-  private static final float LIMIT = 4194304f;
-
-  /**
    * The kernel, in place on {@code a[0..n)}: {@code q = clamp(rint(x / scale) + zp, lo, hi)}, {@code
-   * y = (q - zp) * scale}, all in float32 as ONNX Runtime computes it. {@code rint} by adding and
-   * subtracting 1.5 * 2^23 (exact for |v| <= 2^22, ties to even as IEEE float addition rounds;
-   * larger values saturate anyway), so the loop is plain float arithmetic the JIT can vectorize.
-   * NaN stays NaN. Returns 1 when a value was not finite, else 0.
+   * y = (q - zp) * scale}, all in float32 as ONNX Runtime computes it, written as {@code y =
+   * rint(clamp(x / scale, lo - zp, hi - zp)) * scale}: the same values, since lo, hi and zp are
+   * integers (below 2^17: exact in float), clamping to integer bounds commutes with rounding, and
+   * {@code q - zp} is that rounded integer exactly. {@code rint} by adding and subtracting 1.5 *
+   * 2^23 (exact for |v| <= 2^22, ties to even as IEEE float addition rounds), so the loop is plain
+   * float arithmetic the JIT vectorizes; two clamps instead of four (the former form: 0.68 against
+   * 0.49 ns per value, one core, 2026-12-08). NaN stays NaN. Returns 1 when a value was not
+   * finite, else 0.
    */
   private static int quantize(float[] a, int n, float scale, long zp, float lo, float hi) {
     float z = zp;
+    float below = lo - z;
+    float above = hi - z;
     float largest = 0f;
     for (int i = 0; i < n; i++) {
       float x = a[i];
       largest = Math.max(largest, Math.abs(x)); // NaN once any value is NaN
-      float v = Math.max(-LIMIT, Math.min(LIMIT, x / scale));
-      float q = Math.min(hi, Math.max(lo, ((v + ROUNDER) - ROUNDER) + z));
-      a[i] = (q - z) * scale;
+      float v = Math.min(above, Math.max(below, x / scale));
+      a[i] = ((v + ROUNDER) - ROUNDER) * scale;
     }
     return largest <= Float.MAX_VALUE ? 0 : 1;
   }

@@ -25,8 +25,9 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Where a forward pass spends its time: the first run against steady runs (oneDNN primitive
  * creation and workspace learning happen in the first), runs with and without the session
- * workspace (allocation), and per op type the time between one step's output and the next (op
- * dispatch plus its work), summed over steady runs. Not a test.
+ * workspace (allocation), the plain run's steps as it runs them (fused), and per op type of the
+ * unfused steps the time between one step's output and the next (op dispatch plus its work),
+ * summed over steady runs. Not a test.
  *
  * <pre>
  * java -Xss16m -Xmx4g -cp ... dev.qdebug.bench.EngineProfile [resnet50|repvgg-b2|mnasnet|mobilevit-s|model.onnx] [batch]
@@ -70,6 +71,7 @@ public final class EngineProfile {
             "workspace %s: first run %.1f ms, steady median %.1f ms (%.1f ms/img)%n",
             ws, first, steady, steady / batch);
         if (ws) {
+          perStep(s, feed);
           perOp(s, feed, TensorHook.NONE);
         }
       }
@@ -118,6 +120,65 @@ public final class EngineProfile {
       try (var files = java.nio.file.Files.walk(dir)) {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }
+    }
+  }
+
+  /**
+   * The plain run as it executes (fused steps as such), timed step by step ({@link
+   * Plan#timeSteps}): per op type of the step run, then ({@code -Dprofile.steps=true}) the slowest
+   * steps.
+   */
+  static void perStep(Session s, Map<String, INDArray> feed) {
+    Plan plan = s.plan();
+    int n = plan.steps().size();
+    long[] nanos = new long[n];
+    int runs = 10;
+    plan.timeSteps(nanos);
+    long wall = System.nanoTime();
+    try {
+      for (int r = 0; r < runs; r++) {
+        s.run(feed);
+      }
+    } finally {
+      plan.timeSteps(null);
+    }
+    wall = System.nanoTime() - wall;
+    Map<String, double[]> byType = new TreeMap<>(); // ms, steps
+    double total = 0;
+    for (int k = 0; k < n; k++) {
+      Plan.Step st = plan.stepRunAs(k);
+      if (st == null) {
+        continue;
+      }
+      String type = st == plan.steps().get(k) ? st.node().opType() : st.node().opType() + " (fused)";
+      double[] v = byType.computeIfAbsent(type, t -> new double[2]);
+      v[0] += nanos[k] / 1e6 / runs;
+      v[1]++;
+      total += nanos[k] / 1e6 / runs;
+    }
+    System.out.printf(
+        Locale.ROOT, "plain run, step by step: %.2f ms per run, %.2f ms of it in steps%n", wall / 1e6 / runs, total);
+    System.out.println("| step run as | ms per run | share | steps | us per step |");
+    System.out.println("|---|---|---|---|---|");
+    for (Map.Entry<String, double[]> e : byType.entrySet()) {
+      double[] v = e.getValue();
+      System.out.printf(
+          Locale.ROOT, "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
+          e.getKey(), v[0], 100 * v[0] / total, v[1], 1000 * v[0] / v[1]);
+    }
+    if (Boolean.getBoolean("profile.steps")) {
+      java.util.stream.IntStream.range(0, n)
+          .filter(k -> plan.stepRunAs(k) != null)
+          .boxed()
+          .sorted((a, b) -> Long.compare(nanos[b], nanos[a]))
+          .limit(40)
+          .forEach(
+              k ->
+                  System.out.printf(
+                      Locale.ROOT, "  %8.0f us  %s%s  %s%n",
+                      nanos[k] / 1e3 / runs, plan.steps().get(k).node().opType(),
+                      plan.stepRunAs(k) == plan.steps().get(k) ? "" : " (fused)",
+                      plan.steps().get(k).node().name()));
     }
   }
 

@@ -2,6 +2,8 @@ package dev.qdebug.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qdebug.Ort;
 import dev.qdebug.TestModels;
@@ -100,6 +102,37 @@ class ResidualFusionTest {
           assertSame(want, s.rerun(base, List.of(w), RunOptions.hooked(half)), "re-run from " + w + ", trimmed snapshot");
         }
       }
+    }
+  }
+
+  /**
+   * Step timing ({@link Plan#timeSteps}): a plain run adds time at each step it executes, a fused
+   * step's at its first step, none at the steps it does; a hooked run leaves the times alone once
+   * timing is off.
+   */
+  @Test
+  void timedStepsAreTheStepsARunExecutes() {
+    try (Session s = Session.open(OnnxModel.of(model(), "residual"))) {
+      Plan plan = s.plan();
+      long[] nanos = new long[plan.steps().size()];
+      plan.timeSteps(nanos);
+      s.run(FusionTest.feed(12));
+      plan.timeSteps(null);
+      int executed = 0;
+      for (int k = 0; k < nanos.length; k++) {
+        if (plan.stepRunAs(k) == null) {
+          assertEquals(0, nanos[k], "step " + k + " is done by a fused step");
+        } else {
+          assertTrue(nanos[k] > 0, "step " + k + " ran");
+          executed++;
+        }
+      }
+      // 11 nodes, of which relu1, add2, relu2, add3 and add5 are parts of fused steps
+      assertEquals(plan.steps().size() - 5, executed);
+      long[] before = nanos.clone();
+      s.run(FusionTest.feed(12));
+      assertArrayEquals(before, nanos, "timing is off");
+      assertThrows(IllegalArgumentException.class, () -> plan.timeSteps(new long[1]));
     }
   }
 

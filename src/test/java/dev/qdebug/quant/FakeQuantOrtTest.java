@@ -169,7 +169,9 @@ class FakeQuantOrtTest {
   @org.junit.jupiter.api.Test
   void handValues() {
     // scale 0.5: 0.25 -> 0.5 / 0.5 = 0.5 ties to 0; 0.75 -> 1.5 ties to 2 -> 1.0; saturation at 127.
-    INDArray x = Nd4j.createFromArray(new float[] {0.25f, 0.75f, -0.25f, -0.75f, 100f, -100f});
+    INDArray x =
+        Nd4j.createFromArray(
+            new float[] {0.25f, 0.75f, -0.25f, -0.75f, 100f, -100f, 1e30f, -Float.MAX_VALUE, -0f});
     float[] y = FakeQuant.apply(x, QParams.perTensor(0.5f, 0, QType.INT8)).toFloatVector();
     assertEquals(0f, y[0]);
     assertEquals(1f, y[1]);
@@ -177,5 +179,8 @@ class FakeQuantOrtTest {
     assertEquals(-1f, y[3]);
     assertEquals(63.5f, y[4]);
     assertEquals(-64f, y[5]);
+    assertEquals(63.5f, y[6]); // far beyond every code: saturates
+    assertEquals(-64f, y[7]);
+    assertEquals(Float.floatToIntBits(0f), Float.floatToIntBits(y[8]), "negative zero in, 0 out");
   }
 }
