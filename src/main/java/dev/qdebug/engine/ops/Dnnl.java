@@ -5,6 +5,7 @@ import static org.bytedeco.dnnl.global.dnnl.*;
 import dev.qdebug.engine.Workspaces;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
@@ -13,6 +14,7 @@ import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_matmul_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_post_ops;
@@ -36,7 +38,8 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * once per weight array (ND4J re-lays them out on every call), and the activation of a fused step
  * (a clamp: Relu, Clip; or SiLU) runs as the primitive's post-op while the output is still in
  * cache, instead of a second pass over it. Inputs are NCHW or channels-last ({@link
- * ChannelsLast}); outputs are channels-last.
+ * ChannelsLast}); outputs are channels-last. Float products by a matrix (Gemm, a MatMul's linear
+ * layer) run here the same way ({@link Product}).
  *
  * <p>A clamp post-op gives the values of the convolution followed by the clamp, bit for bit: both
  * clamp the same float32 accumulator (so hooked runs and re-runs use it), except that a NaN comes
@@ -51,7 +54,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 final class Dnnl {
   private Dnnl() {}
 
-  /** System property: {@code false} runs convolutions on ND4J's ops instead. */
+  /** System property: {@code false} runs convolutions and products on ND4J's ops instead. */
   static final String PROPERTY = "qdebug.dnnl";
 
   private static final Cleaner CLEANER = Cleaner.create();
@@ -120,6 +123,31 @@ final class Dnnl {
     return new Address(x.data().address() + x.offset() * x.dataType().width());
   }
 
+  /** A float descriptor of {@code dims} with {@code strides} (in values). */
+  private static dnnl_memory_desc_t strided(List<Long> dims, List<Long> strides) {
+    long[] d = new long[dims.size()];
+    long[] st = new long[dims.size()];
+    for (int i = 0; i < d.length; i++) {
+      d[i] = dims.get(i);
+      st[i] = strides.get(i);
+    }
+    dnnl_memory_desc_t md = new dnnl_memory_desc_t();
+    check(dnnl_memory_desc_init_by_strides(md, d.length, d, dnnl_f32, st), "memory descriptor");
+    return md;
+  }
+
+  /** The row-major format tag of a rank. */
+  private static int plainTag(int rank) {
+    return switch (rank) {
+      case 2 -> dnnl_ab;
+      case 3 -> dnnl_abc;
+      case 4 -> dnnl_abcd;
+      case 5 -> dnnl_abcde;
+      case 6 -> dnnl_abcdef;
+      default -> throw new IllegalStateException("rank " + rank);
+    };
+  }
+
   private static dnnl_memory_desc_t md(long[] dims, int tag) {
     dnnl_memory_desc_t md = new dnnl_memory_desc_t();
     check(dnnl_memory_desc_init_by_tag(md, dims.length, dims, dnnl_f32, tag), "memory descriptor");
@@ -170,11 +198,50 @@ final class Dnnl {
     }
   }
 
-  /** How many weight arrays a convolution keeps re-laid out ({@link Convolution}). */
+  /** How many weight arrays a convolution or product keeps re-laid out ({@link Packs}). */
   static final int KEPT_WEIGHTS = 2;
 
   /** Weights {@code source} re-laid out as {@code md} says, in {@code values}. */
   private record Packed(INDArray source, dnnl_memory_desc_t md, INDArray values) {}
+
+  /**
+   * One node's weights in the layouts its primitives want: the last {@value #KEPT_WEIGHTS} weight
+   * arrays seen, most recent first. A sweep alternates the float weights with a candidate's
+   * fake-quantized ones, which one slot would re-lay out on every re-run. Safe for concurrent
+   * runs (a lost race re-lays out once more).
+   */
+  static final class Packs {
+    private final AtomicReference<Packed[]> kept = new AtomicReference<>(new Packed[0]);
+    private final java.util.concurrent.atomic.AtomicLong packs = new java.util.concurrent.atomic.AtomicLong();
+
+    /** {@code w} in the layout {@code p} wants: from the cache when {@code w} is the same array. */
+    INDArray of(Primitive p, INDArray w) {
+      Packed[] now = kept.get();
+      for (Packed k : now) {
+        if (k.source() == w && dnnl_memory_desc_equal(k.md(), p.weights) == 1) {
+          if (k != now[0]) {
+            kept.compareAndSet(now, new Packed[] {k, now[0]}); // a cache: a lost race is fine
+          }
+          return k.values();
+        }
+      }
+      if (w.isAttached()) {
+        // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
+        // workspace and freed with it
+        return p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c'));
+      }
+      INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
+      Packed made = new Packed(w, p.weights, v);
+      kept.set(now.length == 0 ? new Packed[] {made} : new Packed[] {made, now[0]});
+      packs.incrementAndGet();
+      return v;
+    }
+
+    /** How many times weights were re-laid out and kept (for tests: a cache hit adds none). */
+    long count() {
+      return packs.get();
+    }
+  }
 
   /**
    * One convolution node's primitives, one per input shape, and its weights in the layout they
@@ -183,20 +250,15 @@ final class Dnnl {
   static final class Convolution {
     private final PostOp post;
     private final Map<Shape, Primitive> primitives = new ConcurrentHashMap<>();
-    /**
-     * The packed weights of the last {@value #KEPT_WEIGHTS} weight arrays seen, most recent first,
-     * shared with the same node's {@link #with} convolutions: a sweep alternates the float weights
-     * with a candidate's fake-quantized ones, which one slot would re-lay out on every re-run.
-     */
-    private final AtomicReference<Packed[]> packed;
-    private final java.util.concurrent.atomic.AtomicLong packs = new java.util.concurrent.atomic.AtomicLong();
+    /** The packed weights, shared with the same node's {@link #with} convolutions. */
+    private final Packs packed;
 
     /** A convolution without post-op. */
     Convolution() {
-      this(null, new AtomicReference<>(new Packed[0]));
+      this(null, new Packs());
     }
 
-    private Convolution(PostOp post, AtomicReference<Packed[]> packed) {
+    private Convolution(PostOp post, Packs packed) {
       this.post = post;
       this.packed = packed;
     }
@@ -245,7 +307,7 @@ final class Dnnl {
       // oneDNN's optimized convolutions want NHWC input with NHWC output (an NCHW input, such as
       // the image into a first convolution, gets only the reference implementation)
       INDArray src = ChannelsLast.storage(ChannelsLast.of(x));
-      INDArray weights = weights(prim, w);
+      INDArray weights = packed.of(prim, w);
       INDArray bias = b == null ? null : FlatData.isPlain(b) ? b : b.dup('c');
       boolean sum = post != null && post.sum();
       if (sum && (residual == null || residual.dataType() != DataType.FLOAT
@@ -265,32 +327,99 @@ final class Dnnl {
       return ChannelsLast.view(y);
     }
 
-    /** {@code w} in the layout {@code p} wants: from the cache when {@code w} is the same array. */
-    private INDArray weights(Primitive p, INDArray w) {
-      Packed[] kept = packed.get();
-      for (Packed k : kept) {
-        if (k.source() == w && dnnl_memory_desc_equal(k.md(), p.weights) == 1) {
-          if (k != kept[0]) {
-            packed.compareAndSet(kept, new Packed[] {k, kept[0]}); // a cache: a lost race is fine
-          }
-          return k.values();
-        }
-      }
-      if (w.isAttached()) {
-        // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
-        // workspace and freed with it
-        return p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c'));
-      }
-      INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
-      Packed made = new Packed(w, p.weights, v);
-      packed.set(kept.length == 0 ? new Packed[] {made} : new Packed[] {made, kept[0]});
-      packs.incrementAndGet();
-      return v;
-    }
-
     /** How many times weights were re-laid out and kept (for tests: a cache hit adds none). */
     long packs() {
-      return packs.get();
+      return packed.count();
+    }
+  }
+
+  /**
+   * One Gemm or MatMul node's float products {@code [m, k] x [k, n]} (+ bias) on oneDNN's matmul:
+   * one primitive per shape, the weights re-laid out once per weight array ({@link Packs}). ND4J's
+   * {@code matmul} op ran MobileViT's token-wise linears ({@code [8192, 144] x [144, 432]}) at
+   * 100 GFLOP/s, oneDNN at 210, and a classifier's {@code [1, 1280] x [1280, 1000]} 2-4x slower
+   * (2026-12-08, this machine). Each output value is a sum in float of the k products in an order
+   * oneDNN chooses: not ND4J's bits, within rounding of ONNX Runtime's.
+   */
+  static final class Product {
+    private final Map<ProductShape, Primitive> primitives = new ConcurrentHashMap<>();
+    private final Packs packed = new Packs();
+
+    /**
+     * {@code a b + bias} as a new row-major {@code [m, n]} array, or null where oneDNN cannot run
+     * it (then ND4J's ops do). {@code a}: float {@code [m, k]}; {@code b}: float, {@code [k, n]},
+     * or {@code [n, k]} when {@code transposed}, as stored (a plain array, else copied); {@code
+     * bias}: float {@code [n]} or {@code [1, n]}, or null.
+     */
+    INDArray run(INDArray a, INDArray b, boolean transposed, INDArray bias) {
+      if (a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT
+          || (bias != null && (bias.dataType() != DataType.FLOAT || bias.length() != (transposed ? b.size(0) : b.size(1))))
+          || a.rank() != 2 || b.rank() != 2 || a.isEmpty() || b.isEmpty()) {
+        return null;
+      }
+      long m = a.size(0);
+      long k = a.size(1);
+      long n = transposed ? b.size(0) : b.size(1);
+      if ((transposed ? b.size(1) : b.size(0)) != k) {
+        return null;
+      }
+      ProductShape shape = new ProductShape(m, k, n, transposed, bias != null);
+      Primitive prim = primitives.computeIfAbsent(shape, Threads::create);
+      if (prim == Primitive.NONE) {
+        return null;
+      }
+      INDArray src = FlatData.isPlain(a) ? a : a.dup('c');
+      INDArray weights = packed.of(prim, b);
+      INDArray bi = bias == null ? null : FlatData.isPlain(bias) ? bias : bias.dup('c');
+      INDArray y = Nd4j.createUninitialized(DataType.FLOAT, m, n);
+      prim.execute(src, weights, bi, y);
+      return y;
+    }
+
+    /** How many times weights were re-laid out and kept (for tests). */
+    long packs() {
+      return packed.count();
+    }
+  }
+
+  /**
+   * One MatMul node's batched float products of two computed tensors (attention's {@code q k^T}
+   * and {@code softmax(.) v}) on oneDNN's matmul, both read where they lie (a transposed view
+   * included): one primitive per shapes and strides. ND4J's batched {@code matmul} ran MobileViT-S's
+   * attention products at about 50 GFLOP/s.
+   */
+  static final class Batched {
+    private final Map<BatchedShape, Primitive> primitives = new ConcurrentHashMap<>();
+
+    /**
+     * {@code a b} as a new row-major array, or null where oneDNN cannot run it: both float, rank
+     * 3 to 6, the same batch dimensions, every stride positive.
+     */
+    INDArray run(INDArray a, INDArray b) {
+      int r = a.rank();
+      if (a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT || r < 3 || r > 6
+          || b.rank() != r || a.isEmpty() || b.isEmpty() || a.size(r - 1) != b.size(r - 2)) {
+        return null;
+      }
+      for (int i = 0; i < r - 2; i++) {
+        if (a.size(i) != b.size(i)) {
+          return null;
+        }
+      }
+      for (int i = 0; i < r; i++) {
+        if (a.stride(i) <= 0 || b.stride(i) <= 0) {
+          return null;
+        }
+      }
+      Primitive prim = primitives.computeIfAbsent(BatchedShape.of(a, b), Threads::create);
+      if (prim == Primitive.NONE) {
+        return null;
+      }
+      long[] out = a.shape().clone();
+      out[r - 1] = b.size(r - 1);
+      INDArray y = Nd4j.createUninitialized(DataType.FLOAT, out);
+      prim.execute(a, b, null, y);
+      return y;
     }
   }
 
@@ -424,10 +553,25 @@ final class Dnnl {
      */
     static Primitive create(Shape s, PostOp post) {
       long flops = 2 * s.n() * s.oh() * s.ow() * s.m() * (s.c() / s.group()) * s.kh() * s.kw();
+      return create(flops, () -> Descriptors.convolution(s), post, "convolution " + s);
+    }
+
+    /** The product primitive for {@code s}, as {@link #create(Shape, PostOp)}. */
+    static Primitive create(ProductShape s) {
+      return create(2 * s.m() * s.k() * s.n(), () -> Descriptors.product(s), null, "product " + s);
+    }
+
+    /** The batched product primitive for {@code s}, as {@link #create(Shape, PostOp)}. */
+    static Primitive create(BatchedShape s) {
+      return create(s.flops(), () -> Descriptors.batched(s), null, "batched product " + s);
+    }
+
+    private static Primitive create(
+        long flops, java.util.function.Supplier<Descriptors> d, PostOp post, String what) {
       boolean one = flops < BOUND;
       Primitive[] made = new Primitive[1];
       try {
-        on(one, () -> made[0] = new Primitive(s, post, one));
+        on(one, () -> made[0] = new Primitive(d.get(), post, one, what));
       } catch (IllegalStateException e) {
         return Primitive.NONE; // e.g. unimplemented for this shape: ND4J's ops run it
       }
@@ -461,7 +605,96 @@ final class Dnnl {
     }
   }
 
-  /** A created convolution primitive, its memory descriptors and its weights' re-layout. */
+  /**
+   * What a product primitive is made for: {@code [m, k]} times {@code [k, n]} weights (stored
+   * {@code [n, k]} when {@code transposed}), plus a bias {@code [n]} or not.
+   */
+  record ProductShape(long m, long k, long n, boolean transposed, boolean bias) {}
+
+  /**
+   * What a batched product primitive is made for: {@code a} {@code [batch..., m, k]} times {@code
+   * b} {@code [batch..., k, n]}, each with its strides as it lies in memory (a transposed view is
+   * read in place), equal batch dimensions.
+   */
+  record BatchedShape(List<Long> a, List<Long> aStrides, List<Long> b, List<Long> bStrides) {
+    static BatchedShape of(INDArray a, INDArray b) {
+      return new BatchedShape(list(a.shape()), list(a.stride()), list(b.shape()), list(b.stride()));
+    }
+
+    private static List<Long> list(long[] v) {
+      return java.util.Arrays.stream(v).boxed().toList();
+    }
+
+    long flops() {
+      long f = 2 * b.get(b.size() - 1);
+      for (long d : a) {
+        f *= d;
+      }
+      return f;
+    }
+  }
+
+  /**
+   * A primitive's memory descriptors as the caller's arrays hold them (the weights' layout left to
+   * oneDNN) and its operation descriptor ({@code op}, kept here so that it stays allocated until
+   * the primitive is made).
+   */
+  record Descriptors(
+      dnnl_memory_desc_t src, dnnl_memory_desc_t userWeights, dnnl_memory_desc_t bias,
+      dnnl_memory_desc_t dst, Pointer op) {
+    /** A convolution: NHWC input and output, OIHW (GOIHW) weights. */
+    static Descriptors convolution(Shape s) {
+      dnnl_memory_desc_t src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
+      int g = s.group();
+      long[] wd =
+          g == 1
+              ? new long[] {s.m(), s.c(), s.kh(), s.kw()}
+              : new long[] {g, s.m() / g, s.c() / g, s.kh(), s.kw()};
+      dnnl_memory_desc_t userWeights = md(wd, g == 1 ? dnnl_oihw : dnnl_goihw);
+      dnnl_memory_desc_t bias = s.bias() ? md(new long[] {s.m()}, dnnl_x) : null;
+      dnnl_memory_desc_t dst = md(new long[] {s.n(), s.m(), s.oh(), s.ow()}, dnnl_nhwc);
+      dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
+      check(
+          dnnl_dilated_convolution_forward_desc_init(
+              desc, dnnl_forward_inference, dnnl_convolution_direct, src,
+              md(wd, dnnl_format_tag_any), bias, dst, new long[] {s.sh(), s.sw()},
+              new long[] {s.dh() - 1, s.dw() - 1}, new long[] {s.pt(), s.pl()},
+              new long[] {s.pb(), s.pr()}),
+          "convolution descriptor " + s);
+      return new Descriptors(src, userWeights, bias, dst, desc);
+    }
+
+    /** A batched product: the operands as they lie in memory, a row-major output. */
+    static Descriptors batched(BatchedShape s) {
+      dnnl_memory_desc_t src = strided(s.a(), s.aStrides());
+      dnnl_memory_desc_t weights = strided(s.b(), s.bStrides());
+      long[] out = new long[s.a().size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = s.a().get(i);
+      }
+      out[out.length - 1] = s.b().get(s.b().size() - 1);
+      dnnl_memory_desc_t dst = md(out, plainTag(out.length));
+      dnnl_matmul_desc_t desc = new dnnl_matmul_desc_t();
+      check(dnnl_matmul_desc_init(desc, src, weights, null, dst), "batched product descriptor " + s);
+      return new Descriptors(src, weights, null, dst, desc);
+    }
+
+    /** A product: row-major input and output, the bias as one row. */
+    static Descriptors product(ProductShape s) {
+      dnnl_memory_desc_t src = md(new long[] {s.m(), s.k()}, dnnl_ab);
+      long[] wd = {s.k(), s.n()};
+      dnnl_memory_desc_t userWeights = md(wd, s.transposed() ? dnnl_ba : dnnl_ab);
+      dnnl_memory_desc_t bias = s.bias() ? md(new long[] {1, s.n()}, dnnl_ab) : null;
+      dnnl_memory_desc_t dst = md(new long[] {s.m(), s.n()}, dnnl_ab);
+      dnnl_matmul_desc_t desc = new dnnl_matmul_desc_t();
+      check(
+          dnnl_matmul_desc_init(desc, src, md(wd, dnnl_format_tag_any), bias, dst),
+          "product descriptor " + s);
+      return new Descriptors(src, userWeights, bias, dst, desc);
+    }
+  }
+
+  /** A created convolution or product primitive, its memory descriptors and its weights' re-layout. */
   static final class Primitive {
     final dnnl_memory_desc_t src;
     final dnnl_memory_desc_t userWeights;
@@ -488,32 +721,17 @@ final class Dnnl {
     }
 
     /**
-     * The primitive for {@code s}; its {@link #primitive} is null where oneDNN offers only its
-     * reference implementation (far slower than ND4J's path).
+     * The primitive {@code d} describes; its {@link #primitive} is null where oneDNN offers only
+     * its reference implementation (far slower than ND4J's path).
      *
      * @throws IllegalStateException where oneDNN cannot make it
      */
-    Primitive(Shape s, PostOp post, boolean oneThread) {
+    Primitive(Descriptors d, PostOp post, boolean oneThread, String what) {
       this.oneThread = oneThread;
-      src = md(new long[] {s.n(), s.c(), s.h(), s.w()}, dnnl_nhwc);
-      int g = s.group();
-      long[] wd =
-          g == 1
-              ? new long[] {s.m(), s.c(), s.kh(), s.kw()}
-              : new long[] {g, s.m() / g, s.c() / g, s.kh(), s.kw()};
-      userWeights = md(wd, g == 1 ? dnnl_oihw : dnnl_goihw);
-      bias = s.bias() ? md(new long[] {s.m()}, dnnl_x) : null;
-      dst = md(new long[] {s.n(), s.m(), s.oh(), s.ow()}, dnnl_nhwc);
-      long[] strides = {s.sh(), s.sw()};
-      long[] dil = {s.dh() - 1, s.dw() - 1};
-      long[] padL = {s.pt(), s.pl()};
-      long[] padR = {s.pb(), s.pr()};
-      dnnl_convolution_desc_t desc = new dnnl_convolution_desc_t();
-      check(
-          dnnl_dilated_convolution_forward_desc_init(
-              desc, dnnl_forward_inference, dnnl_convolution_direct, src,
-              md(wd, dnnl_format_tag_any), bias, dst, strides, dil, padL, padR),
-          "convolution descriptor " + s);
+      src = d.src();
+      userWeights = d.userWeights();
+      bias = d.bias();
+      dst = d.dst();
       dnnl_primitive_attr attr = attributes();
       dnnl_post_ops ops = null;
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
@@ -537,8 +755,8 @@ final class Dnnl {
           check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
         }
         check(
-            dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null),
-            "convolution " + s);
+            dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(d.op()), attr, ENGINE, null),
+            what);
         weights = copy(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
         PointerPointer<BytePointer> impl = new PointerPointer<>(1);
         check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl), "implementation");
@@ -546,9 +764,10 @@ final class Dnnl {
         scratchpad = copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
         if (!reference) {
           conv = new dnnl_primitive();
-          check(dnnl_primitive_create(conv, pd), "convolution primitive");
+          check(dnnl_primitive_create(conv, pd), what);
         }
       } finally {
+        Reference.reachabilityFence(d); // its descriptors' memory is read until here
         if (!pd.isNull()) {
           dnnl_primitive_desc_destroy(pd);
         }

@@ -9,8 +9,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Gemm (all opsets): {@code Y = alpha * A' * B' + beta * C} with {@code A'}, {@code B'} optionally
  * transposed and C (optional since opset 11) broadcast to {@code [M, N]}. The product runs on
- * ND4J's {@code matmul} op ({@link Products#gemm}); integer inputs are computed in double and
- * cast back.
+ * ND4J's {@code matmul} op ({@link Products#gemm}) or oneDNN (below); integer inputs are computed in double and
+ * cast back. Float products with {@code alpha = 1}, A as given and C absent or one row run on
+ * oneDNN ({@link Dnnl.Product}), B read as stored and re-laid out once per weight array.
  */
 final class Gemm implements Op {
   private final OnnxNode node;
@@ -18,6 +19,8 @@ final class Gemm implements Op {
   private final double beta;
   private final boolean transA;
   private final boolean transB;
+  /** Float products on oneDNN ({@link Dnnl.Product}); null where it is off. */
+  private final Dnnl.Product dnnl;
 
   Gemm(OnnxNode node, int opset) {
     this.node = node;
@@ -25,6 +28,7 @@ final class Gemm implements Op {
     this.beta = node.attrFloat("beta", 1f);
     this.transA = node.attrInt("transA", 0) != 0;
     this.transB = node.attrInt("transB", 0) != 0;
+    this.dnnl = Dnnl.enabled() ? new Dnnl.Product() : null;
   }
 
   @Override
@@ -41,6 +45,17 @@ final class Gemm implements Op {
               + " must be matrices");
     }
     DataType type = a.dataType();
+    if (dnnl != null && type == DataType.FLOAT && alpha == 1 && !transA) {
+      // B as stored (oneDNN reads it transposed in place), C as the bias when it is one row
+      long n = transB ? b.size(0) : b.size(1);
+      boolean row = c != null && beta == 1 && c.length() == n && (c.rank() == 1 || (c.rank() == 2 && c.size(0) == 1));
+      if (c == null || beta == 0 || row) {
+        INDArray y = dnnl.run(a, b, transB, row ? c : null);
+        if (y != null) {
+          return new INDArray[] {y};
+        }
+      }
+    }
     boolean fp = type == DataType.FLOAT || type == DataType.DOUBLE;
     DataType work = fp ? type : DataType.DOUBLE;
     INDArray a2 = cast(transA ? a.transpose() : a, work);

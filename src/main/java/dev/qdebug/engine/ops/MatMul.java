@@ -14,14 +14,22 @@ import org.nd4j.linalg.factory.Nd4j;
  * matrix B is one product over the flattened batch ({@link Products#gemm}); a batch of float
  * products of a few thousand multiply-adds each (attention heads over a few tokens) runs as one
  * Java loop ({@link Products#batched}), larger ones go to ND4J's batched {@code matmul} op after
- * broadcasting the smaller operand when the batch dimensions differ. Integer inputs are computed
- * in double and cast back.
+ * broadcasting the smaller operand when the batch dimensions differ. A float product by a matrix
+ * (a linear layer) runs on oneDNN ({@link Dnnl.Product}), the matrix re-laid out once per weight
+ * array, and so do larger batched float products with equal batch dimensions ({@link
+ * Dnnl.Batched}), read where they lie. Integer inputs are computed in double and cast back.
  */
 final class MatMul implements Op {
   private final OnnxNode node;
+  /** Float products by a matrix on oneDNN ({@link Dnnl.Product}); null where it is off. */
+  private final Dnnl.Product dnnl;
+  /** Batched float products on oneDNN ({@link Dnnl.Batched}); null where it is off. */
+  private final Dnnl.Batched batchedDnnl;
 
   MatMul(OnnxNode node, int opset) {
     this.node = node;
+    this.dnnl = Dnnl.enabled() ? new Dnnl.Product() : null;
+    this.batchedDnnl = Dnnl.enabled() ? new Dnnl.Batched() : null;
   }
 
   @Override
@@ -72,9 +80,16 @@ final class MatMul implements Op {
     if (bs.length == 2) {
       // [..., rows, k] x [k, cols]: one product over all batch rows
       INDArray a2 = as.length == 2 ? a : a.reshape('c', Window.product(batch) * rows, k);
-      y = Products.gemm(a2, b);
+      y = dnnl != null && work == DataType.FLOAT ? dnnl.run(a2, b, false, null) : null;
+      if (y == null) {
+        y = Products.gemm(a2, b);
+      }
     } else if (work == DataType.FLOAT && Products.small(rows, k, cols)) {
       y = Products.batched(a, b, batch, rows, k, cols);
+    } else if (batchedDnnl != null
+        && work == DataType.FLOAT
+        && (y = batchedDnnl.run(a, b)) != null) {
+      // both operands' batch dimensions equal: oneDNN reads them where they lie
     } else {
       long[] aFull = concat(batch, rows, k);
       long[] bFull = concat(batch, k, cols);

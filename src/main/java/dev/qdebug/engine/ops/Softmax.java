@@ -8,7 +8,8 @@ import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Softmax and LogSoftmax on ND4J's native ops. Opset 13 on: along the single dimension {@code axis}
+ * Softmax and LogSoftmax on ND4J's native ops (LogSoftmax as shifted values minus the log of their
+ * exponentials' sum, finite where ND4J's own underflows). Opset 13 on: along the single dimension {@code axis}
  * (default -1). Before opset 13: the input is coerced to 2-D {@code [prod(dims before axis),
  * prod(dims from axis)]} (default axis 1) and normalized along the second dimension.
  */
@@ -61,6 +62,9 @@ final class Softmax implements Op {
   }
 
   private INDArray apply(INDArray x, int dim) {
+    if (log) {
+      return logSoftmax(x, dim);
+    }
     INDArray y = Nd4j.createUninitialized(x.dataType(), x.shape());
     Nd4j.exec(
         DynamicCustomOp.builder(log ? "log_softmax" : "softmax")
@@ -69,5 +73,21 @@ final class Softmax implements Op {
             .addIntegerArguments(dim)
             .build());
     return y;
+  }
+
+  /**
+   * {@code (x - max) - log(sum(exp(x - max)))} along {@code dim}: ND4J's {@code log_softmax} takes
+   * the logarithm of the softmax, which underflows to -Infinity once a value lies about 104 below
+   * its row's maximum (ONNX Runtime gives the finite value).
+   */
+  private static INDArray logSoftmax(INDArray x, int dim) {
+    if (x.isEmpty()) {
+      return x.dup();
+    }
+    INDArray max = x.max(true, dim);
+    INDArray d = Broadcast.binary("subtract", x, max, x.dataType());
+    INDArray logSum = org.nd4j.linalg.ops.transforms.Transforms.log(
+        org.nd4j.linalg.ops.transforms.Transforms.exp(d, true).sum(true, dim), false);
+    return Broadcast.binaryInPlace("subtract", d, logSum);
   }
 }

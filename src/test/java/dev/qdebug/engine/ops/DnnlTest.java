@@ -22,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Convolutions and sigmoids on oneDNN ({@link Dnnl}): the library loads on the project's platform (a
+ * Convolutions, products and sigmoids on oneDNN ({@link Dnnl}): the library loads on the project's platform (a
  * plan would otherwise fall back to ND4J's ops without a word), the fused clamp gives the clamped
  * output bit for bit, one convolution run from several threads at once (a sweep's candidates)
  * gives what it gives on one, and the sigmoid is ND4J's within rounding. Agreement with ONNX
@@ -136,6 +136,61 @@ class DnnlTest {
     double scale = Math.max(1, want.amaxNumber().doubleValue());
     double diff = got.sub(want).amaxNumber().doubleValue();
     assertTrue(diff <= 1e-6 * scale, "fused SiLU differs by " + diff);
+  }
+
+  /**
+   * Products: oneDNN runs them (no silent fallback), plain and transposed weights with a bias give
+   * ND4J's product within float rounding, and the weights are re-laid out once per weight array.
+   */
+  @Test
+  void productsRunOnOneDnnWithTheirWeightsPackedOnce() {
+    Nd4j.getRandom().setSeed(17);
+    INDArray a = Nd4j.randn(DataType.FLOAT, 37, 300);
+    INDArray w = Nd4j.randn(DataType.FLOAT, 300, 130);
+    INDArray wt = w.transpose().dup('c'); // [130, 300], as Gemm's transB stores it
+    INDArray bias = Nd4j.randn(DataType.FLOAT, 130);
+    INDArray want = a.mmul(w).addRowVector(bias);
+    Dnnl.Product p = new Dnnl.Product();
+    for (boolean transposed : new boolean[] {false, true}) {
+      for (int run = 0; run < 2; run++) {
+        INDArray y = p.run(a, transposed ? wt : w, transposed, bias);
+        assertNotNull(y, "oneDNN runs the product");
+        float[] g = y.data().asFloat();
+        float[] e = want.dup('c').data().asFloat();
+        for (int i = 0; i < e.length; i++) {
+          assertEquals(e[i], g[i], 1e-4f * (1 + Math.abs(e[i])), "transposed " + transposed + " at " + i);
+        }
+      }
+    }
+    assertEquals(2, p.packs(), "each weight array re-laid out once");
+    assertNull(p.run(a, w, false, Nd4j.randn(DataType.FLOAT, 7)), "a bias that does not fit: ND4J's path");
+    assertNull(p.run(a.castTo(DataType.DOUBLE), w, false, null), "doubles: ND4J's path");
+  }
+
+  /**
+   * Batched products of two computed tensors (attention): a transposed view is read in place and
+   * gives the product of its copy, within float rounding of ND4J's; broadcast batch dimensions are
+   * left to ND4J.
+   */
+  @Test
+  void batchedProductsReadTransposedViewsInPlace() {
+    Nd4j.getRandom().setSeed(19);
+    INDArray q = Nd4j.randn(DataType.FLOAT, 2, 3, 40, 24);
+    INDArray k = Nd4j.randn(DataType.FLOAT, 2, 3, 40, 24);
+    INDArray kt = k.permute(0, 1, 3, 2); // a view, as a Transpose step gives it
+    INDArray want = Nd4j.matmul(q, kt.dup('c'));
+    Dnnl.Batched p = new Dnnl.Batched();
+    for (INDArray b : new INDArray[] {kt, kt.dup('c')}) {
+      INDArray y = p.run(q, b);
+      assertNotNull(y, "oneDNN runs the batched product");
+      assertArrayEquals(want.shape(), y.shape());
+      float[] e = want.dup('c').data().asFloat();
+      float[] g = y.dup('c').data().asFloat();
+      for (int i = 0; i < e.length; i++) {
+        assertEquals(e[i], g[i], 1e-4f * (1 + Math.abs(e[i])), "at " + i);
+      }
+    }
+    assertNull(p.run(q, Nd4j.randn(DataType.FLOAT, 1, 3, 24, 40)), "broadcast batch: ND4J's path");
   }
 
   @Test
