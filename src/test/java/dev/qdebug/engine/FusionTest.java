@@ -375,7 +375,7 @@ class FusionTest {
         .proto();
   }
 
-  /** 2 x 16 x 48 runs the Java kernel, 2 x 1024 x 48 the exported ops one after the other. */
+  /** 2 x 16 x 48 runs the Java kernel, 2 x 1024 x 48 oneDNN's layer normalization. */
   @ParameterizedTest
   @ValueSource(ints = {16, 1024})
   void decomposedLayerNormFusesAndMatchesOrt(int tokens) {

@@ -14,6 +14,7 @@ import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_layer_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_matmul_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
@@ -121,6 +122,20 @@ final class Dnnl {
   /** The address of {@code x}'s first value (a dense float array). */
   private static Pointer address(INDArray x) {
     return new Address(x.data().address() + x.offset() * x.dataType().width());
+  }
+
+  /**
+   * {@code x}'s strides in values, 1 for its size-1 dimensions (never stepped over; ND4J may give
+   * them any stride, 0 included).
+   */
+  private static long[] strides(INDArray x) {
+    long[] st = x.stride().clone();
+    for (int i = 0; i < st.length; i++) {
+      if (x.size(i) == 1) {
+        st[i] = 1;
+      }
+    }
+    return st;
   }
 
   /** A float descriptor of {@code dims} with {@code strides} (in values). */
@@ -406,8 +421,10 @@ final class Dnnl {
           return null;
         }
       }
+      long[] as = strides(a);
+      long[] bs = strides(b);
       for (int i = 0; i < r; i++) {
-        if (a.stride(i) <= 0 || b.stride(i) <= 0) {
+        if (as[i] <= 0 || bs[i] <= 0) {
           return null;
         }
       }
@@ -486,32 +503,101 @@ final class Dnnl {
 
   /** An element-wise primitive over a 1-D float array of a given length. */
   private static final class Eltwise {
-    private final dnnl_primitive primitive;
-    private final boolean oneThread;
-    private final ThreadLocal<Call> call;
+    private final Simple simple;
 
     Eltwise(EltwiseKey k) {
-      oneThread = k.length() <= ELTWISE_ONE_THREAD;
       dnnl_memory_desc_t md = md(new long[] {k.length()}, dnnl_x);
       dnnl_eltwise_desc_t desc = new dnnl_eltwise_desc_t();
       check(
           dnnl_eltwise_forward_desc_init(
               desc, dnnl_forward_inference, k.algorithm(), md, k.alpha(), k.beta()),
           "element-wise descriptor");
+      simple =
+          new Simple(
+              "element-wise " + k, k.length() <= ELTWISE_ONE_THREAD,
+              new dnnl_memory_desc_t[] {md, md}, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST},
+              (pd, attr) ->
+                  dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
+    }
+
+    void run(INDArray x, INDArray y) {
+      simple.run(x, y);
+    }
+  }
+
+  /** What a copy into row-major order is made for: the source's dimensions and strides. */
+  private record CopyKey(List<Long> dims, List<Long> strides) {}
+
+  /** Copy primitives by key; cleared past {@value #ELTWISE_KEPT} (shapes of many runs). */
+  private static final Map<CopyKey, Simple> COPIES = new ConcurrentHashMap<>();
+
+  /**
+   * A row-major copy of the float view {@code x} (a permuted tensor: Transpose) by oneDNN's
+   * re-layout, or null where {@code x} is not float, of rank 2 to 6 with positive strides, or
+   * oneDNN is off. ND4J's strided copy took 1.2 ms per MobileViT-S Transpose at batch 8.
+   */
+  static INDArray dense(INDArray x) {
+    int r = x.rank();
+    if (!enabled() || x.dataType() != DataType.FLOAT || x.isEmpty() || r < 2 || r > 6) {
+      return null;
+    }
+    long[] st = strides(x);
+    for (int i = 0; i < r; i++) {
+      if (st[i] <= 0) {
+        return null;
+      }
+    }
+    CopyKey key = new CopyKey(BatchedShape.list(x.shape()), BatchedShape.list(st));
+    Simple c = COPIES.get(key);
+    if (c == null) {
+      if (COPIES.size() >= ELTWISE_KEPT) {
+        COPIES.clear(); // the cleared ones are destroyed once no thread uses them
+      }
+      c =
+          COPIES.computeIfAbsent(
+              key,
+              k -> {
+                dnnl_memory_desc_t from = strided(k.dims(), k.strides());
+                dnnl_memory_desc_t to = md(x.shape(), plainTag(r));
+                return new Simple(
+                    "copy " + k, x.length() <= ELTWISE_ONE_THREAD,
+                    new dnnl_memory_desc_t[] {from, to}, new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+                    (pd, attr) -> dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr));
+              });
+    }
+    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+    c.run(x, y);
+    return y;
+  }
+
+  /**
+   * A primitive over arrays of fixed descriptors (element-wise, re-layout, normalization), on the
+   * calling thread only when small ({@link Threads}), with the thread's scratch memory.
+   */
+  private static final class Simple {
+    private final dnnl_primitive primitive;
+    private final boolean oneThread;
+    private final ThreadLocal<Call> call;
+
+    /**
+     * {@code make} fills in the primitive descriptor from the attributes and returns oneDNN's
+     * status; the arrays passed to {@link #run} are those of {@code mds}, as arguments {@code ids}.
+     */
+    Simple(
+        String what, boolean oneThread, dnnl_memory_desc_t[] mds, int[] ids,
+        java.util.function.BiFunction<dnnl_primitive_desc, dnnl_primitive_attr, Integer> make) {
+      this.oneThread = oneThread;
       dnnl_primitive_attr attr = Primitive.attributes();
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
       int before = oneThread ? Threads.single() : 0;
       try {
-        check(
-            dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null),
-            "element-wise " + k);
+        check(make.apply(pd, attr), what);
         dnnl_memory_desc_t scratch =
             Primitive.copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
         primitive = new dnnl_primitive();
-        check(dnnl_primitive_create(primitive, pd), "element-wise primitive");
+        check(dnnl_primitive_create(primitive, pd), what);
         dnnl_primitive p = primitive;
-        call = ThreadLocal.withInitial(() -> new Call(p, scratch, new dnnl_memory_desc_t[] {md, md},
-            DNNL_ARG_SRC, DNNL_ARG_DST));
+        call = ThreadLocal.withInitial(() -> new Call(p, scratch, mds, ids));
       } finally {
         if (oneThread) {
           Threads.restore(before);
@@ -525,9 +611,73 @@ final class Dnnl {
       CLEANER.register(this, () -> dnnl_primitive_destroy(p));
     }
 
-    void run(INDArray x, INDArray y) {
-      Threads.on(oneThread, () -> call.get().execute(x, y));
+    void run(INDArray... a) {
+      Threads.on(oneThread, () -> call.get().execute(a));
     }
+  }
+
+  /** What a layer normalization primitive is made for. */
+  private record NormKey(long rows, long n, float epsilon, boolean shift) {}
+
+  /** Layer normalization primitives by key; cleared past {@value #ELTWISE_KEPT}. */
+  private static final Map<NormKey, Simple> NORMS = new ConcurrentHashMap<>();
+
+  /**
+   * Layer normalization of each row of the plain float {@code x} {@code [rows, n]}: {@code (x -
+   * mean) / sqrt(var + epsilon) * scale + shift} (population variance) by oneDNN, into a new array;
+   * {@code scale} and {@code shift} (or null) plain float {@code [n]}. Null where oneDNN is off or
+   * an array does not fit. ND4J's element-wise ops took 2 ms per MobileViT-S layer norm at batch 8.
+   */
+  static INDArray layerNorm(INDArray x, INDArray scale, INDArray shift, float epsilon) {
+    if (!enabled() || x.rank() != 2 || x.dataType() != DataType.FLOAT || x.isEmpty()
+        || !FlatData.isPlain(x) || !fits(scale, x.size(1)) || (shift != null && !fits(shift, x.size(1)))) {
+      return null;
+    }
+    NormKey key = new NormKey(x.size(0), x.size(1), epsilon, shift != null);
+    Simple norm = NORMS.get(key);
+    if (norm == null) {
+      if (NORMS.size() >= ELTWISE_KEPT) {
+        NORMS.clear();
+      }
+      norm =
+          NORMS.computeIfAbsent(
+              key,
+              k -> {
+                dnnl_memory_desc_t data = md(new long[] {k.rows(), k.n()}, dnnl_ab);
+                dnnl_memory_desc_t stats = md(new long[] {k.rows()}, dnnl_x);
+                dnnl_memory_desc_t params = md(new long[] {k.n()}, dnnl_x);
+                dnnl_layer_normalization_desc_t desc = new dnnl_layer_normalization_desc_t();
+                check(
+                    dnnl_layer_normalization_forward_desc_init(
+                        desc, dnnl_forward_inference, data, stats, k.epsilon(),
+                        dnnl_use_scale | (k.shift() ? dnnl_use_shift : 0)),
+                    "layer normalization descriptor " + k);
+                dnnl_memory_desc_t[] mds =
+                    k.shift()
+                        ? new dnnl_memory_desc_t[] {data, params, params, data}
+                        : new dnnl_memory_desc_t[] {data, params, data};
+                int[] ids =
+                    k.shift()
+                        ? new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST}
+                        : new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_DST};
+                return new Simple(
+                    "layer normalization " + k, k.rows() * k.n() <= ELTWISE_ONE_THREAD, mds, ids,
+                    (pd, attr) ->
+                        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
+              });
+    }
+    INDArray y = x.ulike();
+    if (shift != null) {
+      norm.run(x, scale, shift, y);
+    } else {
+      norm.run(x, scale, y);
+    }
+    return y;
+  }
+
+  /** Whether {@code p} is a plain float array of {@code n} values. */
+  private static boolean fits(INDArray p, long n) {
+    return p != null && p.dataType() == DataType.FLOAT && p.length() == n && FlatData.isPlain(p);
   }
 
   /**
@@ -618,10 +768,10 @@ final class Dnnl {
    */
   record BatchedShape(List<Long> a, List<Long> aStrides, List<Long> b, List<Long> bStrides) {
     static BatchedShape of(INDArray a, INDArray b) {
-      return new BatchedShape(list(a.shape()), list(a.stride()), list(b.shape()), list(b.stride()));
+      return new BatchedShape(list(a.shape()), list(strides(a)), list(b.shape()), list(strides(b)));
     }
 
-    private static List<Long> list(long[] v) {
+    static List<Long> list(long[] v) {
       return java.util.Arrays.stream(v).boxed().toList();
     }
 

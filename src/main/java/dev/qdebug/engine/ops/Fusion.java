@@ -223,20 +223,25 @@ public final class Fusion {
   /**
    * Layer normalization over the last axis, {@code d = x - mean(x); y = d / sqrt(mean(d^2) + eps)
    * * gamma + beta}, as one Java loop per row in float (sums in double), for small float inputs
-   * with per-feature gamma and beta; anything else runs {@code fallback} (the exported ops one
-   * after the other).
+   * with per-feature gamma and beta, larger ones on oneDNN ({@link Dnnl#layerNorm}); anything else
+   * runs {@code fallback} (the exported ops one after the other).
    */
   public static Op layerNorm(double eps, INDArray gamma, INDArray beta, Op fallback) {
     float[] g = gamma.dataType() == DataType.FLOAT ? gamma.dup('c').data().asFloat() : null;
     float[] b = beta.dataType() == DataType.FLOAT ? beta.dup('c').data().asFloat() : null;
     boolean vectors = gamma.rank() <= 1 && beta.rank() <= 1;
+    INDArray gv = g == null ? null : Nd4j.createFromArray(g);
+    INDArray bv = b == null ? null : Nd4j.createFromArray(b);
     return in -> {
       INDArray x = in[0];
       int n = x.rank() == 0 ? 0 : (int) x.size(-1);
       if (g == null || b == null || !vectors || n == 0 || g.length != n || b.length != n
-          || x.dataType() != DataType.FLOAT || x.length() > JAVA_MAX_NORM_LENGTH
-          || !FlatData.isPlain(x)) {
+          || x.dataType() != DataType.FLOAT || !FlatData.isPlain(x)) {
         return fallback.run(in);
+      }
+      if (x.length() > JAVA_MAX_NORM_LENGTH) {
+        INDArray y = Dnnl.layerNorm(x.reshape('c', x.length() / n, n), gv, bv, (float) eps);
+        return y == null ? fallback.run(in) : new INDArray[] {y.reshape('c', x.shape())};
       }
       INDArray y = x.ulike();
       FloatBuffer src = x.data().asNioFloat();

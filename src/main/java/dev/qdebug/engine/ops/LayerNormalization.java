@@ -10,8 +10,10 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 /**
  * LayerNormalization (opset 17): normalizes over the dimensions from {@code axis} on, {@code Y = (X
  * - mean) / sqrt(var + epsilon) * Scale + B} (population variance), and gives the optional Mean and
- * InvStdDev outputs with the normalized dimensions kept as 1. Computed in float (double for double
- * input) as native row reductions over X viewed as {@code [outer, inner]}.
+ * InvStdDev outputs with the normalized dimensions kept as 1. Float input with one Scale (and B)
+ * value per normalized position and no statistics wanted runs on oneDNN ({@link Dnnl#layerNorm});
+ * otherwise computed in float (double for double input) as native row reductions over X viewed
+ * as {@code [outer, inner]}.
  */
 final class LayerNormalization implements Op {
   private final OnnxNode node;
@@ -47,6 +49,17 @@ final class LayerNormalization implements Op {
     long[] norm = Arrays.copyOfRange(shape, ax, rank);
     long outer = Window.product(Arrays.copyOfRange(shape, 0, ax));
     long inner = Window.product(norm);
+    if (!wantsStatistics && x.dataType() == DataType.FLOAT) {
+      INDArray sc = row(scale, norm);
+      INDArray sh = bias == null ? null : row(bias, norm);
+      if (sc != null && (bias == null || sh != null)) {
+        INDArray xr = x.reshape('c', outer, inner);
+        INDArray y = Dnnl.layerNorm(FlatData.isPlain(xr) ? xr : xr.dup('c'), sc, sh, (float) epsilon);
+        if (y != null) {
+          return new INDArray[] {y.reshape('c', shape)};
+        }
+      }
+    }
     DataType work = x.dataType() == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
     INDArray x2 = x.castTo(work).reshape('c', outer, inner);
     INDArray mean = x2.mean(true, 1);
@@ -96,6 +109,23 @@ final class LayerNormalization implements Op {
     INDArray full = q.reshape(withOnes(q.shape(), shape.length)).broadcast(shape);
     INDArray yx = y.reshape('c', shape);
     return (add ? yx.addi(full) : yx.muli(full)).reshape('c', y.shape());
+  }
+
+  /**
+   * {@code p} as a plain float row of the normalized dimensions' values when it holds one value
+   * per normalized position (its shape {@code norm}, with or without leading 1s), else null.
+   */
+  private static INDArray row(INDArray p, long[] norm) {
+    if (p.dataType() != DataType.FLOAT || p.length() != Window.product(norm)
+        || p.rank() > norm.length + 1) {
+      return null;
+    }
+    long[] full = withOnes(p.shape(), Math.max(norm.length, p.rank()));
+    if (!Arrays.equals(Arrays.copyOfRange(full, full.length - norm.length, full.length), norm)) {
+      return null;
+    }
+    INDArray r = p.reshape('c', new long[] {p.length()});
+    return FlatData.isPlain(r) ? r : r.dup('c');
   }
 
   private static boolean broadcastable(long[] from, long[] to) {

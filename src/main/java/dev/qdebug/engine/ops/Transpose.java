@@ -47,7 +47,10 @@ final class Transpose implements Op {
     if (x.length() == 0) {
       return new INDArray[] {FlatData.zeros(x.dataType(), outShape).toArray()};
     }
-    // ND4J's strided copy is native and multi-threaded, several times faster than a Java loop
-    return new INDArray[] {x.permute(p).dup('c')};
+    // oneDNN's re-layout for floats; ND4J's strided copy is native and multi-threaded, several
+    // times faster than a Java loop
+    INDArray view = x.permute(p);
+    INDArray y = Dnnl.dense(view);
+    return new INDArray[] {y != null ? y : view.dup('c')};
   }
 }

@@ -193,6 +193,31 @@ class DnnlTest {
     assertNull(p.run(q, Nd4j.randn(DataType.FLOAT, 1, 3, 24, 40)), "broadcast batch: ND4J's path");
   }
 
+  /** A permuted view copied into row-major order by oneDNN is ND4J's copy, value for value. */
+  @Test
+  void permutedViewsAreCopiedExactly() {
+    Nd4j.getRandom().setSeed(23);
+    INDArray x6 = Nd4j.randn(DataType.FLOAT, 2, 3, 4, 5, 2, 3);
+    INDArray[] views = {
+      Nd4j.randn(DataType.FLOAT, 70, 130).transpose(),
+      Nd4j.randn(DataType.FLOAT, 4, 1, 6, 5).permute(2, 0, 3, 1),
+      x6.permute(0, 2, 4, 1, 3, 5),
+      x6.permute(5, 4, 3, 2, 1, 0),
+      // a view with an offset: the second half along the first axis
+      Nd4j.randn(DataType.FLOAT, 6, 7, 8).get(
+          org.nd4j.linalg.indexing.NDArrayIndex.interval(3, 6),
+          org.nd4j.linalg.indexing.NDArrayIndex.all(),
+          org.nd4j.linalg.indexing.NDArrayIndex.all()).permute(2, 0, 1),
+    };
+    for (INDArray v : views) {
+      INDArray y = Dnnl.dense(v);
+      assertNotNull(y, "oneDNN copies " + java.util.Arrays.toString(v.shape()));
+      assertArrayEquals(v.shape(), y.shape());
+      assertArrayEquals(v.dup('c').data().asFloat(), y.data().asFloat(), java.util.Arrays.toString(v.shape()));
+    }
+    assertNull(Dnnl.dense(Nd4j.randn(DataType.DOUBLE, 3, 4).transpose()), "doubles: ND4J's copy");
+  }
+
   @Test
   void sigmoidIsNd4jsWithinRoundingAndLeavesOtherArraysToIt() {
     Nd4j.getRandom().setSeed(15);

@@ -835,6 +835,24 @@ class NnOpsOrtTest {
             .out()
             .out()
             .out());
+    // without statistics wanted: on oneDNN where Scale and B hold a value per normalized position
+    c.add(new Case("ln_last_y", "LayerNormalization").in(rand(2, 5, 8)).in(rand(8)).in(rand(8)).out());
+    c.add(new Case("ln_scale_only_y", "LayerNormalization").in(rand(4, 7, 16)).in(rand(16)).out());
+    c.add(
+        new Case("ln_axis1_y", "LayerNormalization")
+            .in(rand(2, 5, 8))
+            .in(rand(5, 8))
+            .in(rand(1, 5, 8))
+            .i("axis", 1)
+            .f("epsilon", 1e-3f)
+            .out());
+    c.add(
+        new Case("ln_4d_bcast_bias_y", "LayerNormalization")
+            .in(rand(2, 3, 4, 5))
+            .in(rand(4, 5))
+            .in(rand(5))
+            .i("axis", 2)
+            .out());
     // Softmax / LogSoftmax
     for (int opset : new int[] {11, 13}) {
       for (int axis : new int[] {0, 1, 2, -1}) {
@@ -900,7 +918,8 @@ class NnOpsOrtTest {
     // a convolution runs channels-last on oneDNN (Dnnl) by default; its other paths run in plans
     // compiled with -Dqdebug.dnnl=false (channels-last on ND4J's ops: Conv.pointwiseChannelsLast,
     // depthwise in NHWC) and -Dqdebug.channelsLast=false (Conv.pointwise, oneDNN in NCHW); a float
-    // product by a matrix (Gemm, MatMul) runs on oneDNN by default, on ND4J's ops with the former
+    // product by a matrix (Gemm, MatMul) and a layer normalization run on oneDNN by default, on
+    // ND4J's ops with the former
     return cases().stream()
         .filter(c -> c.name.contains(filter) || c.op.toLowerCase().contains(filter))
         .flatMap(
@@ -914,7 +933,7 @@ class NnOpsOrtTest {
                         DynamicTest.dynamicTest(
                             c.name + " (NCHW)",
                             () -> check(c, Map.of(dev.qdebug.engine.Plan.CHANNELS_LAST_PROPERTY, "false"))))
-                    : c.op.equals("Gemm") || c.op.equals("MatMul")
+                    : c.op.equals("Gemm") || c.op.equals("MatMul") || c.op.equals("LayerNormalization")
                         ? Stream.of(
                             DynamicTest.dynamicTest(c.name, () -> check(c, Map.of())),
                             DynamicTest.dynamicTest(
