@@ -995,8 +995,9 @@ public final class Plan {
   /**
    * The tensors a snapshot must keep so that {@link #rerun} works for any subset of {@code
    * mayChange}: those tensors themselves, {@code wanted}, and every input of every step downstream
-   * of them (the re-run subgraph reads its unchanged inputs from the snapshot). Nothing upstream
-   * of or beside the changes is kept.
+   * of them (the re-run subgraph reads its unchanged inputs from the snapshot), and of the fused
+   * step that may do such a step's work (a residual Add's convolution reads its own inputs though
+   * only the residual is downstream). Nothing else upstream of or beside the changes is kept.
    */
   boolean[] neededForRerun(boolean[] mayChange, int[] wanted) {
     boolean[] dirty = mayChange.clone();
@@ -1275,7 +1276,6 @@ public final class Plan {
     return constants.get(slot);
   }
 
-  /** The steps that run per forward pass (constant nodes are folded away). */
   /**
    * Times the steps of the runs that follow ({@link Session#run}, not re-runs): each run adds the
    * nanoseconds of step {@code k} of {@link #steps()} to {@code into[k]} (a fused step's time at
@@ -1300,6 +1300,7 @@ public final class Plan {
     return fusedAt[k] != null ? fusedAt[k] : steps.get(k);
   }
 
+  /** The steps that run per forward pass (constant nodes are folded away). */
   public List<Step> steps() {
     return Collections.unmodifiableList(steps);
   }

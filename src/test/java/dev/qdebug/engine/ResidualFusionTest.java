@@ -107,8 +107,8 @@ class ResidualFusionTest {
 
   /**
    * Step timing ({@link Plan#timeSteps}): a plain run adds time at each step it executes, a fused
-   * step's at its first step, none at the steps it does; a hooked run leaves the times alone once
-   * timing is off.
+   * step's at its first step, none at the steps it does; runs leave the times alone once timing is
+   * off.
    */
   @Test
   void timedStepsAreTheStepsARunExecutes() {

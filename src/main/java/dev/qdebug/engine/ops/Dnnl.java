@@ -96,7 +96,10 @@ final class Dnnl {
     }
   }
 
-  /** Whether convolutions run here: the library loaded and {@value #PROPERTY} is not false. */
+  /**
+   * Whether convolutions, products, copies and normalizations run here: the library loaded and
+   * {@value #PROPERTY} is not false.
+   */
   static boolean enabled() {
     return ENGINE != null && !"false".equals(System.getProperty(PROPERTY));
   }
@@ -556,14 +559,21 @@ final class Dnnl {
       c =
           COPIES.computeIfAbsent(
               key,
-              k -> {
-                dnnl_memory_desc_t from = strided(k.dims(), k.strides());
-                dnnl_memory_desc_t to = md(x.shape(), plainTag(r));
-                return new Simple(
-                    "copy " + k, x.length() <= ELTWISE_ONE_THREAD,
-                    new dnnl_memory_desc_t[] {from, to}, new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
-                    (pd, attr) -> dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr));
-              });
+              k ->
+                  Simple.orNone(
+                      () -> {
+                        dnnl_memory_desc_t from = strided(k.dims(), k.strides());
+                        dnnl_memory_desc_t to = md(x.shape(), plainTag(r));
+                        return new Simple(
+                            "copy " + k, x.length() <= ELTWISE_ONE_THREAD,
+                            new dnnl_memory_desc_t[] {from, to},
+                            new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+                            (pd, attr) ->
+                                dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr));
+                      }));
+    }
+    if (c == Simple.NONE) {
+      return null;
     }
     INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
     c.run(x, y);
@@ -578,6 +588,24 @@ final class Dnnl {
     private final dnnl_primitive primitive;
     private final boolean oneThread;
     private final ThreadLocal<Call> call;
+
+    /** What a cache holds where oneDNN could not make the primitive (ND4J's ops run it). */
+    static final Simple NONE = new Simple();
+
+    private Simple() {
+      primitive = null;
+      oneThread = false;
+      call = null;
+    }
+
+    /** {@code make()}, or {@link #NONE} where oneDNN cannot make it. */
+    static Simple orNone(java.util.function.Supplier<Simple> make) {
+      try {
+        return make.get();
+      } catch (IllegalStateException e) {
+        return NONE;
+      }
+    }
 
     /**
      * {@code make} fills in the primitive descriptor from the attributes and returns oneDNN's
@@ -613,6 +641,9 @@ final class Dnnl {
 
     void run(INDArray... a) {
       Threads.on(oneThread, () -> call.get().execute(a));
+      // the cleaner destroys the primitive with this object, which a cache may have dropped:
+      // reachable until oneDNN is done
+      Reference.reachabilityFence(this);
     }
   }
 
@@ -642,7 +673,7 @@ final class Dnnl {
       norm =
           NORMS.computeIfAbsent(
               key,
-              k -> {
+              k -> Simple.orNone(() -> {
                 dnnl_memory_desc_t data = md(new long[] {k.rows(), k.n()}, dnnl_ab);
                 dnnl_memory_desc_t stats = md(new long[] {k.rows()}, dnnl_x);
                 dnnl_memory_desc_t params = md(new long[] {k.n()}, dnnl_x);
@@ -664,7 +695,10 @@ final class Dnnl {
                     "layer normalization " + k, k.rows() * k.n() <= ELTWISE_ONE_THREAD, mds, ids,
                     (pd, attr) ->
                         dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
-              });
+              }));
+    }
+    if (norm == Simple.NONE) {
+      return null;
     }
     INDArray y = x.ulike();
     if (shift != null) {
@@ -1005,6 +1039,7 @@ final class Dnnl {
               call.get().execute(x, w, b, y);
             }
           });
+      Reference.reachabilityFence(this); // its cleaner destroys the primitive
     }
 
     /** This thread's argument list for the convolution (and one for the weights' re-layout). */

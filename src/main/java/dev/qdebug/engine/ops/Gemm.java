@@ -10,8 +10,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Gemm (all opsets): {@code Y = alpha * A' * B' + beta * C} with {@code A'}, {@code B'} optionally
  * transposed and C (optional since opset 11) broadcast to {@code [M, N]}. The product runs on
  * ND4J's {@code matmul} op ({@link Products#gemm}) or oneDNN (below); integer inputs are computed in double and
- * cast back. Float products with {@code alpha = 1}, A as given and C absent or one row run on
- * oneDNN ({@link Dnnl.Product}), B read as stored and re-laid out once per weight array.
+ * cast back. Float products with {@code alpha = 1}, A as given and C absent, {@code beta = 0}, or
+ * one row with {@code beta = 1} run on oneDNN ({@link Dnnl.Product}), B read as stored and re-laid out once per weight array.
  */
 final class Gemm implements Op {
   private final OnnxNode node;

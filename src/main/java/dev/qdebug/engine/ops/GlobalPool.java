@@ -8,8 +8,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * GlobalAveragePool and GlobalMaxPool: one native reduction over every spatial dimension, kept as
- * size-1 dimensions ({@code [N, C, 1, 1]} for 2-D input).
+ * GlobalAveragePool and GlobalMaxPool: one reduction over every spatial dimension, kept as size-1
+ * dimensions ({@code [N, C, 1, 1]} for 2-D input); native, or a Java pass over a channels-last
+ * float tensor's NHWC values.
  */
 final class GlobalPool implements Op {
   private final OnnxNode node;

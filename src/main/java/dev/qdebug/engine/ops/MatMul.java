@@ -38,6 +38,7 @@ final class MatMul implements Op {
   }
 
   private INDArray matmul(INDArray a, INDArray b) {
+    INDArray given = b;
     if (a.rank() == 0 || b.rank() == 0) {
       throw node.error("MatMul needs inputs of rank 1 or more, got a scalar");
     }
@@ -80,7 +81,9 @@ final class MatMul implements Op {
     if (bs.length == 2) {
       // [..., rows, k] x [k, cols]: one product over all batch rows
       INDArray a2 = as.length == 2 ? a : a.reshape('c', Window.product(batch) * rows, k);
-      y = dnnl != null && work == DataType.FLOAT ? dnnl.run(a2, b, false, null) : null;
+      // only B as the graph gives it: the weight cache knows arrays by identity (a cast or a
+      // reshaped vector would be a new array, re-laid out at every call)
+      y = dnnl != null && work == DataType.FLOAT && b == given ? dnnl.run(a2, b, false, null) : null;
       if (y == null) {
         y = Products.gemm(a2, b);
       }

@@ -193,6 +193,58 @@ class DnnlTest {
     assertNull(p.run(q, Nd4j.randn(DataType.FLOAT, 1, 3, 24, 40)), "broadcast batch: ND4J's path");
   }
 
+  /**
+   * A classifier-shaped product run from three threads at once (a sweep's workers) gives what it
+   * gives on one, bit for bit.
+   */
+  @Test
+  void oneProductOnSeveralThreadsIsTheProductOnOne() throws Exception {
+    Nd4j.getRandom().setSeed(29);
+    INDArray a = Nd4j.randn(DataType.FLOAT, 4, 1280);
+    INDArray w = Nd4j.randn(DataType.FLOAT, 1000, 1280);
+    INDArray bias = Nd4j.randn(DataType.FLOAT, 1000);
+    Dnnl.Product p = new Dnnl.Product();
+    float[] alone = p.run(a, w, true, bias).data().asFloat();
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<float[]>> runs = new ArrayList<>();
+      for (int t = 0; t < 12; t++) {
+        runs.add(pool.submit(() -> p.run(a, w, true, bias).data().asFloat()));
+      }
+      for (Future<float[]> f : runs) {
+        assertArrayEquals(alone, f.get());
+      }
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  /** Layer normalization on oneDNN (not a silent fallback): the definition within rounding. */
+  @Test
+  void layerNormRunsOnOneDnn() {
+    Nd4j.getRandom().setSeed(31);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 300, 144).muli(3).addi(1);
+    INDArray scale = Nd4j.randn(DataType.FLOAT, 144);
+    INDArray shift = Nd4j.randn(DataType.FLOAT, 144);
+    for (INDArray sh : new INDArray[] {shift, null}) {
+      INDArray y = Dnnl.layerNorm(x, scale, sh, 1e-5f);
+      assertNotNull(y, "oneDNN normalizes");
+      INDArray mean = x.mean(true, 1);
+      INDArray d = x.subColumnVector(mean);
+      INDArray inv = org.nd4j.linalg.ops.transforms.Transforms.pow(d.mul(d).mean(true, 1).addi(1e-5), -0.5, false);
+      INDArray want = d.mulColumnVector(inv).mulRowVector(scale);
+      if (sh != null) {
+        want.addiRowVector(sh);
+      }
+      float[] e = want.dup('c').data().asFloat();
+      float[] g = y.dup('c').data().asFloat();
+      for (int i = 0; i < e.length; i++) {
+        assertEquals(e[i], g[i], 2e-5f * (1 + Math.abs(e[i])), "at " + i);
+      }
+    }
+    assertNull(Dnnl.layerNorm(x, Nd4j.randn(DataType.FLOAT, 7), null, 1e-5f), "a scale that does not fit");
+  }
+
   /** A permuted view copied into row-major order by oneDNN is ND4J's copy, value for value. */
   @Test
   void permutedViewsAreCopiedExactly() {
