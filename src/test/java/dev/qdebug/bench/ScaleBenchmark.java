@@ -411,7 +411,7 @@ public final class ScaleBenchmark {
     StringBuilder sb = new StringBuilder("candidate,qdebug,ort,difference,qdebug_rank,ort_rank\n");
     int rank = 0;
     for (String c : ranking(ours)) {
-      sb.append(String.format(Locale.ROOT, "%s,%.9f,%.9f,%.3e,%d,%d%n", c, ours.get(c), ort.get(c), ours.get(c) - ort.get(c), ++rank, ortRanking.indexOf(c) + 1));
+      sb.append(String.format(Locale.ROOT, "%s,%.12f,%.12f,%.3e,%d,%d%n", c, ours.get(c), ort.get(c), ours.get(c) - ort.get(c), ++rank, ortRanking.indexOf(c) + 1));
     }
     Files.createDirectories(file.getParent());
     Files.writeString(file, sb.toString());
