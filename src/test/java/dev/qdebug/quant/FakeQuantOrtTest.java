@@ -33,7 +33,11 @@ class FakeQuantOrtTest {
         Arguments.of(QType.INT16, 1, false),
         Arguments.of(QType.UINT16, -1, false),
         Arguments.of(QType.INT8, -1, true),
-        Arguments.of(QType.INT8, 1, true));
+        Arguments.of(QType.INT8, 1, true),
+        Arguments.of(QType.INT4, -1, false),
+        Arguments.of(QType.INT4, 1, false),
+        Arguments.of(QType.UINT4, -1, false),
+        Arguments.of(QType.UINT4, 0, false));
   }
 
   @ParameterizedTest(name = "{0} axis {1} power-of-two scales {2}")
@@ -98,7 +102,11 @@ class FakeQuantOrtTest {
     long[] zp = new long[channels];
     for (int c = 0; c < channels; c++) {
       scale[c] = powerOfTwo ? (float) Math.pow(2, -3 - rnd.nextInt(4)) : 0.0137f * (1 + rnd.nextFloat());
-      zp[c] = type.signed() ? rnd.nextInt(21) - 10 : type.qmax() / 2 + rnd.nextInt(21) - 10;
+      int spread = type.bits() == 4 ? 2 : 10; // a zero point inside the type's range
+      zp[c] =
+          type.signed()
+              ? rnd.nextInt(2 * spread + 1) - spread
+              : type.qmax() / 2 + rnd.nextInt(2 * spread + 1) - spread;
     }
     int inner = 1;
     if (axis >= 0) {
@@ -129,15 +137,26 @@ class FakeQuantOrtTest {
   }
 
   static float[] runOrt(float[] x, long[] shape, QParams p) throws Exception {
-    int opset = p.type().bits() == 16 ? 21 : 13;
+    int opset = p.type().bits() == 8 ? 13 : 21;
     TensorProto scale = TestModels.floatTensor("s", p.scale(), p.perChannel() ? new long[] {p.channels()} : new long[0]);
-    int bytes = p.type().bits() / 8;
-    ByteBuffer zb = ByteBuffer.allocate(p.channels() * bytes).order(ByteOrder.LITTLE_ENDIAN);
-    for (long z : p.zeroPoint()) {
-      if (bytes == 1) {
-        zb.put((byte) z);
-      } else {
-        zb.putShort((short) z);
+    ByteBuffer zb;
+    if (p.type().bits() == 4) {
+      // two 4-bit values per byte, the first in the low nibble
+      zb = ByteBuffer.allocate((p.channels() + 1) / 2);
+      for (int c = 0; c < p.channels(); c++) {
+        int nibble = (int) p.zeroPoint()[c] & 0xF;
+        int at = c / 2;
+        zb.put(at, (byte) (zb.get(at) | (c % 2 == 0 ? nibble : nibble << 4)));
+      }
+    } else {
+      int bytes = p.type().bits() / 8;
+      zb = ByteBuffer.allocate(p.channels() * bytes).order(ByteOrder.LITTLE_ENDIAN);
+      for (long z : p.zeroPoint()) {
+        if (bytes == 1) {
+          zb.put((byte) z);
+        } else {
+          zb.putShort((short) z);
+        }
       }
     }
     TensorProto.Builder zpt =
