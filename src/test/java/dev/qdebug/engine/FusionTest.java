@@ -375,6 +375,33 @@ class FusionTest {
         .proto();
   }
 
+  /**
+   * The fused layer norm takes a view (a transposed tensor) as it takes a dense array, small (the
+   * Java kernel) and large (oneDNN), never the exported ops one by one: the fallback here fails.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {16, 1024})
+  void fusedLayerNormTakesViews(int tokens) {
+    Nd4j.getRandom().setSeed(21);
+    int f = 48;
+    INDArray gamma = Nd4j.randn(DataType.FLOAT, f);
+    INDArray beta = Nd4j.randn(DataType.FLOAT, f);
+    dev.qdebug.engine.Op op =
+        dev.qdebug.engine.ops.Fusion.layerNorm(
+            1e-5, gamma, beta,
+            in -> {
+              throw new AssertionError("ran the exported ops one by one");
+            });
+    INDArray x = Nd4j.randn(DataType.FLOAT, 2, f, tokens).muli(3).permute(0, 2, 1); // [2, tokens, f]
+    INDArray y = op.run(new INDArray[] {x})[0];
+    INDArray d = x.dup('c').reshape(2L * tokens, f);
+    INDArray mean = d.mean(true, 1);
+    d = d.subColumnVector(mean);
+    INDArray inv = org.nd4j.linalg.ops.transforms.Transforms.pow(d.mul(d).mean(true, 1).addi(1e-5), -0.5, false);
+    INDArray want = d.mulColumnVector(inv).mulRowVector(gamma).addRowVector(beta).reshape(2, tokens, f);
+    assertTrue(want.sub(y).amaxNumber().doubleValue() < 1e-4, "layer norm of the view");
+  }
+
   /** 2 x 16 x 48 runs the Java kernel, 2 x 1024 x 48 oneDNN's layer normalization. */
   @ParameterizedTest
   @ValueSource(ints = {16, 1024})

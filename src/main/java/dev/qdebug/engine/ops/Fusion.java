@@ -236,8 +236,12 @@ public final class Fusion {
       INDArray x = in[0];
       int n = x.rank() == 0 ? 0 : (int) x.size(-1);
       if (g == null || b == null || !vectors || n == 0 || g.length != n || b.length != n
-          || x.dataType() != DataType.FLOAT || !FlatData.isPlain(x)) {
+          || x.dataType() != DataType.FLOAT) {
         return fallback.run(in);
+      }
+      if (!FlatData.isPlain(x)) {
+        // a view (a token-major reshape of a transpose, say): one copy, not the ops one by one
+        x = x.dup('c');
       }
       if (x.length() > JAVA_MAX_NORM_LENGTH) {
         INDArray y = Dnnl.layerNorm(x.reshape('c', x.length() / n, n), gv, bv, (float) eps);
