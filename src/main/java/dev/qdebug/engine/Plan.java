@@ -282,28 +282,16 @@ public final class Plan {
           fuseResidual(k, j, opset, readers, readBy, producedAt);
           continue;
         }
-        if (shapeOnly[j] || act.in().length == 0 || act.in()[0] != c || act.out().length != 1) {
-          continue;
-        }
-        INDArray[] known = new INDArray[act.in().length];
-        for (int i = 1; i < known.length; i++) {
-          known[i] = act.in()[i] < 0 ? null : constants.get(act.in()[i]);
-        }
-        java.util.Optional<double[]> bounds = Fusion.clampBounds(act.node(), opset, known);
+        java.util.Optional<double[]> bounds = clampOf(j, c, opset);
         if (bounds.isPresent()) {
           boolean relu = act.node().opType().equals("Relu");
           Op op = Fusion.convClamp(conv.op(), bounds.get()[0], bounds.get()[1], relu);
           // the bounds are the activation's constant inputs, read now: a hook touching one
           // keeps the pair apart (hidden), as does one touching the conv output
-          int[] skipped = new int[act.in().length];
-          skipped[0] = c;
-          for (int i = 1; i < skipped.length; i++) {
-            skipped[i] = act.in()[i];
-          }
-          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), skipped, j);
+          fuse(k, new Step(conv.node(), op, conv.in(), act.out()), withBounds(act, c), j);
           // Relu / Clip on the conv output in place is the two steps bit for bit: fake-quantized
           // runs and re-runs use it too (RerunTest, FakeQuantOrtTest compare them)
-          hookable[k] = !"false".equalsIgnoreCase(System.getProperty(HOOKED_FUSE_PROPERTY, "true"));
+          hookable[k] = hookedFusion();
         }
       } else if (readers[c] == 2) {
         int j1 = readBy.get(c).get(0);
@@ -350,23 +338,9 @@ public final class Plan {
       return;
     }
     int z = add.out()[0];
-    Step act = null;
-    double[] bounds = null;
-    if (readers[z] == 1) {
-      int j2 = readBy.get(z).get(0);
-      Step a = steps.get(j2);
-      if (!shapeOnly[j2] && a.in().length > 0 && a.in()[0] == z && a.out().length == 1) {
-        INDArray[] known = new INDArray[a.in().length];
-        for (int i = 1; i < known.length; i++) {
-          known[i] = a.in()[i] < 0 ? null : constants.get(a.in()[i]);
-        }
-        java.util.Optional<double[]> b = Fusion.clampBounds(a.node(), opset, known);
-        if (b.isPresent()) {
-          act = a;
-          bounds = b.get();
-        }
-      }
-    }
+    int ja = readers[z] == 1 ? readBy.get(z).get(0) : -1; // the activation, if it alone reads z
+    double[] bounds = ja < 0 ? null : clampOf(ja, z, opset).orElse(null);
+    Step act = bounds == null ? null : steps.get(ja);
     Op op =
         Fusion.convAdd(
             conv.op(), add.op(), convFirst, bounds,
@@ -379,15 +353,37 @@ public final class Plan {
     if (act == null) {
       fuse(k, new Step(conv.node(), op, in, add.out()), new int[] {c}, j);
     } else {
-      int[] skipped = new int[act.in().length + 1];
-      skipped[0] = c;
-      skipped[1] = z;
-      for (int i = 1; i < act.in().length; i++) {
-        skipped[i + 1] = act.in()[i];
-      }
-      fuse(k, new Step(conv.node(), op, in, act.out()), skipped, j, steps.indexOf(act));
+      fuse(k, new Step(conv.node(), op, in, act.out()), withBounds(act, c, z), j, ja);
     }
-    hookable[k] = !"false".equalsIgnoreCase(System.getProperty(HOOKED_FUSE_PROPERTY, "true"));
+    hookable[k] = hookedFusion();
+  }
+
+  /**
+   * The clamp bounds of step {@code j} when it is a clamping activation (Relu, Clip with constant
+   * bounds) of tensor {@code input} alone, else empty.
+   */
+  private java.util.Optional<double[]> clampOf(int j, int input, int opset) {
+    Step a = steps.get(j);
+    if (shapeOnly[j] || a.in().length == 0 || a.in()[0] != input || a.out().length != 1) {
+      return java.util.Optional.empty();
+    }
+    INDArray[] known = new INDArray[a.in().length];
+    for (int i = 1; i < known.length; i++) {
+      known[i] = a.in()[i] < 0 ? null : constants.get(a.in()[i]);
+    }
+    return Fusion.clampBounds(a.node(), opset, known);
+  }
+
+  /** {@code skipped}, then the bound inputs of clamping activation {@code act} (its inputs after the first). */
+  private static int[] withBounds(Step act, int... skipped) {
+    int[] all = Arrays.copyOf(skipped, skipped.length + act.in().length - 1);
+    System.arraycopy(act.in(), 1, all, skipped.length, act.in().length - 1);
+    return all;
+  }
+
+  /** Whether exact fused steps serve hooked runs and re-runs too ({@link #HOOKED_FUSE_PROPERTY}). */
+  private static boolean hookedFusion() {
+    return !"false".equalsIgnoreCase(System.getProperty(HOOKED_FUSE_PROPERTY, "true"));
   }
 
   /**
@@ -840,11 +836,7 @@ public final class Plan {
       Step step = steps.get(k);
       if (fused != null && partOf[k] >= 0 && fused[partOf[k]]) {
         // done by the fused step that produced this step's output, which read its inputs then
-        for (int s : step.in()) {
-          if (s >= 0 && lastUse[s] == k && !keep[s]) {
-            values[s] = null;
-          }
-        }
+        dropLastUses(step, k, keep, values);
         continue;
       }
       if (fused != null && fused[k]) {
@@ -863,11 +855,7 @@ public final class Plan {
               touched != null && touched[s] ? hooked(hook, s, out, i, in, shapeOnly[k]) : out[i];
         }
       }
-      for (int s : step.in()) {
-        if (s >= 0 && lastUse[s] == k && !keep[s]) {
-          values[s] = null;
-        }
-      }
+      dropLastUses(step, k, keep, values);
     }
     INDArray[] result = new INDArray[wanted.length];
     for (int i = 0; i < wanted.length; i++) {
@@ -876,6 +864,15 @@ public final class Plan {
       result[i] = reusedSlot[wanted[i]] && v != null ? Workspaces.outside(v::dup) : v;
     }
     return result;
+  }
+
+  /** Drops the values of {@code step}'s inputs whose last reader is step {@code k}, unless kept. */
+  private void dropLastUses(Step step, int k, boolean[] keep, INDArray[] values) {
+    for (int s : step.in()) {
+      if (s >= 0 && lastUse[s] == k && !keep[s]) {
+        values[s] = null;
+      }
+    }
   }
 
   /**
@@ -1093,11 +1090,7 @@ public final class Plan {
           dirty[s] = true;
         }
       }
-      for (int s : step.in()) {
-        if (s >= 0 && lastUse[s] == k && !keep[s]) {
-          values[s] = null;
-        }
-      }
+      dropLastUses(step, k, keep, values);
     }
     INDArray[] result = new INDArray[wanted.length];
     for (int i = 0; i < wanted.length; i++) {

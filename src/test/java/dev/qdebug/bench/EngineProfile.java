@@ -143,8 +143,7 @@ public final class EngineProfile {
       plan.timeSteps(null);
     }
     wall = System.nanoTime() - wall;
-    Map<String, double[]> byType = new TreeMap<>(); // ms, steps
-    double total = 0;
+    Map<String, double[]> byType = new TreeMap<>(); // ms, steps, summed over the runs
     for (int k = 0; k < n; k++) {
       Plan.Step st = plan.stepRunAs(k);
       if (st == null) {
@@ -152,20 +151,13 @@ public final class EngineProfile {
       }
       String type = st == plan.steps().get(k) ? st.node().opType() : st.node().opType() + " (fused)";
       double[] v = byType.computeIfAbsent(type, t -> new double[2]);
-      v[0] += nanos[k] / 1e6 / runs;
-      v[1]++;
-      total += nanos[k] / 1e6 / runs;
+      v[0] += nanos[k] / 1e6;
+      v[1] += runs;
     }
     System.out.printf(
-        Locale.ROOT, "plain run, step by step: %.2f ms per run, %.2f ms of it in steps%n", wall / 1e6 / runs, total);
-    System.out.println("| step run as | ms per run | share | steps | us per step |");
-    System.out.println("|---|---|---|---|---|");
-    for (Map.Entry<String, double[]> e : byType.entrySet()) {
-      double[] v = e.getValue();
-      System.out.printf(
-          Locale.ROOT, "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
-          e.getKey(), v[0], 100 * v[0] / total, v[1], 1000 * v[0] / v[1]);
-    }
+        Locale.ROOT, "plain run, step by step: %.2f ms per run, %.2f ms of it in steps%n",
+        wall / 1e6 / runs, byType.values().stream().mapToDouble(v -> v[0]).sum() / runs);
+    printByType("step run as", byType, runs);
     if (Boolean.getBoolean("profile.steps")) {
       java.util.stream.IntStream.range(0, n)
           .filter(k -> plan.stepRunAs(k) != null)
@@ -227,19 +219,7 @@ public final class EngineProfile {
                 return out;
               }));
     }
-    double total = 0;
-    for (double[] v : byType.values()) {
-      total += v[0];
-    }
-    System.out.println("| op type | ms per run | share | steps per run | us per step |");
-    System.out.println("|---|---|---|---|---|");
-    for (Map.Entry<String, double[]> e : byType.entrySet()) {
-      double[] v = e.getValue();
-      System.out.printf(
-          Locale.ROOT,
-          "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
-          e.getKey(), v[0] / runs, 100 * v[0] / total, v[1] / runs, 1000 * v[0] / v[1]);
-    }
+    printByType("op type", byType, runs);
     if (Boolean.getBoolean("profile.steps")) {
       byTensor.entrySet().stream()
           .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
@@ -249,6 +229,23 @@ public final class EngineProfile {
                   System.out.printf(
                       Locale.ROOT, "  %8.0f us  %s  %s%n",
                       1000 * e.getValue()[0] / runs, shapes.get(e.getKey()), e.getKey()));
+    }
+  }
+
+  /**
+   * One row per type: {@code byType} holds, summed over {@code runs} runs, milliseconds and steps
+   * (or calls).
+   */
+  static void printByType(String what, Map<String, double[]> byType, int runs) {
+    double total = byType.values().stream().mapToDouble(v -> v[0]).sum();
+    System.out.println("| " + what + " | ms per run | share | steps per run | us per step |");
+    System.out.println("|---|---|---|---|---|");
+    for (Map.Entry<String, double[]> e : byType.entrySet()) {
+      double[] v = e.getValue();
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %.2f | %.0f %% | %.0f | %.0f |%n",
+          e.getKey(), v[0] / runs, 100 * v[0] / total, v[1] / runs, 1000 * v[0] / v[1]);
     }
   }
 }

@@ -141,6 +141,11 @@ final class Dnnl {
     return st;
   }
 
+  /** {@code v} as a list (a cache key's part: arrays compare by identity). */
+  private static List<Long> list(long[] v) {
+    return java.util.Arrays.stream(v).boxed().toList();
+  }
+
   /** A float descriptor of {@code dims} with {@code strides} (in values). */
   private static dnnl_memory_desc_t strided(List<Long> dims, List<Long> strides) {
     long[] d = new long[dims.size()];
@@ -246,9 +251,9 @@ final class Dnnl {
       if (w.isAttached()) {
         // a weight made for this run only (a hook's fake-quantized copy): laid out in the run's
         // workspace and freed with it
-        return p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c'));
+        return p.reorderWeights(w);
       }
-      INDArray v = Workspaces.outside(() -> p.reorderWeights(FlatData.isPlain(w) ? w : w.dup('c')));
+      INDArray v = Workspaces.outside(() -> p.reorderWeights(w));
       Packed made = new Packed(w, p.weights, v);
       kept.set(now.length == 0 ? new Packed[] {made} : new Packed[] {made, now[0]});
       packs.incrementAndGet();
@@ -355,8 +360,8 @@ final class Dnnl {
    * One Gemm or MatMul node's float products {@code [m, k] x [k, n]} (+ bias) on oneDNN's matmul:
    * one primitive per shape, the weights re-laid out once per weight array ({@link Packs}). ND4J's
    * {@code matmul} op ran MobileViT's token-wise linears ({@code [8192, 144] x [144, 432]}) at
-   * 100 GFLOP/s, oneDNN at 210, and a classifier's {@code [1, 1280] x [1280, 1000]} 2-4x slower
-   * (2026-12-08, this machine). Each output value is a sum in float of the k products in an order
+   * 85 GFLOP/s, oneDNN at 216, and a classifier's {@code [1, 1280] x [1280, 1000]} in 139 us
+   * against 65 (2026-12-08, this machine, in a loop). Each output value is a sum in float of the k products in an order
    * oneDNN chooses: not ND4J's bits, within rounding of ONNX Runtime's.
    */
   static final class Product {
@@ -403,8 +408,8 @@ final class Dnnl {
   /**
    * One MatMul node's batched float products of two computed tensors (attention's {@code q k^T}
    * and {@code softmax(.) v}) on oneDNN's matmul, both read where they lie (a transposed view
-   * included): one primitive per shapes and strides. ND4J's batched {@code matmul} ran MobileViT-S's
-   * attention products at about 50 GFLOP/s.
+   * included): one primitive per shapes and strides. ND4J's batched {@code matmul} took 11-12 ms
+   * per attention product of MobileViT-S's third stage at batch 8.
    */
   static final class Batched {
     private final Map<BatchedShape, Primitive> primitives = new ConcurrentHashMap<>();
@@ -431,7 +436,8 @@ final class Dnnl {
           return null;
         }
       }
-      Primitive prim = primitives.computeIfAbsent(BatchedShape.of(a, b), Threads::create);
+      BatchedShape key = new BatchedShape(list(a.shape()), list(as), list(b.shape()), list(bs));
+      Primitive prim = primitives.computeIfAbsent(key, Threads::create);
       if (prim == Primitive.NONE) {
         return null;
       }
@@ -469,13 +475,31 @@ final class Dnnl {
   /** What an element-wise primitive is made for. */
   private record EltwiseKey(int algorithm, float alpha, float beta, long length) {}
 
-  /** Element-wise primitives by key; cleared past {@value #ELTWISE_KEPT} (shapes of many runs). */
-  private static final Map<EltwiseKey, Eltwise> ELTWISE = new ConcurrentHashMap<>();
+  /** Element-wise primitives by key ({@link #cached}). */
+  private static final Map<EltwiseKey, Simple> ELTWISE = new ConcurrentHashMap<>();
 
+  /** How many primitives each of the element-wise, copy and normalization caches keeps. */
   private static final int ELTWISE_KEPT = 256;
 
   /** Up to this many values an element-wise primitive runs on the calling thread only. */
   static final long ELTWISE_ONE_THREAD = 1 << 16;
+
+  /**
+   * The primitive for {@code key} from {@code cache}, made by {@code make} on first use; null where
+   * oneDNN could not make it (remembered: not tried again). A cache past {@value #ELTWISE_KEPT}
+   * entries (the shapes of many runs) is cleared first; its primitives are destroyed once no thread
+   * runs them ({@link Simple#run}).
+   */
+  private static <K> Simple cached(Map<K, Simple> cache, K key, java.util.function.Function<K, Simple> make) {
+    Simple p = cache.get(key);
+    if (p == null) {
+      if (cache.size() >= ELTWISE_KEPT) {
+        cache.clear();
+      }
+      p = cache.computeIfAbsent(key, k -> Simple.orNone(() -> make.apply(k)));
+    }
+    return p == Simple.NONE ? null : p;
+  }
 
   /**
    * The logistic sigmoid {@code 1 / (1 + exp(-x))} of a dense float array into a new one of its
@@ -491,47 +515,35 @@ final class Dnnl {
     if (!enabled() || x.dataType() != DataType.FLOAT || x.isEmpty() || !FlatData.isPlain(x)) {
       return null;
     }
-    EltwiseKey key = new EltwiseKey(algorithm, alpha, beta, x.length());
-    Eltwise e = ELTWISE.get(key);
+    Simple e =
+        cached(
+            ELTWISE,
+            new EltwiseKey(algorithm, alpha, beta, x.length()),
+            k -> {
+              dnnl_memory_desc_t md = md(new long[] {k.length()}, dnnl_x);
+              dnnl_eltwise_desc_t desc = new dnnl_eltwise_desc_t();
+              check(
+                  dnnl_eltwise_forward_desc_init(
+                      desc, dnnl_forward_inference, k.algorithm(), md, k.alpha(), k.beta()),
+                  "element-wise descriptor");
+              return Simple.create(
+                  "element-wise " + k, k.length() <= ELTWISE_ONE_THREAD,
+                  new dnnl_memory_desc_t[] {md, md}, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST},
+                  (pd, attr) ->
+                      dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
+            });
     if (e == null) {
-      if (ELTWISE.size() >= ELTWISE_KEPT) {
-        ELTWISE.clear(); // the cleared ones are destroyed once no thread uses them
-      }
-      e = ELTWISE.computeIfAbsent(key, Eltwise::new);
+      return null;
     }
     INDArray y = x.ulike();
     e.run(x, y);
     return y;
   }
 
-  /** An element-wise primitive over a 1-D float array of a given length. */
-  private static final class Eltwise {
-    private final Simple simple;
-
-    Eltwise(EltwiseKey k) {
-      dnnl_memory_desc_t md = md(new long[] {k.length()}, dnnl_x);
-      dnnl_eltwise_desc_t desc = new dnnl_eltwise_desc_t();
-      check(
-          dnnl_eltwise_forward_desc_init(
-              desc, dnnl_forward_inference, k.algorithm(), md, k.alpha(), k.beta()),
-          "element-wise descriptor");
-      simple =
-          new Simple(
-              "element-wise " + k, k.length() <= ELTWISE_ONE_THREAD,
-              new dnnl_memory_desc_t[] {md, md}, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST},
-              (pd, attr) ->
-                  dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
-    }
-
-    void run(INDArray x, INDArray y) {
-      simple.run(x, y);
-    }
-  }
-
   /** What a copy into row-major order is made for: the source's dimensions and strides. */
   private record CopyKey(List<Long> dims, List<Long> strides) {}
 
-  /** Copy primitives by key; cleared past {@value #ELTWISE_KEPT} (shapes of many runs). */
+  /** Copy primitives by key ({@link #cached}). */
   private static final Map<CopyKey, Simple> COPIES = new ConcurrentHashMap<>();
 
   /**
@@ -550,29 +562,19 @@ final class Dnnl {
         return null;
       }
     }
-    CopyKey key = new CopyKey(BatchedShape.list(x.shape()), BatchedShape.list(st));
-    Simple c = COPIES.get(key);
+    Simple c =
+        cached(
+            COPIES,
+            new CopyKey(list(x.shape()), list(st)),
+            k -> {
+              dnnl_memory_desc_t from = strided(k.dims(), k.strides());
+              dnnl_memory_desc_t to = md(x.shape(), plainTag(r));
+              return Simple.create(
+                  "copy " + k, x.length() <= ELTWISE_ONE_THREAD,
+                  new dnnl_memory_desc_t[] {from, to}, new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
+                  (pd, attr) -> dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr));
+            });
     if (c == null) {
-      if (COPIES.size() >= ELTWISE_KEPT) {
-        COPIES.clear(); // the cleared ones are destroyed once no thread uses them
-      }
-      c =
-          COPIES.computeIfAbsent(
-              key,
-              k ->
-                  Simple.orNone(
-                      () -> {
-                        dnnl_memory_desc_t from = strided(k.dims(), k.strides());
-                        dnnl_memory_desc_t to = md(x.shape(), plainTag(r));
-                        return new Simple(
-                            "copy " + k, x.length() <= ELTWISE_ONE_THREAD,
-                            new dnnl_memory_desc_t[] {from, to},
-                            new int[] {DNNL_ARG_FROM, DNNL_ARG_TO},
-                            (pd, attr) ->
-                                dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr));
-                      }));
-    }
-    if (c == Simple.NONE) {
       return null;
     }
     INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
@@ -590,12 +592,15 @@ final class Dnnl {
     private final ThreadLocal<Call> call;
 
     /** What a cache holds where oneDNN could not make the primitive (ND4J's ops run it). */
-    static final Simple NONE = new Simple();
+    static final Simple NONE = new Simple(null, false, null);
 
-    private Simple() {
-      primitive = null;
-      oneThread = false;
-      call = null;
+    private Simple(dnnl_primitive primitive, boolean oneThread, ThreadLocal<Call> call) {
+      this.primitive = primitive;
+      this.oneThread = oneThread;
+      this.call = call;
+      if (primitive != null) {
+        CLEANER.register(this, () -> dnnl_primitive_destroy(primitive));
+      }
     }
 
     /** {@code make()}, or {@link #NONE} where oneDNN cannot make it. */
@@ -608,35 +613,36 @@ final class Dnnl {
     }
 
     /**
-     * {@code make} fills in the primitive descriptor from the attributes and returns oneDNN's
-     * status; the arrays passed to {@link #run} are those of {@code mds}, as arguments {@code ids}.
+     * The primitive {@code make} describes (it fills in the primitive descriptor from the
+     * attributes and returns oneDNN's status), created on one thread when {@code oneThread}
+     * ({@link Threads}); the arrays passed to {@link #run} are those of {@code mds}, as arguments
+     * {@code ids}.
      */
-    Simple(
+    static Simple create(
         String what, boolean oneThread, dnnl_memory_desc_t[] mds, int[] ids,
         java.util.function.BiFunction<dnnl_primitive_desc, dnnl_primitive_attr, Integer> make) {
-      this.oneThread = oneThread;
-      dnnl_primitive_attr attr = Primitive.attributes();
-      dnnl_primitive_desc pd = new dnnl_primitive_desc();
-      int before = oneThread ? Threads.single() : 0;
-      try {
-        check(make.apply(pd, attr), what);
-        dnnl_memory_desc_t scratch =
-            Primitive.copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-        primitive = new dnnl_primitive();
-        check(dnnl_primitive_create(primitive, pd), what);
-        dnnl_primitive p = primitive;
-        call = ThreadLocal.withInitial(() -> new Call(p, scratch, mds, ids));
-      } finally {
-        if (oneThread) {
-          Threads.restore(before);
-        }
-        if (!pd.isNull()) {
-          dnnl_primitive_desc_destroy(pd);
-        }
-        dnnl_primitive_attr_destroy(attr);
-      }
-      dnnl_primitive p = primitive;
-      CLEANER.register(this, () -> dnnl_primitive_destroy(p));
+      Simple[] made = new Simple[1];
+      Threads.on(
+          oneThread,
+          () -> {
+            dnnl_primitive_attr attr = Primitive.attributes();
+            dnnl_primitive_desc pd = new dnnl_primitive_desc();
+            try {
+              check(make.apply(pd, attr), what);
+              dnnl_memory_desc_t scratch =
+                  Primitive.copy(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+              dnnl_primitive p = new dnnl_primitive();
+              check(dnnl_primitive_create(p, pd), what);
+              made[0] =
+                  new Simple(p, oneThread, ThreadLocal.withInitial(() -> new Call(p, scratch, mds, ids)));
+            } finally {
+              if (!pd.isNull()) {
+                dnnl_primitive_desc_destroy(pd);
+              }
+              dnnl_primitive_attr_destroy(attr);
+            }
+          });
+      return made[0];
     }
 
     void run(INDArray... a) {
@@ -650,7 +656,7 @@ final class Dnnl {
   /** What a layer normalization primitive is made for. */
   private record NormKey(long rows, long n, float epsilon, boolean shift) {}
 
-  /** Layer normalization primitives by key; cleared past {@value #ELTWISE_KEPT}. */
+  /** Layer normalization primitives by key ({@link #cached}). */
   private static final Map<NormKey, Simple> NORMS = new ConcurrentHashMap<>();
 
   /**
@@ -664,40 +670,34 @@ final class Dnnl {
         || !FlatData.isPlain(x) || !fits(scale, x.size(1)) || (shift != null && !fits(shift, x.size(1)))) {
       return null;
     }
-    NormKey key = new NormKey(x.size(0), x.size(1), epsilon, shift != null);
-    Simple norm = NORMS.get(key);
+    Simple norm =
+        cached(
+            NORMS,
+            new NormKey(x.size(0), x.size(1), epsilon, shift != null),
+            k -> {
+              dnnl_memory_desc_t data = md(new long[] {k.rows(), k.n()}, dnnl_ab);
+              dnnl_memory_desc_t stats = md(new long[] {k.rows()}, dnnl_x);
+              dnnl_memory_desc_t params = md(new long[] {k.n()}, dnnl_x);
+              dnnl_layer_normalization_desc_t desc = new dnnl_layer_normalization_desc_t();
+              check(
+                  dnnl_layer_normalization_forward_desc_init(
+                      desc, dnnl_forward_inference, data, stats, k.epsilon(),
+                      dnnl_use_scale | (k.shift() ? dnnl_use_shift : 0)),
+                  "layer normalization descriptor " + k);
+              dnnl_memory_desc_t[] mds =
+                  k.shift()
+                      ? new dnnl_memory_desc_t[] {data, params, params, data}
+                      : new dnnl_memory_desc_t[] {data, params, data};
+              int[] ids =
+                  k.shift()
+                      ? new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST}
+                      : new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_DST};
+              return Simple.create(
+                  "layer normalization " + k, k.rows() * k.n() <= ELTWISE_ONE_THREAD, mds, ids,
+                  (pd, attr) ->
+                      dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
+            });
     if (norm == null) {
-      if (NORMS.size() >= ELTWISE_KEPT) {
-        NORMS.clear();
-      }
-      norm =
-          NORMS.computeIfAbsent(
-              key,
-              k -> Simple.orNone(() -> {
-                dnnl_memory_desc_t data = md(new long[] {k.rows(), k.n()}, dnnl_ab);
-                dnnl_memory_desc_t stats = md(new long[] {k.rows()}, dnnl_x);
-                dnnl_memory_desc_t params = md(new long[] {k.n()}, dnnl_x);
-                dnnl_layer_normalization_desc_t desc = new dnnl_layer_normalization_desc_t();
-                check(
-                    dnnl_layer_normalization_forward_desc_init(
-                        desc, dnnl_forward_inference, data, stats, k.epsilon(),
-                        dnnl_use_scale | (k.shift() ? dnnl_use_shift : 0)),
-                    "layer normalization descriptor " + k);
-                dnnl_memory_desc_t[] mds =
-                    k.shift()
-                        ? new dnnl_memory_desc_t[] {data, params, params, data}
-                        : new dnnl_memory_desc_t[] {data, params, data};
-                int[] ids =
-                    k.shift()
-                        ? new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST}
-                        : new int[] {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_DST};
-                return new Simple(
-                    "layer normalization " + k, k.rows() * k.n() <= ELTWISE_ONE_THREAD, mds, ids,
-                    (pd, attr) ->
-                        dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(desc), attr, ENGINE, null));
-              }));
-    }
-    if (norm == Simple.NONE) {
       return null;
     }
     INDArray y = x.ulike();
@@ -777,14 +777,14 @@ final class Dnnl {
     }
 
     /** Sets the calling thread's OpenMP thread count to 1; returns the count before. */
-    static int single() {
+    private static int single() {
       NativeOps ops = NativeOpsHolder.getInstance().getDeviceNativeOps();
       int before = ops.ompGetMaxThreads();
       ops.setOmpNumThreads(1);
       return before;
     }
 
-    static void restore(int before) {
+    private static void restore(int before) {
       NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(before);
     }
   }
@@ -801,14 +801,6 @@ final class Dnnl {
    * read in place), equal batch dimensions.
    */
   record BatchedShape(List<Long> a, List<Long> aStrides, List<Long> b, List<Long> bStrides) {
-    static BatchedShape of(INDArray a, INDArray b) {
-      return new BatchedShape(list(a.shape()), list(strides(a)), list(b.shape()), list(strides(b)));
-    }
-
-    static List<Long> list(long[] v) {
-      return java.util.Arrays.stream(v).boxed().toList();
-    }
-
     long flops() {
       long f = 2 * b.get(b.size() - 1);
       for (long d : a) {
@@ -1018,13 +1010,14 @@ final class Dnnl {
       return c;
     }
 
-    /** {@code w} (dense [M, C/group, kH, kW]) in the layout of {@link #weights}, a new array. */
+    /** {@code w} (as the user holds it, copied dense first if it is not) in the layout of {@link #weights}. */
     INDArray reorderWeights(INDArray w) {
+      INDArray dense = FlatData.isPlain(w) ? w : w.dup('c');
       if (reorder == null) {
-        return w;
+        return dense;
       }
       INDArray v = Nd4j.createUninitialized(DataType.FLOAT, Math.max(1, weightValues));
-      reorderCall.get().execute(w, v);
+      reorderCall.get().execute(dense, v);
       return v;
     }
 

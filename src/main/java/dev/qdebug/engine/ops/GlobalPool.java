@@ -59,7 +59,8 @@ final class GlobalPool implements Op {
    * Mean or max over the positions of a plain float NHWC array, as {@code [N, C]}: one pass adding
    * each position's C values to C running sums (in float, position by position; the mean is the
    * sum divided by the count), which the JIT vectorizes over C. ND4J's reduction over the two
-   * strided middle dimensions took 390 us for MnasNet's [1, 7, 7, 1280], this 15-20 (2026-12-08).
+   * strided middle dimensions took 390 us for MnasNet's [1, 7, 7, 1280], this 110-160 in
+   * EngineProfile's short runs (2026-12-08).
    */
   private INDArray overPositions(INDArray nhwc) {
     int n = (int) nhwc.size(0);
@@ -70,32 +71,31 @@ final class GlobalPool implements Op {
     int positions = (int) (nhwc.size(1) * nhwc.size(2));
     java.nio.FloatBuffer in = nhwc.data().asNioFloat();
     float[] row = new float[c];
-    float[] out = new float[n * c];
+    float[] out = new float[n * c]; // sample b's running sums (maxima) at b * c
+    if (max) {
+      java.util.Arrays.fill(out, Float.NEGATIVE_INFINITY);
+    }
     for (int b = 0; b < n; b++) {
-      float[] acc = new float[c];
-      if (max) {
-        java.util.Arrays.fill(acc, Float.NEGATIVE_INFINITY);
-      }
+      int o = b * c;
       int base = b * positions * c;
       for (int p = 0; p < positions; p++) {
         in.get(base + p * c, row, 0, c);
         if (max) {
           for (int i = 0; i < c; i++) {
-            acc[i] = Math.max(acc[i], row[i]);
+            out[o + i] = Math.max(out[o + i], row[i]);
           }
         } else {
           for (int i = 0; i < c; i++) {
-            acc[i] += row[i];
+            out[o + i] += row[i];
           }
         }
       }
-      if (!max) {
-        float count = positions;
-        for (int i = 0; i < c; i++) {
-          acc[i] /= count;
-        }
+    }
+    if (!max) {
+      float count = positions;
+      for (int i = 0; i < out.length; i++) {
+        out[i] /= count;
       }
-      System.arraycopy(acc, 0, out, b * c, c);
     }
     INDArray r = Nd4j.createUninitialized(DataType.FLOAT, n, c);
     r.data().asNioFloat().put(0, out);

@@ -89,21 +89,12 @@ final class MatMul implements Op {
       }
     } else if (work == DataType.FLOAT && Products.small(rows, k, cols)) {
       y = Products.batched(a, b, batch, rows, k, cols);
-    } else if (batchedDnnl != null
-        && work == DataType.FLOAT
-        && (y = batchedDnnl.run(a, b)) != null) {
-      // both operands' batch dimensions equal: oneDNN reads them where they lie
     } else {
-      long[] aFull = concat(batch, rows, k);
-      long[] bFull = concat(batch, k, cols);
-      if (!Arrays.equals(as, aFull)) {
-        a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
+      // equal batch dimensions: oneDNN reads both where they lie; else ND4J's batched op
+      y = batchedDnnl != null && work == DataType.FLOAT ? batchedDnnl.run(a, b) : null;
+      if (y == null) {
+        y = nd4jBatched(a, b, as, bs, batch, rows, k, cols, work);
       }
-      if (!Arrays.equals(bs, bFull)) {
-        b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
-      }
-      y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
-      Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
     }
     long[] outShape = concat(batch, rows, cols);
     long[] result = new long[outShape.length - (aVec ? 1 : 0) - (bVec ? 1 : 0)];
@@ -116,6 +107,23 @@ final class MatMul implements Op {
     }
     y = y.reshape('c', result);
     return y.dataType() == type ? y : y.castTo(type);
+  }
+
+  /** ND4J's batched {@code matmul} op, the operand with fewer batch dimensions broadcast first. */
+  private static INDArray nd4jBatched(
+      INDArray a, INDArray b, long[] as, long[] bs, long[] batch, long rows, long k, long cols,
+      DataType work) {
+    long[] aFull = concat(batch, rows, k);
+    long[] bFull = concat(batch, k, cols);
+    if (!Arrays.equals(as, aFull)) {
+      a = a.reshape(withOnes(as, aFull.length)).broadcast(aFull);
+    }
+    if (!Arrays.equals(bs, bFull)) {
+      b = b.reshape(withOnes(bs, bFull.length)).broadcast(bFull);
+    }
+    INDArray y = Nd4j.createUninitialized(work, concat(batch, rows, cols));
+    Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(y).build());
+    return y;
   }
 
   private long[] broadcastBatch(long[] as, long[] bs) {
